@@ -17,6 +17,7 @@
 
 static int	cmd_version(struct gh_cli *);
 static int	cmd_help(struct gh_cli *);
+static int	cmd_manpage(struct gh_cli *);
 
 static const struct {
 	const char	*name;
@@ -33,6 +34,8 @@ static const struct {
 	{ "spf", cmd_spf, "--ip ADDR --sender ADDR [--helo NAME]",
 	    "run an SPF check and show the lookups" },
 	{ "version", cmd_version, "", "print the version" },
+	{ "manpage", cmd_manpage, "",
+	    "print gatehouse.conf(5), made from the configuration table" },
 	{ "help", cmd_help, "", "print this help" },
 };
 
@@ -59,6 +62,14 @@ static int
 cmd_version(struct gh_cli *cli)
 {
 	printf("gatehouse %s\n", GH_VERSION);
+	return 0;
+}
+
+/* Print gatehouse.conf(5). */
+static int
+cmd_manpage(struct gh_cli *cli)
+{
+	gh_config_man(stdout, GH_VERSION);
 	return 0;
 }
 

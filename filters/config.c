@@ -1098,22 +1098,93 @@ gh_config_dump(const struct gh_config *c, FILE *fp, bool describe)
 	}
 }
 
+static const char *const type_names[] = { "string", "bool", "integer", "size",
+	    "duration", "number", "choice", "address", "address list",
+	    "list", "network list", "mode", "SMTP reply", "action",
+	    "log level", "milter socket" };
+
 /* Print every key with its type, default and description. */
 void
 gh_config_describe(FILE *fp)
 {
-	static const char *tn[] = { "string", "bool", "integer", "size",
-	    "duration", "number", "choice", "address", "address list",
-	    "list", "network list", "mode", "SMTP reply", "action",
-	    "log level", "milter socket" };
 	size_t	 i;
 
 	for (i = 0; i < NKEYS; i++) {
-		fprintf(fp, "%s\t%s\t%s\t%s", keys[i].name, tn[keys[i].type],
+		fprintf(fp, "%s\t%s\t%s\t%s", keys[i].name,
+		    type_names[keys[i].type],
 		    keys[i].def, keys[i].desc);
 		if (keys[i].choices && (keys[i].type == CT_ENUM ||
 		    keys[i].type == CT_ACTION))
 			fprintf(fp, " (%s)", keys[i].choices);
 		fputc('\n', fp);
 	}
+}
+
+/* Write text escaped for roff: backslashes, hyphens, leading dots. */
+static void
+roff(FILE *fp, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", fp);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", fp);
+		else if (*s == '-')
+			fputs("\\-", fp);
+		else
+			fputc(*s, fp);
+	}
+}
+
+/* Print gatehouse.conf(5), generated from the table so it cannot drift. */
+void
+gh_config_man(FILE *fp, const char *version)
+{
+	size_t	 i;
+
+	fprintf(fp, ".TH GATEHOUSE.CONF 5 \"\" \"gatehouse %s\" "
+	    "\"File Formats\"\n", version);
+	fputs(".SH NAME\ngatehouse.conf \\- gatehouse configuration\n"
+	    ".SH SYNOPSIS\n.B " GH_DEFAULT_CONFIG "\n"
+	    ".SH DESCRIPTION\n"
+	    "The configuration of\n.BR gatehouse (8)\n"
+	    "is in the family of Postfix's main.cf: one\n"
+	    ".I key\n= \n.I value\nper line; lines whose first non-blank "
+	    "character is\n.B #\nare comments; a line that starts with "
+	    "white space continues the previous one.\n"
+	    "A key given twice takes its last value; any key can be "
+	    "overridden on the command line with\n.BI \\-o \" key=value\"\n."
+	    "\n.PP\nErrors are reported as\n.IR file : line : "
+	    "\" key\" : \" message\"\nand refuse the whole file.\n"
+	    ".PP\nTypes: sizes take k, M, G suffixes (binary); durations "
+	    "ms, s, m, h, d; addresses are host:port, [IPv6]:port or "
+	    "unix:/path; lists are separated by commas or white space; "
+	    "replies are a code, an enhanced status code and text, where "
+	    "%{sender}, %{rcpt}, %{client_addr}, %{client_name}, %{helo}, "
+	    "%{session} and %{result} are expanded.\n"
+	    ".PP\nActions: continue (record and score only), accept (stop "
+	    "filtering, deliver), tag, tempfail (4xx), reject (5xx).\n"
+	    ".SH KEYS\n", fp);
+	for (i = 0; i < NKEYS; i++) {
+		fputs(".TP\n.B ", fp);
+		roff(fp, keys[i].name);
+		fprintf(fp, "\n(%s; default: ", type_names[keys[i].type]);
+		roff(fp, keys[i].def[0] ? keys[i].def : "empty");
+		fputs(")\n", fp);
+		roff(fp, keys[i].desc);
+		if (keys[i].choices && (keys[i].type == CT_ENUM ||
+		    keys[i].type == CT_ACTION)) {
+			fputs(" One of: ", fp);
+			roff(fp, keys[i].choices);
+			fputs(".", fp);
+		}
+		if ((keys[i].min != 0 || keys[i].max != 0) &&
+		    keys[i].type != CT_MODE)
+			fprintf(fp, " Range: %g to %g%s.", keys[i].min,
+			    keys[i].max, keys[i].type == CT_DURATION ?
+			    " ms" : "");
+		fputc('\n', fp);
+	}
+	fputs(".SH SEE ALSO\n.BR gatehouse (8),\n.BR gatehouse-rules (5)\n",
+	    fp);
 }

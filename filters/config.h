@@ -164,6 +164,7 @@ void	 gh_config_unref(struct gh_config *);
 void	 gh_config_errors_free(struct gh_config_errors *);
 void	 gh_config_dump(const struct gh_config *, FILE *, bool describe);
 void	 gh_config_describe(FILE *);	/* every key with its description */
+void	 gh_config_man(FILE *, const char *version);	/* gatehouse.conf(5) */
 
 /* Lookups used by the front ends and filters. */
 bool	 gh_cidr_match(const struct gh_cidrlist *, const struct sockaddr *);
