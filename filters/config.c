@@ -400,12 +400,16 @@ gh_addr_parse(const char *s, struct gh_addr *a, char *err, size_t errsz)
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
+	/* Numeric addresses only (and localhost, from /etc/hosts): a daemon
+	   whose start depends on DNS does not start when DNS is down. */
 	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+	if (strcmp(host, "localhost") != 0)
+		hints.ai_flags |= AI_NUMERICHOST;
 	snprintf(portbuf, sizeof(portbuf), "%lu", port);
 	if ((r = getaddrinfo(strcmp(host, "*") ? host : NULL, portbuf, &hints,
 	    &res)) != 0) {
-		snprintf(err, errsz, "cannot resolve '%s': %s", host,
-		    gai_strerror(r));
+		snprintf(err, errsz, "'%s' is not an IP address (host names "
+		    "are not resolved: use the address)", host);
 		free(host);
 		return -1;
 	}

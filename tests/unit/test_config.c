@@ -176,6 +176,7 @@ test_bad_values(void **state)
 {
 	static const char *const cases[][2] = {
 		{ "listen = 127.0.0.1", "host:port" },
+		{ "backend = mail.example.org:25", "not an IP address" },
 		{ "listen = 127.0.0.1:99999", "bad port" },
 		{ "backend = unix:relative", "absolute path" },
 		{ "trusted_networks = 10.0.0.0/33", "prefix" },
