@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "filters/log.h"
+#include "filters/metrics.h"
 #include "filters/tag.h"
 
 struct gh_chain {
@@ -657,6 +658,7 @@ gh_chain_run(struct gh_txn *t, enum gh_stage s, struct gh_verdict *out)
 	struct gh_chain	*c = t->chain;
 	size_t		 i;
 	bool		 decided = false;
+	uint64_t	 t0;
 
 	memset(out, 0, sizeof(*out));
 	if (s >= GH_STAGE_MAIL && !t->in_message) {
@@ -677,9 +679,11 @@ gh_chain_run(struct gh_txn *t, enum gh_stage s, struct gh_verdict *out)
 			return -1;
 		return 0;
 	}
+	t0 = gh_now_us();
 	for (i = 0; i < c->n && !t->stopped && !decided; i++)
 		if (c->filters[i]->stages & GH_STAGE_BIT(s))
 			decided = run_filter(t, i, s, out);
+	gh_metrics_stage_latency(s, gh_now_us() - t0);
 	if (decided && s == GH_STAGE_RCPT && out->action != GH_DISCARD) {
 		pop_rcpt(t);
 		return 0;

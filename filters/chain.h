@@ -85,6 +85,10 @@ int	 gh_verdict_copy(struct gh_verdict *dst, const struct gh_verdict *);
 void	 gh_txn_summary(const struct gh_txn *, const struct gh_verdict *,
 	    const char *backend_reply, struct gh_buf *out);
 const char *gh_stage_name(enum gh_stage);
+/* At the end of every message (delivered, refused or abandoned): log the
+   summary line and count it in the metrics.  The one door for both. */
+void	 gh_txn_finish(const struct gh_txn *, const struct gh_verdict *,
+	    const char *backend_reply);
 
 /* Authentication-Results helpers (authres.c). */
 bool	 gh_authres_claims(const char *value, size_t len, const char *id);

@@ -16,6 +16,7 @@
 #include "filters/chain.h"
 #include "filters/log.h"
 #include "filters/message.h"
+#include "filters/metrics.h"
 #include "filters/tag.h"
 
 /* Delete every header NAME for which `pred` holds, highest index first. */
@@ -222,4 +223,25 @@ gh_txn_summary(const struct gh_txn *t, const struct gh_verdict *v,
 	kv(b, "reply", backend_reply, 200);
 	gh_buf_printf(b, " time=%.1fms",
 	    (gh_now_us() - t->started_us) / 1000.0);
+}
+
+/* The end of a message for the front end: one log line, the metrics. */
+void
+gh_txn_finish(const struct gh_txn *t, const struct gh_verdict *v,
+    const char *backend_reply)
+{
+	struct gh_buf	 b;
+	size_t		 i;
+
+	gh_buf_init(&b, 16 * 1024);
+	gh_txn_summary(t, v, backend_reply, &b);
+	gh_log_session(LOG_INFO, t->env.session_id, "%s", b.p ? b.p :
+	    "message (log line too long)");
+	gh_buf_free(&b);
+	gh_metrics_message(v ? v->action : GH_CONTINUE);
+	for (i = 0; i < t->authres.n; i++)
+		gh_metrics_result(t->authres.v[i].method,
+		    t->authres.v[i].result);
+	for (i = 0; i < t->hits.n; i++)
+		gh_metrics_rule_hit(t->hits.v[i].name, t->hits.v[i].shadow);
 }
