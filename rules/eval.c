@@ -1,0 +1,744 @@
+/*
+ * eval.c -- evaluating a rule set for one transaction, stage by stage.
+ *
+ * Owns: struct rules_txn (per-transaction values, hits, verdict), the
+ * matching loops of each rule type (SpamAssassin's Plugin::Check: a
+ * non-multiple rule stops at its first match; "tflags multiple" counts
+ * every match, Perl /g style, up to maxhits), meta evaluation, and the
+ * choice of the decisive action.
+ *
+ * Invariants: the set is never written (except the atomic "limit seen"
+ * flags); all memory a transaction needs is allocated by rules_txn_new()
+ * or grown on first use and kept across rules_txn_reset(), so a worker
+ * that reuses its transaction allocates nothing per message once warm.
+ * Every pcre2_match() runs with the set's match and depth limits; a
+ * match that stops at a limit (or fails otherwise) counts as no match
+ * and is recorded in the transaction's limit list.
+ *
+ * This is where a multi-pattern prefilter goes: eval_lines() and
+ * friends visit every enabled rule of a type; a prefilter would hand
+ * them the subset of candidate rules for the message instead.
+ *
+ * Failure: allocation failures make rules_eval() return -1; the results
+ * so far stay readable.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval_int.h"
+
+#define JIT_STACK_MIN	(32u << 10)
+#define JIT_STACK_MAX	(1u << 20)
+
+/* Record that RULE stopped at a limit (once per rule per txn). */
+static void
+limit_hit(struct rules_txn *t, uint32_t rule, int err)
+{
+	size_t i;
+
+	for (i = 0; i < t->nlimits; i++)
+		if (t->limits[i].rule == rule)
+			return;
+	if (t->nlimits == t->caplimits) {
+		size_t ncap = t->caplimits ? t->caplimits * 2 : 8;
+		struct rules_limit *nl = realloc(t->limits,
+		    ncap * sizeof(*nl));
+		if (nl == NULL) {
+			t->oom = true;
+			return;
+		}
+		t->limits = nl;
+		t->caplimits = ncap;
+	}
+	t->limits[t->nlimits].rule = rule;
+	t->limits[t->nlimits].name = t->set->rules[rule].name;
+	t->limits[t->nlimits].error = err;
+	t->limits[t->nlimits].first = !atomic_exchange(
+	    &t->set->limit_seen[rule], true);
+	t->nlimits++;
+}
+
+/*
+ * One match of rule IDX in S from START; true on a match with its
+ * bounds in *ms, *me.
+ */
+static bool
+match1(struct rules_txn *t, uint32_t idx, const char *s, size_t len,
+    size_t start, uint32_t opts, size_t *ms, size_t *me)
+{
+	const struct rule *r = &t->set->rules[idx];
+	int rc;
+
+	if (s == NULL)
+		s = "";
+	rc = rules__regex_match(&r->re, s, len, start, opts, t->md, t->mctx,
+	    ms, me);
+	if (rc >= 0)
+		return true;
+	if (rc != PCRE2_ERROR_NOMATCH)
+		limit_hit(t, idx, rc);
+	return false;
+}
+
+/*
+ * Count matches of rule IDX in S, Perl "while (/re/g)" style, up to
+ * MAX (0: one match only).  The first match is kept in *fs, *fe.
+ */
+static unsigned
+match_count(struct rules_txn *t, uint32_t idx, const char *s, size_t len,
+    unsigned max, size_t *fs, size_t *fe)
+{
+	size_t start = 0, ms, me;
+	uint32_t opts = 0;
+	unsigned n = 0;
+
+	while (start <= len) {
+		if (!match1(t, idx, s, len, start, opts, &ms, &me)) {
+			if (opts == 0)
+				break;
+			/* after an empty match: advance one byte */
+			start++;
+			opts = 0;
+			continue;
+		}
+		if (n == 0) {
+			*fs = ms;
+			*fe = me;
+		}
+		if (++n >= max)
+			break;
+		opts = ms == me ? PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED : 0;
+		start = me;
+	}
+	return n;
+}
+
+/* The hit slot of a rule, created on first use. */
+static struct rules_hit *
+hit_slot(struct rules_txn *t, uint32_t idx, enum rules_stage stage)
+{
+	const struct rule *r = &t->set->rules[idx];
+	struct rules_hit *h;
+
+	if (t->slot[idx] != 0)
+		return &t->hits[t->slot[idx] - 1];
+	if (t->nhits == t->caphits) {
+		size_t ncap = t->caphits ? t->caphits * 2 : 32;
+		struct rules_hit *nh = realloc(t->hits, ncap * sizeof(*nh));
+		if (nh == NULL) {
+			t->oom = true;
+			return NULL;
+		}
+		t->hits = nh;
+		t->caphits = ncap;
+	}
+	h = &t->hits[t->nhits];
+	memset(h, 0, offsetof(struct rules_hit, match));
+	h->match[0] = '\0';
+	h->rule = idx;
+	h->name = r->name;
+	h->type = (enum rules_type)r->type;
+	h->stage = stage;
+	h->action = (enum rules_action)r->action;
+	h->shadow = (r->flags & RF_SHADOW) != 0;
+	h->sub = (r->flags & RF_SUB) != 0;
+	t->slot[idx] = (uint32_t)++t->nhits;
+	t->stagehit[idx] = (uint8_t)(stage + 1);
+	return h;
+}
+
+/*
+ * Record COUNT more hits of regex rule IDX (score per hit for multiple
+ * rules, once otherwise, as got_hit() does); M/MLEN the first match.
+ */
+static void
+record(struct rules_txn *t, uint32_t idx, enum rules_stage stage,
+    unsigned count, const char *m, size_t mlen)
+{
+	const struct rule *r = &t->set->rules[idx];
+	struct rules_hit *h;
+	unsigned add;
+	double s;
+
+	if (count == 0 || (h = hit_slot(t, idx, stage)) == NULL)
+		return;
+	if (!(r->flags & RF_MULTIPLE)) {
+		if (h->count > 0)
+			return;
+		count = 1;
+	}
+	if (h->count == 0 && m != NULL) {
+		h->match_len = mlen > RULES_MATCH_MAX ? RULES_MATCH_MAX : mlen;
+		memcpy(h->match, m, h->match_len);
+		h->match[h->match_len] = '\0';
+	}
+	add = count;
+	h->count += add;
+	h->value = h->count;
+	t->val[idx] = h->count;
+	if (h->sub)
+		return;
+	s = r->score * add;
+	h->score += s;
+	if (h->shadow)
+		t->shadow_score += s;
+	else
+		t->score += s;
+}
+
+/* Evaluate a regex rule against one text; true if it hit. */
+static bool
+eval_text(struct rules_txn *t, uint32_t idx, enum rules_stage stage,
+    const char *s, size_t len)
+{
+	const struct rule *r = &t->set->rules[idx];
+	size_t fs = 0, fe = 0;
+	unsigned n;
+
+	n = match_count(t, idx, s, len, (r->flags & RF_MULTIPLE) ?
+	    (r->maxhits ? r->maxhits : ~0u) : 1, &fs, &fe);
+	if (n > 0)
+		record(t, idx, stage, n, s + fs, fe - fs);
+	return n > 0;
+}
+
+/*
+ * Evaluate rule IDX over an array of texts (body, rawbody, uri):
+ * non-multiple rules stop at the first text that matches; multiple
+ * rules count matches over all texts up to maxhits.  SKIP texts at the
+ * start are ignored (nosubject).
+ */
+static void
+eval_lines(struct rules_txn *t, uint32_t idx, enum rules_stage stage,
+    const struct rules_text *v, size_t n, size_t skip)
+{
+	const struct rule *r = &t->set->rules[idx];
+	unsigned max = r->maxhits ? r->maxhits : ~0u, total = 0, c;
+	size_t i, fs, fe;
+
+	for (i = skip; i < n; i++) {
+		if (!(r->flags & RF_MULTIPLE)) {
+			if (eval_text(t, idx, stage, v[i].ptr, v[i].len))
+				return;
+			continue;
+		}
+		c = match_count(t, idx, v[i].ptr, v[i].len, max - total,
+		    &fs, &fe);
+		if (c > 0)
+			record(t, idx, stage, c, v[i].ptr + fs, fe - fs);
+		total += c;
+		if (total >= max)
+			return;
+	}
+}
+
+/* Header rules, grouped by header request. */
+static void
+eval_headers(struct rules_txn *t, const struct rules_input *in)
+{
+	const struct rules_set *set = t->set;
+	const uint32_t *list = set->bytype[RULES_T_HEADER];
+	uint32_t i, cur = UINT32_MAX;
+	struct rules_text val = { "", 0 };
+	bool defined = false;
+
+	for (i = 0; i < set->nbytype[RULES_T_HEADER]; i++) {
+		uint32_t idx = list[i];
+		const struct rule *r = &set->rules[idx];
+		const char *s;
+		size_t len, ms, me;
+
+		if (r->hspec != cur) {
+			cur = r->hspec;
+			defined = rules__header_value(t, &set->hspecs[cur], in,
+			    &val);
+		}
+		if (r->flags & RF_EXISTS) {
+			if (defined)
+				record(t, idx, RULES_STAGE_HEADERS, 1, NULL, 0);
+			continue;
+		}
+		if (defined) {
+			s = val.ptr;
+			len = val.len;
+		} else if (r->flags & RF_UNSET) {
+			s = r->unset;
+			len = strlen(r->unset);
+		} else {
+			s = "";		/* undef matches as "" */
+			len = 0;
+		}
+		if (r->flags & RF_NEG) {
+			if (!match1(t, idx, s, len, 0, 0, &ms, &me))
+				record(t, idx, RULES_STAGE_HEADERS, 1, NULL, 0);
+			continue;
+		}
+		eval_text(t, idx, RULES_STAGE_HEADERS, s, len);
+	}
+}
+
+/* Check one mimeheader value; returns the matches counted. */
+static unsigned
+mime_check(struct rules_txn *t, uint32_t idx, const char *s, size_t len,
+    unsigned max)
+{
+	const struct rule *r = &t->set->rules[idx];
+	size_t fs = 0, fe = 0;
+	unsigned n;
+
+	if (r->flags & RF_NEG)
+		return 0;	/* MIMEHeader::_check: "last if $negated" */
+	n = match_count(t, idx, s, len, max, &fs, &fe);
+	if (n > 0)
+		record(t, idx, RULES_STAGE_EOM, n, s + fs, fe - fs);
+	return n;
+}
+
+/* mimeheader rules (Plugin::MIMEHeader::eval_hook_called). */
+static void
+eval_mimeheaders(struct rules_txn *t, const struct rules_input *in)
+{
+	const struct rules_set *set = t->set;
+	uint32_t i;
+	size_t p;
+
+	for (i = 0; i < set->nbytype[RULES_T_MIMEHEADER]; i++) {
+		uint32_t idx = set->bytype[RULES_T_MIMEHEADER][i];
+		const struct rule *r = &set->rules[idx];
+		unsigned max = r->maxhits ? r->maxhits :
+		    (r->flags & RF_MULTIPLE) ? 1000 : 1;
+		struct sbuf cval = { 0 };
+		struct rules_text v;
+		bool found = false;
+
+		for (p = 0; p < in->nparts; p++) {
+			if (p + 1 > r->range_max)
+				break;
+			if (p + 1 < r->range_min)
+				continue;
+			if (!rules__mime_value(t, &set->hspecs[r->hspec],
+			    &in->parts[p], &v)) {
+				v.ptr = r->unset != NULL ? r->unset : "";
+				v.len = strlen(v.ptr);
+			}
+			if (r->flags & RF_CONCAT) {
+				rules__sb_add(&cval, v.ptr, v.len);
+				if (v.len == 0 || v.ptr[v.len - 1] != '\n')
+					rules__sb_addc(&cval, '\n');
+				continue;
+			}
+			if (mime_check(t, idx, v.ptr, v.len, max) > 0) {
+				found = true;
+				break;
+			}
+		}
+		if (!found && (r->flags & RF_CONCAT)) {
+			if (cval.oom)
+				t->oom = true;
+			else
+				found = mime_check(t, idx, cval.p != NULL ?
+				    cval.p : "", cval.len, max) > 0;
+		}
+		free(cval.p);
+		/*
+		 * SpamAssassin 4.0.1 returns 1 for every negated rule
+		 * (no part can stop it): a negated mimeheader always hits.
+		 */
+		if (!found && (r->flags & RF_NEG))
+			record(t, idx, RULES_STAGE_EOM, 1, NULL, 0);
+	}
+}
+
+/* Metas of one stage, dependencies first. */
+static void
+eval_metas(struct rules_txn *t, enum rules_stage stage)
+{
+	const struct rules_set *set = t->set;
+	uint32_t i;
+
+	for (i = 0; i < set->nmetas[stage]; i++) {
+		uint32_t idx = set->metas[stage][i];
+		const struct rule *r = &set->rules[idx];
+		struct rules_hit *h;
+		double v;
+
+		if (r->flags & RF_BLOCKED)
+			continue;
+		v = rules__expr_run(r->prog, r->nprog, t->val, t->stack,
+		    NULL);
+		if (isnan(v) || (v != 0 && (r->flags & RF_DISABLED))) {
+			/* never ran, or a zero-score meta that is true */
+			t->val[idx] = NAN;
+			continue;
+		}
+		if (v == 0 || (r->flags & RF_DISABLED)) {
+			t->val[idx] = 0;
+			continue;
+		}
+		if (v < 0)
+			v = 1;	/* got_hit: value <= 0 counts as 1 */
+		t->val[idx] = v;
+		if ((h = hit_slot(t, idx, stage)) == NULL)
+			return;
+		h->count = 1;
+		h->value = v;
+		if (h->sub)
+			continue;
+		h->score = r->score;
+		if (h->shadow)
+			t->shadow_score += r->score;
+		else
+			t->score += r->score;
+	}
+}
+
+/* Run the regex rules of TYPE over TEXT (one text per rule). */
+static void
+eval_type_text(struct rules_txn *t, enum rules_type type,
+    enum rules_stage stage, struct rules_text text)
+{
+	uint32_t i;
+
+	if (text.ptr == NULL)
+		return;
+	for (i = 0; i < t->set->nbytype[type]; i++)
+		eval_text(t, t->set->bytype[type][i], stage, text.ptr,
+		    text.len);
+}
+
+/* Run the regex rules of TYPE over an array of texts. */
+static void
+eval_type_lines(struct rules_txn *t, enum rules_type type,
+    const struct rules_text *v, size_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->set->nbytype[type]; i++) {
+		uint32_t idx = t->set->bytype[type][i];
+		size_t skip = (t->set->rules[idx].flags & RF_NOSUBJECT) &&
+		    type == RULES_T_BODY ? 1 : 0;
+		eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
+	}
+}
+
+/* The rule with an action among hits[from..] that decides, or NULL. */
+static const struct rule *
+decide(struct rules_txn *t, size_t from, bool decisive, uint32_t *which)
+{
+	const struct rule *best = NULL, *r;
+	size_t i;
+
+	for (i = from; i < t->nhits; i++) {
+		r = &t->set->rules[t->hits[i].rule];
+		if (r->action == RULES_A_NONE || (r->flags & RF_SHADOW))
+			continue;
+		if ((r->action == RULES_A_TAG) == decisive)
+			continue;
+		if (best == NULL || r->order < best->order) {
+			best = r;
+			*which = t->hits[i].rule;
+		}
+	}
+	return best;
+}
+
+/* Fill V from rule R deciding at STAGE. */
+static void
+set_verdict(struct rules_verdict *v, const struct rule *r,
+    enum rules_stage stage)
+{
+	v->action = (enum rules_action)r->action;
+	v->reply = r->reply;
+	v->rule = r->name;
+	v->stage = stage;
+}
+
+/* One RCPT: rcptto rules on this recipient only. */
+static void
+eval_rcpt(struct rules_txn *t, const struct rules_input *in,
+    struct rules_verdict *out)
+{
+	const struct rules_set *set = t->set;
+	size_t before = t->nhits, i;
+	double score = t->score, shadow = t->shadow_score;
+	const struct rule *best = NULL, *r;
+
+	if (in->rcpt.ptr == NULL)
+		return;
+	t->nrcpt = 0;
+	for (i = 0; i < set->nbytype[RULES_T_RCPTTO]; i++) {
+		uint32_t idx = set->bytype[RULES_T_RCPTTO][i];
+		struct rcpt_undo *u = &t->rcpt[t->nrcpt];
+
+		u->rule = idx;
+		u->count = 0;
+		u->score = 0;
+		if (t->slot[idx] != 0) {
+			u->count = t->hits[t->slot[idx] - 1].count;
+			u->score = t->hits[t->slot[idx] - 1].score;
+		}
+		if (!eval_text(t, idx, RULES_STAGE_RCPT, in->rcpt.ptr,
+		    in->rcpt.len))
+			continue;
+		t->nrcpt++;
+		r = &set->rules[idx];
+		if ((r->action == RULES_A_REJECT ||
+		    r->action == RULES_A_TEMPFAIL) &&
+		    !(r->flags & RF_SHADOW) &&
+		    (best == NULL || r->order < best->order))
+			best = r;
+	}
+	if (best != NULL) {
+		/*
+		 * This recipient is refused: take back what it added, so
+		 * that only accepted recipients count.
+		 */
+		set_verdict(out, best, RULES_STAGE_RCPT);
+		for (i = 0; i < t->nrcpt; i++) {
+			struct rcpt_undo *u = &t->rcpt[i];
+			struct rules_hit *h = &t->hits[t->slot[u->rule] - 1];
+			if (t->slot[u->rule] - 1 >= before) {
+				t->slot[u->rule] = 0;
+				t->stagehit[u->rule] = 0;
+				t->val[u->rule] = 0;
+			} else {
+				h->count = u->count;
+				h->value = u->count;
+				h->score = u->score;
+				t->val[u->rule] = u->count;
+			}
+		}
+		t->nhits = before;
+		t->score = score;
+		t->shadow_score = shadow;
+		return;
+	}
+	/* accept, discard or tag decided by a recipient */
+	for (i = 0; i < t->nrcpt; i++) {
+		r = &set->rules[t->rcpt[i].rule];
+		if (r->action == RULES_A_NONE || (r->flags & RF_SHADOW))
+			continue;
+		if (r->action == RULES_A_TAG) {
+			if (t->tag.action == RULES_A_NONE)
+				set_verdict(&t->tag, r, RULES_STAGE_RCPT);
+			continue;
+		}
+		if (best == NULL || r->order < best->order)
+			best = r;
+	}
+	if (best != NULL) {
+		set_verdict(out, best, RULES_STAGE_RCPT);
+		if (t->verdict.action == RULES_A_NONE)
+			t->verdict = *out;
+	} else if (t->tag.action != RULES_A_NONE &&
+	    t->tag.stage == RULES_STAGE_RCPT)
+		*out = t->tag;
+}
+
+/* Evaluate the rules of one stage. */
+static void
+eval_stage(struct rules_txn *t, enum rules_stage stage,
+    const struct rules_input *in, struct rules_verdict *out)
+{
+	size_t before = t->nhits;
+	const struct rule *r;
+	uint32_t which;
+
+	switch (stage) {
+	case RULES_STAGE_CONNECT:
+		eval_type_text(t, RULES_T_CLIENT, stage, in->client);
+		break;
+	case RULES_STAGE_HELO:
+		eval_type_text(t, RULES_T_HELO, stage, in->helo);
+		break;
+	case RULES_STAGE_MAIL:
+		eval_type_text(t, RULES_T_MAILFROM, stage, in->mailfrom);
+		break;
+	case RULES_STAGE_RCPT:
+		eval_rcpt(t, in, out);
+		before = t->nhits;	/* rcpt verdicts are done */
+		break;
+	case RULES_STAGE_HEADERS:
+		eval_headers(t, in);
+		break;
+	case RULES_STAGE_EOM:
+		eval_mimeheaders(t, in);
+		eval_type_lines(t, RULES_T_BODY, in->body, in->nbody);
+		eval_type_lines(t, RULES_T_RAWBODY, in->rawbody,
+		    in->nrawbody);
+		eval_type_text(t, RULES_T_FULL, stage, in->full);
+		eval_type_lines(t, RULES_T_URI, in->uris, in->nuris);
+		break;
+	default:
+		break;
+	}
+	eval_metas(t, stage);
+	if ((r = decide(t, before, true, &which)) != NULL) {
+		if (out->action == RULES_A_NONE)
+			set_verdict(out, r, stage);
+		if (t->verdict.action == RULES_A_NONE)
+			set_verdict(&t->verdict, r, stage);
+	}
+	if ((r = decide(t, before, false, &which)) != NULL) {
+		if (out->action == RULES_A_NONE)
+			set_verdict(out, r, stage);
+		if (t->tag.action == RULES_A_NONE)
+			set_verdict(&t->tag, r, stage);
+	}
+}
+
+/* Evaluate STAGE (and skipped earlier stages) against IN. */
+int
+rules_eval(struct rules_txn *t, enum rules_stage stage,
+    const struct rules_input *in, struct rules_verdict *out)
+{
+	static const struct rules_input empty;
+	struct rules_verdict local;
+	int s;
+
+	if (out == NULL)
+		out = &local;
+	memset(out, 0, sizeof(*out));
+	if (in == NULL)
+		in = &empty;
+	if ((int)stage < t->next || stage >= RULES_STAGE_COUNT)
+		return -1;
+	for (s = t->next; s <= (int)stage; s++)
+		eval_stage(t, (enum rules_stage)s, in, out);
+	t->next = stage == RULES_STAGE_RCPT ? (int)stage : (int)stage + 1;
+	if (t->oom) {
+		t->oom = false;
+		return -1;
+	}
+	return 0;
+}
+
+/* Forget the results of the last transaction. */
+void
+rules_txn_reset(struct rules_txn *t)
+{
+	const struct rules_set *set = t->set;
+	uint32_t i;
+
+	for (i = 0; i < set->nrules; i++)
+		t->val[i] = (set->rules[i].flags & RF_BLOCKED) ? NAN : 0;
+	memset(t->slot, 0, set->nrules * sizeof(*t->slot));
+	memset(t->stagehit, 0, set->nrules);
+	t->nhits = 0;
+	t->nlimits = 0;
+	t->score = t->shadow_score = 0;
+	memset(&t->verdict, 0, sizeof(t->verdict));
+	memset(&t->tag, 0, sizeof(t->tag));
+	t->next = RULES_STAGE_CONNECT;
+	t->oom = false;
+}
+
+/* New transaction state for SET (takes a reference). */
+struct rules_txn *
+rules_txn_new(struct rules_set *set)
+{
+	struct rules_txn *t;
+	size_t n = set->nrules ? set->nrules : 1;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->set = set;
+	t->val = calloc(n, sizeof(*t->val));
+	t->slot = calloc(n, sizeof(*t->slot));
+	t->stagehit = calloc(n, 1);
+	t->rcpt = calloc(set->nbytype[RULES_T_RCPTTO] + 1, sizeof(*t->rcpt));
+	t->stack = calloc(set->max_stack + 4, sizeof(*t->stack));
+	t->md = pcre2_match_data_create(1, NULL);
+	t->amd = pcre2_match_data_create(8, NULL);
+	t->mctx = pcre2_match_context_copy(set->mctx_proto);
+	t->jstack = pcre2_jit_stack_create(JIT_STACK_MIN, JIT_STACK_MAX,
+	    NULL);
+	if (t->val == NULL || t->slot == NULL || t->stagehit == NULL ||
+	    t->rcpt == NULL || t->stack == NULL || t->md == NULL ||
+	    t->amd == NULL || t->mctx == NULL) {
+		t->set = NULL;
+		rules_txn_free(t);
+		return NULL;
+	}
+	/* Without a JIT stack, PCRE2 uses its small default one. */
+	if (t->jstack != NULL)
+		pcre2_jit_stack_assign(t->mctx, NULL, t->jstack);
+	rules_set_ref(set);
+	rules_txn_reset(t);
+	return t;
+}
+
+/* Free a transaction (drops its reference on the set). */
+void
+rules_txn_free(struct rules_txn *t)
+{
+	if (t == NULL)
+		return;
+	free(t->val);
+	free(t->slot);
+	free(t->stagehit);
+	free(t->rcpt);
+	free(t->stack);
+	free(t->hits);
+	free(t->limits);
+	free(t->hv.buf.p);
+	free(t->hv.v);
+	free(t->hv2.buf.p);
+	free(t->hv2.v);
+	free(t->join.p);
+	pcre2_match_data_free(t->md);
+	pcre2_match_data_free(t->amd);
+	pcre2_match_context_free(t->mctx);
+	pcre2_jit_stack_free(t->jstack);
+	if (t->set != NULL)
+		rules_set_unref(t->set);
+	free(t);
+}
+
+/* The set a transaction evaluates. */
+const struct rules_set *
+rules_txn_set(const struct rules_txn *t)
+{
+	return t->set;
+}
+
+/* Hits so far. */
+const struct rules_hit *
+rules_hits(const struct rules_txn *t, size_t *n)
+{
+	*n = t->nhits;
+	return t->hits;
+}
+
+/* Total score of non-shadow hits. */
+double
+rules_score(const struct rules_txn *t)
+{
+	return t->score;
+}
+
+/* Score the shadow hits would have added. */
+double
+rules_shadow_score(const struct rules_txn *t)
+{
+	return t->shadow_score;
+}
+
+/* The decisive action so far, else the first tag, else none. */
+void
+rules_verdict(const struct rules_txn *t, struct rules_verdict *v)
+{
+	if (t->verdict.action != RULES_A_NONE)
+		*v = t->verdict;
+	else
+		*v = t->tag;
+}
+
+/* Rules that stopped at a limit in this transaction. */
+const struct rules_limit *
+rules_limits(const struct rules_txn *t, size_t *n)
+{
+	*n = t->nlimits;
+	return t->limits;
+}

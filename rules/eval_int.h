@@ -1,0 +1,74 @@
+/*
+ * eval_int.h -- the per-transaction state shared by eval.c and header.c.
+ */
+#ifndef GATEHOUSE_RULES_EVAL_INT_H
+#define GATEHOUSE_RULES_EVAL_INT_H
+
+#include "rules_int.h"
+
+/* A piece of a vals buffer. */
+struct span {
+	size_t		 off;
+	size_t		 len;
+};
+
+/* A list of strings kept in one growable buffer (reused per message). */
+struct vals {
+	struct sbuf	 buf;
+	struct span	*v;
+	size_t		 n;
+	size_t		 cap;
+};
+
+/* Forget the contents, keep the memory. */
+static inline void
+vals_clear(struct vals *v)
+{
+	v->n = 0;
+	v->buf.len = 0;
+	v->buf.oom = false;
+}
+
+/* What an rcptto rule had before this recipient (for refusals). */
+struct rcpt_undo {
+	uint32_t	 rule;
+	unsigned	 count;
+	double		 score;
+};
+
+struct rules_txn {
+	struct rules_set	*set;
+	double			*val;	/* per rule; NaN: never ran */
+	uint32_t		*slot;	/* per rule: hits index + 1 */
+	uint8_t			*stagehit; /* per rule: stage it hit at + 1 */
+	struct rules_hit	*hits;
+	size_t			 nhits;
+	size_t			 caphits;
+	struct rules_limit	*limits;
+	size_t			 nlimits;
+	size_t			 caplimits;
+	double			 score;
+	double			 shadow_score;
+	struct rules_verdict	 verdict;	/* decisive action */
+	struct rules_verdict	 tag;		/* first tag action */
+	int			 next;		/* next stage to run */
+	bool			 oom;
+	pcre2_match_data	*md;
+	pcre2_match_data	*amd;	/* address parser captures */
+	pcre2_match_context	*mctx;
+	pcre2_jit_stack		*jstack;
+	double			*stack;	/* meta evaluation */
+	struct vals		 hv;	/* header values */
+	struct vals		 hv2;
+	struct sbuf		 join;
+	struct rcpt_undo	*rcpt;	/* rcptto rules hit by this RCPT */
+	size_t			 nrcpt;
+};
+
+bool	 rules__header_value(struct rules_txn *, const struct hspec *,
+	    const struct rules_input *, struct rules_text *);
+bool	 rules__mime_value(struct rules_txn *, const struct hspec *,
+	    const struct rules_part *, struct rules_text *);
+int	 rules__header_init(struct rules_set *);
+
+#endif /* GATEHOUSE_RULES_EVAL_INT_H */

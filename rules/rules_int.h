@@ -1,0 +1,315 @@
+/*
+ * rules_int.h -- types shared by the rule engine's modules (not public).
+ *
+ * Loading builds a "draft" (struct loader): a table of rule entries keyed
+ * by name, filled line by line; compile.c turns the draft into an
+ * immutable struct rules_set; eval.c evaluates a set for one transaction.
+ */
+#ifndef GATEHOUSE_RULES_INT_H
+#define GATEHOUSE_RULES_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+
+#include "rules.h"
+
+/* Caps on rule files (input hygiene). */
+#define RULES_LINE_MAX		65536	/* bytes in one line */
+#define RULES_FILE_MAX		(64u << 20) /* bytes in one file */
+#define RULES_INCLUDE_DEPTH	16
+#define RULES_MAX_RULES		200000
+#define RULES_NAME_MAX		100	/* as SpamAssassin */
+#define RULES_NOTES_MAX		1000	/* diagnostics kept */
+#define RULES_META_DEPTH	64	/* nesting in expressions */
+#define RULES_HDR_MAX		65536	/* MAX_HEADER_LENGTH for ALL */
+
+/* The SpamAssassin we emulate in "if" conditions. */
+#define RULES_SA_VERSION	4.000001
+#define RULES_PERL_VERSION	5.036000
+
+/* Header request kinds (SpamAssassin PerMsgStatus::get). */
+enum hdr_kind {
+	HK_NAME,		/* a field, then pseudo-headers */
+	HK_ALL,
+	HK_TOCC,
+	HK_MESSAGEID,
+	HK_ENVFROM
+};
+#define HM_RAW		0x01
+#define HM_ADDR		0x02
+#define HM_NAME		0x04
+#define HM_FIRST	0x08
+#define HM_LAST		0x10
+#define HM_HOST		0x20	/* host, domain, ip, revip: accepted, */
+#define HM_DOMAIN	0x40	/* not evaluated (never match) */
+#define HM_IP		0x80
+#define HM_REVIP	0x100
+
+/* An interned header request such as "From:addr". */
+struct hspec {
+	char		*name;		/* field name (HK_NAME) */
+	size_t		 name_len;
+	enum hdr_kind	 kind;
+	unsigned	 mods;
+};
+
+/* Rule flags. */
+#define RF_NEG		0x0001	/* !~ */
+#define RF_EXISTS	0x0002	/* exists:Field */
+#define RF_UNSET	0x0004	/* [if-unset: ...] */
+#define RF_MULTIPLE	0x0008
+#define RF_NICE		0x0010
+#define RF_NOSUBJECT	0x0020
+#define RF_SHADOW	0x0040
+#define RF_SUB		0x0080	/* __NAME */
+#define RF_DISABLED	0x0100	/* score 0 and no action: not run */
+#define RF_INCOMPLETE	0x0200	/* meta over rules not evaluated */
+#define RF_BLOCKED	0x0400	/* meta that never runs (SA quirk) */
+#define RF_CONCAT	0x0800	/* mimeheader tflags concat */
+#define RF_EVAL		0x1000	/* draft: eval: rule, skipped */
+#define RF_DEFINED	0x2000	/* draft: a definition was seen */
+#define RF_REPLACE	0x4000	/* draft: replace_rules names it */
+#define RF_HAS_SCORE	0x8000	/* draft: a score line was seen */
+
+/* Meta program: a small stack machine. */
+enum meta_opcode {
+	MO_NUM,		/* push num */
+	MO_RULE,	/* push value of rule arg */
+	MO_NOT, MO_NEG,
+	MO_ADD, MO_SUB, MO_MUL, MO_DIV,
+	MO_LT, MO_GT, MO_LE, MO_GE, MO_EQ, MO_NE,
+	MO_AND,		/* if top is false: jump to arg, keep it; else pop */
+	MO_OR		/* if top is true: jump to arg, keep it; else pop */
+};
+struct meta_op {
+	uint8_t		 op;
+	uint32_t	 arg;
+	double		 num;
+};
+
+struct regex {
+	pcre2_code	*code;		/* the pattern, or its first piece */
+	pcre2_code	**more;		/* further pieces of a split pattern */
+	uint32_t	 nmore;
+	char		*src;		/* as written, delimiters and all */
+	char		*body;		/* between the delimiters */
+	char		*mods;		/* modifier letters */
+	bool		 jit;
+};
+
+struct rule {
+	char		*name;
+	uint8_t		 type;		/* enum rules_type */
+	uint8_t		 stage;		/* enum rules_stage */
+	uint8_t		 action;	/* enum rules_action */
+	uint32_t	 flags;
+	uint32_t	 maxhits;	/* 0 = unlimited */
+	uint32_t	 range_min;	/* mimeheader range= */
+	uint32_t	 range_max;
+	uint32_t	 order;		/* definition order */
+	double		 score;		/* from the active score set */
+	double		 scores[4];
+	struct regex	 re;
+	uint32_t	 hspec;		/* header, mimeheader */
+	char		*hdr;		/* draft: header request text */
+	char		*unset;		/* [if-unset: ...] */
+	struct meta_op	*prog;		/* meta */
+	uint32_t	 nprog;
+	char		*meta_src;	/* draft: expression text */
+	char		*reply;		/* reject/tempfail text */
+	char		*describe;
+	char		*tflags;	/* as written, last one wins */
+	const char	*file;		/* definition site */
+	unsigned	 line;
+	const char	*action_file;	/* for errors */
+	unsigned	 action_line;
+	bool		 action_shadow;
+};
+
+struct selftest {
+	char		*rule;
+	bool		 ok;		/* ok = must match */
+	char		*text;
+	size_t		 text_len;
+	const char	*file;
+	unsigned	 line;
+};
+
+/* Name -> index map (open addressing). */
+struct namemap {
+	uint32_t	*slots;		/* index + 1; 0 = empty */
+	size_t		 size;		/* power of two */
+	size_t		 used;
+};
+
+struct rules_set {
+	atomic_uint	 refs;
+	struct rule	*rules;
+	uint32_t	 nrules;
+	struct namemap	 names;
+	struct hspec	*hspecs;
+	uint32_t	 nhspecs;
+	/* Enabled rules per type, in evaluation order. */
+	uint32_t	*bytype[RULES_T_COUNT];
+	uint32_t	 nbytype[RULES_T_COUNT];
+	/* Metas per stage, dependencies first. */
+	uint32_t	*metas[RULES_STAGE_COUNT];
+	uint32_t	 nmetas[RULES_STAGE_COUNT];
+	uint32_t	 max_stack;	/* deepest meta program stack */
+	struct selftest	*tests;
+	size_t		 ntests;
+	char		**files;	/* interned file names */
+	size_t		 nfiles;
+	pcre2_match_context *mctx_proto; /* limits, copied per txn */
+	uint32_t	 match_limit;
+	uint32_t	 depth_limit;
+	bool		 has_required;
+	double		 required;
+	atomic_bool	*limit_seen;	/* per rule: limit reported */
+	pcre2_code	*addr_re;	/* address parser (header.c) */
+	pcre2_code	*mail_re;
+	pcre2_code	*angle_re;
+};
+
+/* A replace_tag / replace_pre / replace_post / replace_inter entry. */
+struct tagdef {
+	char		*name;
+	char		*value;
+};
+struct tagset {
+	struct tagdef	*v;
+	size_t		 n;
+};
+
+/* Conditional stack entry. */
+struct cond {
+	bool		 was_skipping;
+	unsigned	 line;
+	bool		 is_ifplugin;
+};
+
+/* One file being read. */
+struct srcfile {
+	const char	*path;		/* interned */
+	bool		 sa;		/* SpamAssassin file: lenient */
+	bool		 shadow;	/* "shadow yes" in force */
+	unsigned	 line;
+	struct cond	*conds;
+	size_t		 nconds;
+	size_t		 capconds;
+	bool		 skipping;
+	bool		 skip_file;	/* require_version mismatch */
+};
+
+struct loader {
+	const struct rules_opts	*opts;
+	struct rules_diag	*diag;
+	struct rule		*rules;
+	uint32_t		 nrules;
+	uint32_t		 caprules;
+	struct namemap		 names;
+	uint32_t		 order;
+	struct selftest		*tests;
+	size_t			 ntests;
+	size_t			 captests;
+	char			**files;
+	size_t			 nfiles;
+	size_t			 capfiles;
+	struct tagset		 tag, pre, post, inter;
+	char			*replace_start;
+	char			*replace_end;
+	bool			 has_required;
+	double			 required;
+	int			 depth;
+	struct srcfile		*cur;
+	bool			 oom;
+};
+
+/* lex.c */
+void	 rules__note(struct loader *, enum rules_severity, const char *fmt,
+	    ...) __attribute__((format(printf, 3, 4)));
+void	 rules__vnote(struct loader *, enum rules_severity, const char *fmt,
+	    va_list) __attribute__((format(printf, 3, 0)));
+void	 rules__error(struct loader *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 rules__warn(struct loader *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 rules__lenient(struct loader *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 rules__read_file(struct loader *, const char *path, char **buf,
+	    size_t *len);
+size_t	 rules__clean_line(char *line, size_t len);
+bool	 rules__is_space(int c);
+bool	 rules__valid_name(const char *s, size_t len);
+char	*rules__strndup(const char *s, size_t len);
+char	*rules__next_word(char **p, size_t *len);
+int	 rules__parse_number(const char *s, double *out);
+
+/* Growable string with a hard cap (lex.c). */
+struct sbuf {
+	char		*p;
+	size_t		 len;
+	size_t		 cap;
+	bool		 oom;
+};
+void	 rules__sb_add(struct sbuf *, const char *s, size_t len);
+void	 rules__sb_addc(struct sbuf *, int c);
+void	 rules__sb_adds(struct sbuf *, const char *s);
+char	*rules__sb_take(struct sbuf *);
+
+/* namemap (lex.c) */
+int	 rules__map_put(struct namemap *, const char *name, uint32_t idx,
+	    const struct rule *rules);
+int	 rules__map_get(const struct namemap *, const char *name,
+	    size_t len, const struct rule *rules, uint32_t *idx);
+void	 rules__map_free(struct namemap *);
+
+/* parse.c */
+int	 rules__load_path(struct loader *, const char *path, bool glob_ok);
+void	 rules__loader_free(struct loader *);
+
+/* dirs.c: the directives SpamAssassin knows and gatehouse ignores. */
+bool	 rules__sa_directive(const char *key);
+
+/* expr.c */
+struct expr_ctx {
+	struct loader	*ld;
+	/* Resolve an identifier: rule reference (meta) or constant (if). */
+	int		(*ident)(void *arg, const char *name, size_t len,
+			    struct meta_op *op);
+	/* Resolve name(arg), e.g. plugin(X); NULL: not allowed. */
+	int		(*call)(void *arg, const char *fn, size_t fnlen,
+			    const char *a, size_t alen, double *val);
+	void		*arg;
+};
+int	 rules__expr_compile(struct expr_ctx *, const char *src,
+	    struct meta_op **prog, uint32_t *nprog, char *err, size_t errlen);
+/* Run a program; vals[] indexed by MO_RULE args. NaN poisons. */
+double	 rules__expr_run(const struct meta_op *prog, uint32_t nprog,
+	    const double *vals, double *stack, bool *divzero);
+uint32_t rules__expr_stack(const struct meta_op *prog, uint32_t nprog);
+
+/* regex.c */
+int	 rules__regex_parse(const char *src, size_t len, char **body,
+	    char **mods, char *err, size_t errlen);
+int	 rules__regex_compile(struct regex *re, const char *pattern,
+	    const char *mods, char *err, size_t errlen);
+void	 rules__regex_jit(struct regex *re, bool allowed);
+void	 rules__regex_free(struct regex *re);
+void	 rules__regex_free_code(struct regex *re);
+int	 rules__regex_match(const struct regex *re, const char *s,
+	    size_t len, size_t start, uint32_t opts, pcre2_match_data *md,
+	    pcre2_match_context *mctx, size_t *ms, size_t *me);
+char	*rules__replace_tags(struct loader *, const struct regex *re,
+	    bool *changed);
+
+/* compile.c */
+int	 rules__finish(struct loader *, struct rules_set **setp);
+void	 rules__rule_free(struct rule *r);
+
+/* header.c */
+int	 rules__hspec_parse(const char *s, size_t len, struct hspec *out);
+
+#endif /* GATEHOUSE_RULES_INT_H */
