@@ -135,9 +135,6 @@ apply_tflags(struct rule *r)
 			}
 		}
 		/* others (net, publish, learn, ...) have no effect here */
-		if (*p == '\0')
-			break;
-		p++;
 	}
 	free(copy);
 }

@@ -1,0 +1,705 @@
+/*
+ * test_rules_eval.c -- evaluating rules: each rule type against small
+ * texts, meta arithmetic and precedence, tflags, score sets, envelope
+ * rules by stage, actions, shadow mode, match limits, invalid UTF-8.
+ */
+#include <math.h>
+#include <time.h>
+
+#include "rules_testutil.h"
+
+/* Evaluate SET against M through EOM; returns the transaction. */
+static struct rules_txn *
+run_eom(struct rules_set *set, struct tu_msg *m)
+{
+	struct rules_txn *t = rules_txn_new(set);
+
+	assert_non_null(t);
+	assert_int_equal(rules_eval(t, RULES_STAGE_EOM, &m->in, NULL), 0);
+	return t;
+}
+
+/* Header rules: =~, !~, absent headers, if-unset, exists, joins. */
+static void
+test_header(void **state)
+{
+	static const char *const hdrs[] = {
+		"Subject: Cheap pills",
+		"From: \"Joe Bloggs\" <joe@example.com>",
+		"To: a@example.org",
+		"Cc: b@example.org, \"C\" <c@example.org>",
+		"Received: from one",
+		"Received: from two",
+		"Message-Id: <123@example.com>",
+		NULL
+	};
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+
+	(void)state;
+	set = tu_load_ok("h.rules",
+	    "header SUBJ      Subject =~ /cheap/i\n"
+	    "header SUBJ_CASE Subject =~ /cheap/\n"
+	    "header SUBJ_NL   Subject =~ /pills\\n$/\n"
+	    "header NEG_HIT   X-Absent !~ /x/\n"
+	    "header NEG_MISS  Subject !~ /pills/\n"
+	    "header ABSENT_EMPTY X-Absent =~ /^$/\n"
+	    "header UNSET     X-Absent =~ /^dflt$/ [if-unset: dflt]\n"
+	    "header EXISTS    exists:Message-Id\n"
+	    "header NOEXISTS  exists:X-Absent\n"
+	    "header RCVD_BOTH Received =~ /one\\nfrom two/\n"
+	    "header RAW       Subject:raw =~ /^ Cheap pills\\n$/\n"
+	    "header ADDR      From:addr =~ /^joe\\@example\\.com$/\n"
+	    "header NAME      From:name =~ /^Joe Bloggs$/\n"
+	    "header TOCC      ToCc =~ /a\\@example\\.org\\n.*c\\@example/s\n"
+	    "header TOCC_ADDR ToCc:addr =~ /^c\\@/m\n"
+	    "header MSGID     MESSAGEID =~ /^<123\\@example\\.com>$/\n"
+	    "header ENVF      EnvelopeFrom =~ /^bounce\\@example\\.net$/\n"
+	    "header ALL_HDRS  ALL =~ /^Subject: Cheap pills\\nFrom: /\n"
+	    "header ALL_RAW   ALL:raw =~ /\\AReceived: x\\n\\z/\n"
+	    "header FIRST     Received:first =~ /^from one\\n$/\n"
+	    "header LAST      Received:last =~ /^from two\\n$/\n"
+	    "header RAWLAST   Received:raw:last =~ /^ from two\\n$/\n"
+	    "header PSEUDO    X-Spam-Relays-External =~ /ip=192\\.0\\.2\\.1/\n"
+	    "header CASE_NAME subject =~ /Cheap/\n");
+	tu_headers(&m, hdrs);
+	m.in.envelope_from = tu_text("bounce@example.net");
+	m.in.header_block = tu_text("  leading continuation\nReceived: x\n");
+	{
+		static struct rules_header ps;
+		ps.name = tu_text("X-Spam-Relays-External");
+		ps.value = tu_text("[ ip=192.0.2.1 rdns= ]");
+		m.in.pseudo = &ps;
+		m.in.npseudo = 1;
+	}
+	t = run_eom(set, &m);
+	assert_non_null(tu_hit(t, "SUBJ"));
+	assert_string_equal(tu_hit(t, "SUBJ")->match, "Cheap");
+	assert_null(tu_hit(t, "SUBJ_CASE"));
+	assert_non_null(tu_hit(t, "SUBJ_NL"));
+	assert_non_null(tu_hit(t, "NEG_HIT"));
+	assert_null(tu_hit(t, "NEG_MISS"));
+	assert_non_null(tu_hit(t, "ABSENT_EMPTY"));
+	assert_non_null(tu_hit(t, "UNSET"));
+	assert_non_null(tu_hit(t, "EXISTS"));
+	assert_null(tu_hit(t, "NOEXISTS"));
+	assert_non_null(tu_hit(t, "RCVD_BOTH"));
+	assert_non_null(tu_hit(t, "RAW"));
+	assert_non_null(tu_hit(t, "ADDR"));
+	assert_non_null(tu_hit(t, "NAME"));
+	assert_non_null(tu_hit(t, "TOCC"));
+	assert_non_null(tu_hit(t, "TOCC_ADDR"));
+	assert_non_null(tu_hit(t, "MSGID"));
+	assert_non_null(tu_hit(t, "ENVF"));
+	assert_non_null(tu_hit(t, "ALL_HDRS"));
+	assert_non_null(tu_hit(t, "ALL_RAW"));
+	assert_non_null(tu_hit(t, "FIRST"));
+	assert_non_null(tu_hit(t, "LAST"));
+	assert_non_null(tu_hit(t, "RAWLAST"));
+	assert_non_null(tu_hit(t, "PSEUDO"));
+	assert_non_null(tu_hit(t, "CASE_NAME"));
+	assert_int_equal(tu_hit(t, "SUBJ")->stage, RULES_STAGE_HEADERS);
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* Body rules: per line, Subject first, nosubject, multiple, maxhits. */
+static void
+test_body(void **state)
+{
+	static const char *const hdrs[] = { "Subject: x", NULL };
+	static const char *const body[] = {
+		"Buy now\n",
+		"viagra viagra viagra viagra\n",
+		"one paragraph\n",
+		"viagra\n",
+		NULL
+	};
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+	const struct rules_hit *h;
+
+	(void)state;
+	set = tu_load_ok("b.rules",
+	    "body ONCE      /viagra/\n"
+	    "score ONCE     2\n"
+	    "body MULTI     /viagra/\n"
+	    "tflags MULTI   multiple\n"
+	    "score MULTI    0.5\n"
+	    "body MAX       /viagra/\n"
+	    "tflags MAX     multiple maxhits=3\n"
+	    "body SUBJ      /^Buy now$/m\n"
+	    "body NOSUBJ    /^Buy now$/m\n"
+	    "tflags NOSUBJ  nosubject\n"
+	    "body ACROSS    /viagra\\none/\n"
+	    "body EMPTY     /x*/\n"
+	    "tflags EMPTY   multiple maxhits=50\n");
+	tu_headers(&m, hdrs);
+	tu_body(&m, body);
+	t = run_eom(set, &m);
+	h = tu_hit(t, "ONCE");
+	assert_non_null(h);
+	assert_int_equal(h->count, 1);
+	assert_true(h->score == 2);
+	h = tu_hit(t, "MULTI");
+	assert_non_null(h);
+	assert_int_equal(h->count, 5);
+	assert_true(h->score == 2.5);	/* scored per hit, as SA */
+	assert_int_equal(tu_hit(t, "MAX")->count, 3);
+	assert_non_null(tu_hit(t, "SUBJ"));
+	assert_null(tu_hit(t, "NOSUBJ"));
+	assert_null(tu_hit(t, "ACROSS"));
+	/* empty matches advance like Perl's //g: one per position + end */
+	assert_int_equal(tu_hit(t, "EMPTY")->count, 50);
+	assert_int_equal(tu_hit(t, "ONCE")->stage, RULES_STAGE_EOM);
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* rawbody, full, uri, mimeheader. */
+static void
+test_other_types(void **state)
+{
+	static const char *const hdrs[] = { "Content-Type: multipart/mixed",
+	    NULL };
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+	struct rules_text raw[2], uris[2];
+	struct rules_header ph[2];
+	struct rules_part parts[3];
+
+	(void)state;
+	set = tu_load_ok("o.rules",
+	    "rawbody RAW      /<b>bold<\\/b>/\n"
+	    "rawbody RAW_NOT  /bold\\s+text/\n"
+	    "full    FULL     /^Subject: hi\\r?$/m\n"
+	    "full    FULL2    /\\n\\nbody text/\n"
+	    "uri     URI      m{^https?://evil\\.example/}i\n"
+	    "uri     URI_NOT  /bad\\.example/\n"
+	    "mimeheader MIME_PDF Content-Type =~ /application\\/pdf/\n"
+	    "mimeheader MIME_TOP Content-Type =~ /multipart/\n"
+	    "mimeheader MIME_RAW Content-Type:raw =~ /^ application\\/pdf;\\n\\tname/\n"
+	    "mimeheader MIME_NO Content-Type =~ /image/\n"
+	    "mimeheader MIME_R2 Content-Type =~ /pdf/\n"
+	    "tflags MIME_R2 range=1-2\n"
+	    "mimeheader MIME_R3 Content-Type =~ /pdf/\n"
+	    "tflags MIME_R3 range=3\n");
+	tu_headers(&m, hdrs);
+	raw[0] = tu_text("<p>some <b>bold</b>\n");
+	raw[1] = tu_text("text</p>\n");
+	m.in.rawbody = raw;
+	m.in.nrawbody = 2;
+	m.in.full = tu_text("Subject: hi\r\nX: y\r\n\n\nbody text\r\n");
+	uris[0] = tu_text("http://good.example/");
+	uris[1] = tu_text("HTTPS://EVIL.example/path");
+	m.in.uris = uris;
+	m.in.nuris = 2;
+	ph[0].name = tu_text("Content-Type");
+	ph[0].raw = tu_text(" text/plain\n");
+	ph[0].value = tu_text("text/plain");
+	ph[1].name = tu_text("Content-Type");
+	ph[1].raw = tu_text(" application/pdf;\n\tname=\"a.pdf\"\n");
+	ph[1].value = tu_text("application/pdf; name=\"a.pdf\"");
+	parts[0] = m.part;
+	parts[1].headers = &ph[0];
+	parts[1].nheaders = 1;
+	parts[2].headers = &ph[1];
+	parts[2].nheaders = 1;
+	m.in.parts = parts;
+	m.in.nparts = 3;
+	t = run_eom(set, &m);
+	assert_non_null(tu_hit(t, "RAW"));
+	assert_null(tu_hit(t, "RAW_NOT"));
+	assert_non_null(tu_hit(t, "FULL"));
+	assert_non_null(tu_hit(t, "FULL2"));
+	assert_non_null(tu_hit(t, "URI"));
+	assert_null(tu_hit(t, "URI_NOT"));
+	assert_non_null(tu_hit(t, "MIME_PDF"));
+	assert_non_null(tu_hit(t, "MIME_TOP"));
+	assert_non_null(tu_hit(t, "MIME_RAW"));
+	assert_null(tu_hit(t, "MIME_NO"));
+	assert_null(tu_hit(t, "MIME_R2"));
+	assert_non_null(tu_hit(t, "MIME_R3"));
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* Meta: precedence, arithmetic, sub-rules, values, undefined names. */
+static void
+test_meta(void **state)
+{
+	static const char *const hdrs[] = { "Subject: a b c", NULL };
+	static const char *const body[] = { "a b c\n", "b b b\n", NULL };
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+	const struct rules_hit *h;
+	double s;
+
+	(void)state;
+	set = tu_load_ok("m.rules",
+	    "header __A   Subject =~ /a/\n"
+	    "header __B   Subject =~ /b/\n"
+	    "header __N   Subject =~ /nope/\n"
+	    "body   __BB  /b/\n"
+	    "tflags __BB  multiple\n"
+	    "meta PREC1   __N || __A && __B\n"		/* && binds tighter */
+	    "meta PREC2   (__N || __A) && !__B\n"
+	    "meta SUM     (__A + __B + __N) == 2\n"
+	    "meta ARITH   __A + __B * 2 - 1 > 1.5\n"	/* 1 + 2 - 1 = 2 */
+	    "meta DIV     (__BB * 10 / 4) >= 10\n"	/* 4 * 10 / 4 */
+	    "meta COUNT   __BB > 3\n"
+	    "meta COUNT2  __BB > 4\n"
+	    "meta NOT     !__N\n"
+	    "meta UNDEF   !NOT_DEFINED_ANYWHERE\n"
+	    "meta VALUE   __A + __B + __BB\n"
+	    "meta NESTED  PREC1 && SUM && !PREC2\n"
+	    "meta NEG     -1\n"
+	    "meta ZERO    ( )\n"
+	    "meta LT      __N < 1 && __A <= 1 && __A >= 1 && __A != 0\n"
+	    "score NESTED 3\n"
+	    "score PREC1 0.5\n"
+	    "meta __SUBMETA __A && __B\n"
+	    "meta USES_SUB __SUBMETA\n");
+	tu_headers(&m, hdrs);
+	tu_body(&m, body);
+	t = run_eom(set, &m);
+	assert_non_null(tu_hit(t, "PREC1"));
+	assert_null(tu_hit(t, "PREC2"));
+	assert_non_null(tu_hit(t, "SUM"));
+	assert_non_null(tu_hit(t, "ARITH"));
+	assert_non_null(tu_hit(t, "DIV"));
+	assert_non_null(tu_hit(t, "COUNT"));
+	assert_null(tu_hit(t, "COUNT2"));
+	assert_non_null(tu_hit(t, "NOT"));
+	assert_non_null(tu_hit(t, "UNDEF"));
+	h = tu_hit(t, "VALUE");
+	assert_non_null(h);
+	assert_true(h->value == 6);		/* 1 + 1 + 4 */
+	assert_non_null(tu_hit(t, "NESTED"));
+	assert_true(tu_hit(t, "NEG")->value == 1);
+	assert_null(tu_hit(t, "ZERO"));
+	assert_non_null(tu_hit(t, "LT"));
+	h = tu_hit(t, "__SUBMETA");
+	assert_non_null(h);
+	assert_true(h->sub);
+	assert_true(h->score == 0);
+	assert_non_null(tu_hit(t, "USES_SUB"));
+	/* score: sub-rules add nothing; others 1 unless scored */
+	s = rules_score(t);
+	{
+		const struct rules_hit *all;
+		size_t n, i;
+		double sum = 0;
+		all = rules_hits(t, &n);
+		for (i = 0; i < n; i++)
+			if (!all[i].sub)
+				sum += all[i].score;
+		assert_true(fabs(s - sum) < 1e-9);
+	}
+	assert_true(tu_hit(t, "NESTED")->score == 3);
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* Score sets, default scores, zero-score rules are not run. */
+static void
+test_scores(void **state)
+{
+	static const char *const body[] = { "hello\n", NULL };
+	struct rules_opts o = { 0 };
+	struct rules_diag d;
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+	static const char text[] =
+	    "body FOUR   /hello/\n"
+	    "score FOUR  1 2 3 4\n"
+	    "body T_TEST /hello/\n"
+	    "body NICE   /hello/\n"
+	    "tflags NICE nice\n"
+	    "body OFF    /hello/\n"
+	    "score OFF   0\n"
+	    "meta SEES_OFF OFF\n"
+	    "meta NOT_OFF  !OFF\n"
+	    "body REL    /hello/\n"
+	    "score REL   1\n"
+	    "score REL   (0.5)\n";
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	tu_body(&m, body);
+	o.score_set = 2;
+	set = tu_load_opts("s.rules", text, &o, &d);
+	assert_non_null(set);
+	assert_int_equal(d.disabled, 1);
+	rules_diag_free(&d);
+	t = run_eom(set, &m);
+	assert_true(tu_hit(t, "FOUR")->score == 3);
+	assert_true(tu_hit(t, "T_TEST")->score == 0.01);
+	assert_true(tu_hit(t, "NICE")->score == -1);
+	assert_true(tu_hit(t, "REL")->score == 1.5);
+	assert_null(tu_hit(t, "OFF"));
+	assert_null(tu_hit(t, "SEES_OFF"));
+	assert_non_null(tu_hit(t, "NOT_OFF"));
+	assert_true(fabs(rules_score(t) - (3 + 0.01 - 1 + 1.5 + 1)) < 1e-9);
+	rules_txn_free(t);
+	rules_set_unref(set);
+	o.score_set = 4;
+	assert_null(tu_load_opts("s.rules", text, &o, &d));
+	rules_diag_free(&d);
+}
+
+/* Envelope rules at their stage; actions at the earliest stage. */
+static void
+test_envelope(void **state)
+{
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct rules_input in;
+	struct rules_verdict v;
+
+	(void)state;
+	set = tu_load_ok("e.rules",
+	    "client   BADNET   /\\[192\\.0\\.2\\.\\d+\\]$/\n"
+	    "client   DYNNAME  /^dyn-[\\d-]+\\.example\\.net /\n"
+	    "helo     BADHELO  /^localhost$/\n"
+	    "mailfrom NULLSND  /^$/\n"
+	    "rcptto   SPAMTRAP /^trap@/\n"
+	    "action   SPAMTRAP reject \"550 5.1.1 No such user\"\n"
+	    "rcptto   ABUSE    /^abuse@/\n"
+	    "action   ABUSE    accept\n"
+	    "meta     DYN_LOCAL DYNNAME && BADHELO\n"
+	    "action   DYN_LOCAL tempfail \"451 4.7.1 Later\"\n"
+	    "meta     RCPT_META ABUSE && NULLSND\n"
+	    "score    RCPT_META 4\n");
+	t = rules_txn_new(set);
+	assert_non_null(t);
+	memset(&in, 0, sizeof(in));
+	in.client = tu_text("dyn-1-2.example.net [198.51.100.7]");
+	assert_int_equal(rules_eval(t, RULES_STAGE_CONNECT, &in, &v), 0);
+	assert_int_equal(v.action, RULES_A_NONE);
+	assert_non_null(tu_hit(t, "DYNNAME"));
+	assert_null(tu_hit(t, "BADNET"));
+	in.helo = tu_text("localhost");
+	assert_int_equal(rules_eval(t, RULES_STAGE_HELO, &in, &v), 0);
+	assert_int_equal(v.action, RULES_A_TEMPFAIL);
+	assert_string_equal(v.reply, "451 4.7.1 Later");
+	assert_string_equal(v.rule, "DYN_LOCAL");
+	assert_int_equal(v.stage, RULES_STAGE_HELO);
+	assert_int_equal(tu_hit(t, "DYN_LOCAL")->stage, RULES_STAGE_HELO);
+	in.mailfrom = tu_text("");
+	assert_int_equal(rules_eval(t, RULES_STAGE_MAIL, &in, &v), 0);
+	assert_non_null(tu_hit(t, "NULLSND"));
+	/* a refused recipient leaves no trace */
+	in.rcpt = tu_text("trap@example.org");
+	assert_int_equal(rules_eval(t, RULES_STAGE_RCPT, &in, &v), 0);
+	assert_int_equal(v.action, RULES_A_REJECT);
+	assert_string_equal(v.reply, "550 5.1.1 No such user");
+	assert_null(tu_hit(t, "SPAMTRAP"));
+	in.rcpt = tu_text("abuse@example.org");
+	assert_int_equal(rules_eval(t, RULES_STAGE_RCPT, &in, &v), 0);
+	assert_int_equal(v.action, RULES_A_ACCEPT);
+	assert_non_null(tu_hit(t, "ABUSE"));
+	/* the transaction's decision is still the first one (HELO) */
+	rules_verdict(t, &v);
+	assert_int_equal(v.action, RULES_A_TEMPFAIL);
+	/* metas over rcptto rules are final at HEADERS */
+	assert_null(tu_hit(t, "RCPT_META"));
+	assert_int_equal(rules_eval(t, RULES_STAGE_HEADERS, &in, &v), 0);
+	assert_non_null(tu_hit(t, "RCPT_META"));
+	/* stages only go forward */
+	assert_int_equal(rules_eval(t, RULES_STAGE_MAIL, &in, &v), -1);
+	assert_int_equal(rules_eval(t, RULES_STAGE_EOM, &in, &v), 0);
+	/* reuse */
+	rules_txn_reset(t);
+	assert_null(tu_hit(t, "ABUSE"));
+	in.client = tu_text("mx.example.com [192.0.2.5]");
+	assert_int_equal(rules_eval(t, RULES_STAGE_RCPT, &in, &v), 0);
+	assert_non_null(tu_hit(t, "BADNET"));
+	assert_int_equal(v.action, RULES_A_ACCEPT);
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* The decisive action is the first by stage, then by definition. */
+static void
+test_actions(void **state)
+{
+	static const char *const hdrs[] = { "Subject: spam spam", NULL };
+	static const char *const body[] = { "spam\n", NULL };
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+	struct rules_verdict v;
+
+	(void)state;
+	set = tu_load_ok("a.rules",
+	    "body   B_REJ  /spam/\n"
+	    "action B_REJ  reject\n"
+	    "header H_TAG  Subject =~ /spam/\n"
+	    "action H_TAG  tag\n"
+	    "header H_DISC Subject =~ /spam spam/\n"
+	    "header H_REJ  Subject =~ /spam/\n"
+	    "action H_REJ  reject \"550 5.7.1 Spam subject\"\n"
+	    "action H_DISC discard\n");
+	tu_headers(&m, hdrs);
+	tu_body(&m, body);
+	t = rules_txn_new(set);
+	assert_int_equal(rules_eval(t, RULES_STAGE_HEADERS, &m.in, &v), 0);
+	/* H_DISC is defined before H_REJ: it decides */
+	assert_int_equal(v.action, RULES_A_DISCARD);
+	assert_string_equal(v.rule, "H_DISC");
+	assert_int_equal(rules_eval(t, RULES_STAGE_EOM, &m.in, &v), 0);
+	assert_int_equal(v.action, RULES_A_REJECT);	/* this stage's */
+	assert_string_equal(v.reply, "550 5.7.1 Message rejected");
+	rules_verdict(t, &v);
+	assert_int_equal(v.action, RULES_A_DISCARD);
+	assert_int_equal(v.stage, RULES_STAGE_HEADERS);
+	rules_txn_free(t);
+	rules_set_unref(set);
+	/* tag alone */
+	set = tu_load_ok("a.rules",
+	    "header H_TAG  Subject =~ /spam/\n"
+	    "action H_TAG  tag\n");
+	t = run_eom(set, &m);
+	rules_verdict(t, &v);
+	assert_int_equal(v.action, RULES_A_TAG);
+	assert_string_equal(v.rule, "H_TAG");
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* Shadow: what would have happened is reported, nothing is done. */
+static void
+test_shadow(void **state)
+{
+	static const char *const body[] = { "spam\n", NULL };
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+	struct rules_verdict v;
+	struct rules_opts o = { 0 };
+	struct rules_diag d;
+	const struct rules_hit *h;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	tu_body(&m, body);
+	set = tu_load_ok("sh.rules",
+	    "body   REAL   /spam/\n"
+	    "score  REAL   2\n"
+	    "body   WATCH  /spam/\n"
+	    "score  WATCH  5\n"
+	    "action WATCH  shadow reject \"550 5.7.1 new rule\"\n"
+	    "meta   USES_WATCH WATCH\n"
+	    "shadow yes\n"
+	    "body   NEWFILE /spam/\n"
+	    "action NEWFILE reject\n"
+	    "score  NEWFILE 3\n"
+	    "shadow no\n"
+	    "body   AFTER  /spam/\n"
+	    "score  AFTER  1\n");
+	t = run_eom(set, &m);
+	rules_verdict(t, &v);
+	assert_int_equal(v.action, RULES_A_NONE);
+	h = tu_hit(t, "WATCH");
+	assert_non_null(h);
+	assert_true(h->shadow);
+	assert_int_equal(h->action, RULES_A_REJECT);
+	assert_true(tu_hit(t, "NEWFILE")->shadow);
+	assert_false(tu_hit(t, "AFTER")->shadow);
+	assert_non_null(tu_hit(t, "USES_WATCH"));	/* metas still see it */
+	assert_true(rules_score(t) == 2 + 1 + 1);
+	assert_true(rules_shadow_score(t) == 5 + 3);
+	rules_txn_free(t);
+	rules_set_unref(set);
+	/* a whole load in shadow mode */
+	o.flags = RULES_LOAD_SHADOW;
+	set = tu_load_opts("sh2.rules", "body R /spam/\naction R reject\n",
+	    &o, &d);
+	assert_non_null(set);
+	rules_diag_free(&d);
+	t = run_eom(set, &m);
+	rules_verdict(t, &v);
+	assert_int_equal(v.action, RULES_A_NONE);
+	assert_true(tu_hit(t, "R")->shadow);
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* Catastrophic backtracking on a 60 KB header stays within the limit. */
+static void
+test_match_limit(void **state)
+{
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+	const struct rules_limit *l;
+	static char big[60 * 1024 + 2];
+	struct timespec a, b;
+	double secs;
+	size_t n;
+	int round;
+
+	(void)state;
+	memset(big, 'a', sizeof(big) - 2);
+	big[sizeof(big) - 2] = '!';
+	big[sizeof(big) - 1] = '\0';
+	set = tu_load_ok("l.rules",
+	    "header EVIL  X-Big =~ /(a+)+$/\n"
+	    "header EVIL2 X-Big =~ /^(\\w+\\s?)*$/\n"
+	    "header FINE  X-Big =~ /a!/\n");
+	memset(&m, 0, sizeof(m));
+	m.h[0].name = tu_text("X-Big");
+	m.h[0].raw = tu_text(big);
+	m.h[0].value = tu_text(big);
+	m.part.headers = m.h;
+	m.part.nheaders = 1;
+	m.in.parts = &m.part;
+	m.in.nparts = 1;
+	t = rules_txn_new(set);
+	for (round = 0; round < 2; round++) {
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		assert_int_equal(rules_eval(t, RULES_STAGE_EOM, &m.in, NULL),
+		    0);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		secs = (double)(b.tv_sec - a.tv_sec) +
+		    (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+		assert_true(secs < 5.0);
+		assert_null(tu_hit(t, "EVIL"));
+		assert_null(tu_hit(t, "EVIL2"));
+		assert_non_null(tu_hit(t, "FINE"));
+		l = rules_limits(t, &n);
+		assert_int_equal(n, 2);
+		assert_string_equal(l[0].name, "EVIL");
+		/* reported as new only the first time */
+		assert_int_equal(l[0].first, round == 0);
+		assert_true(l[0].error < 0);
+		rules_txn_reset(t);
+	}
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* Invalid UTF-8 never fails a match. */
+static void
+test_invalid_utf8(void **state)
+{
+	static const char *const hdrs[] = { "Subject: caf\xe9 \xff\xfe\xc3",
+	    NULL };
+	static const char *const body[] = { "\n", "bad \xc3\x28 seq \xf0\x28"
+	    "\x8c\x28 money \xa0\n", NULL };
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+	size_t n;
+
+	(void)state;
+	set = tu_load_ok("u.rules",
+	    "header SUBJ  Subject =~ /caf\\xe9/\n"
+	    "header SUBJ2 Subject =~ /\\xff.\\xc3$/\n"
+	    "body   B1    /seq .{4} money/\n"
+	    "body   B2    /\\bmoney\\b/i\n"
+	    "body   B3    /[\\x80-\\xff]{2}/\n"
+	    "body   WIDE  /[\\x{100}-\\x{2000}\\xa0]/\n"
+	    "body   WIDE2 /\\x{0430}/\n");
+	tu_headers(&m, hdrs);
+	tu_body(&m, body);
+	t = run_eom(set, &m);
+	assert_non_null(tu_hit(t, "SUBJ"));
+	assert_non_null(tu_hit(t, "SUBJ2"));
+	assert_non_null(tu_hit(t, "B1"));
+	assert_non_null(tu_hit(t, "B2"));
+	assert_null(tu_hit(t, "B3"));
+	assert_non_null(tu_hit(t, "WIDE"));	/* \xa0 part of the class */
+	assert_null(tu_hit(t, "WIDE2"));	/* octets never match U+0430 */
+	rules_limits(t, &n);
+	assert_int_equal(n, 0);
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* The interpreter (no JIT) gives the same results. */
+static void
+test_no_jit(void **state)
+{
+	static const char *const body[] = { "abc\n", "xyz\n", NULL };
+	struct rules_opts o = { 0 };
+	struct rules_diag d;
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	tu_body(&m, body);
+	o.flags = RULES_LOAD_NO_JIT;
+	set = tu_load_opts("j.rules", "body A /b/\nbody X /q/\n", &o, &d);
+	assert_non_null(set);
+	assert_int_equal(d.jit, 0);
+	assert_int_equal(d.interpreted, 2);
+	rules_diag_free(&d);
+	t = run_eom(set, &m);
+	assert_non_null(tu_hit(t, "A"));
+	assert_null(tu_hit(t, "X"));
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* SpamAssassin's body and rawbody splitting. */
+static void
+test_split(void **state)
+{
+	static char para[5000];
+	struct rules_text out[8];
+	size_t n, need;
+
+	(void)state;
+	n = rules_split_lines(tu_text("a\nbb\n\nc"), out, 8, &need);
+	assert_int_equal(n, 4);
+	assert_int_equal(need, 4);
+	assert_int_equal(out[0].len, 2);
+	assert_int_equal(out[2].len, 1);
+	assert_int_equal(out[3].len, 1);
+	memset(para, 'x', sizeof(para) - 1);
+	para[3000] = ' ';
+	n = rules_split_lines(tu_text(para), out, 8, &need);
+	assert_int_equal(n, 3);
+	assert_int_equal(out[0].len, 2048);	/* no space before 2048 */
+	assert_int_equal(out[1].len, 3001 - 2048);
+	n = rules_split_lines(tu_text(para), out, 1, &need);
+	assert_int_equal(n, 1);
+	assert_int_equal(need, 3);
+	n = rules_split_paragraphs(tu_text("short"), out, 8, &need);
+	assert_int_equal(n, 1);
+	para[4500] = '\n';
+	n = rules_split_paragraphs(tu_text(para), out, 8, &need);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[0].len, 3001);	/* up to the space */
+	assert_int_equal(out[0].len + out[1].len, sizeof(para) - 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header),
+		cmocka_unit_test(test_body),
+		cmocka_unit_test(test_other_types),
+		cmocka_unit_test(test_meta),
+		cmocka_unit_test(test_scores),
+		cmocka_unit_test(test_envelope),
+		cmocka_unit_test(test_actions),
+		cmocka_unit_test(test_shadow),
+		cmocka_unit_test(test_match_limit),
+		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_no_jit),
+		cmocka_unit_test(test_split),
+	};
+
+	return cmocka_run_group_tests(tests, tu_setup, tu_teardown);
+}
