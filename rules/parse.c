@@ -1244,6 +1244,14 @@ has_glob(const char *path)
 	return strpbrk(path, "*?[") != NULL;
 }
 
+/* glob(3) error callback: a missing directory just matches nothing. */
+static int
+glob_err(const char *path, int err)
+{
+	(void)path;
+	return err != ENOENT && err != ENOTDIR;
+}
+
 /* Load a file or every file a glob matches, in sorted order. */
 int
 rules__load_path(struct loader *ld, const char *path, bool glob_ok)
@@ -1255,7 +1263,7 @@ rules__load_path(struct loader *ld, const char *path, bool glob_ok)
 	if (!glob_ok || !has_glob(path))
 		return load_file(ld, path);
 	memset(&g, 0, sizeof(g));
-	rc = glob(path, GLOB_ERR, NULL, &g);
+	rc = glob(path, 0, glob_err, &g);
 	if (rc == GLOB_NOMATCH) {
 		rules__warn(ld, "%s: no file matches", path);
 		return 0;

@@ -167,8 +167,8 @@ struct rules_opts {
 #define RULES_LOAD_SHADOW	0x02	/* every action of this load is shadow */
 #define RULES_LOAD_NO_TESTS	0x04	/* do not keep "test" lines */
 
-#define RULES_DEFAULT_MATCH_LIMIT	100000u
-#define RULES_DEFAULT_DEPTH_LIMIT	5000u
+#define RULES_DEFAULT_MATCH_LIMIT	1000000u
+#define RULES_DEFAULT_DEPTH_LIMIT	50000u
 #define RULES_MATCH_MAX			100	/* bytes of matched text kept */
 
 enum rules_severity {

@@ -541,18 +541,16 @@ test_match_limit(void **state)
 	const struct rules_limit *l;
 	static char big[60 * 1024 + 2];
 	struct timespec a, b;
+	struct rules_opts o = { 0 };
+	struct rules_diag d;
 	double secs;
 	size_t n;
-	int round;
+	int round, jit;
 
 	(void)state;
 	memset(big, 'a', sizeof(big) - 2);
 	big[sizeof(big) - 2] = '!';
 	big[sizeof(big) - 1] = '\0';
-	set = tu_load_ok("l.rules",
-	    "header EVIL  X-Big =~ /(a+)+$/\n"
-	    "header EVIL2 X-Big =~ /^(\\w+\\s?)*$/\n"
-	    "header FINE  X-Big =~ /a!/\n");
 	memset(&m, 0, sizeof(m));
 	m.h[0].name = tu_text("X-Big");
 	m.h[0].raw = tu_text(big);
@@ -561,28 +559,37 @@ test_match_limit(void **state)
 	m.part.nheaders = 1;
 	m.in.parts = &m.part;
 	m.in.nparts = 1;
-	t = rules_txn_new(set);
-	for (round = 0; round < 2; round++) {
-		clock_gettime(CLOCK_MONOTONIC, &a);
-		assert_int_equal(rules_eval(t, RULES_STAGE_EOM, &m.in, NULL),
-		    0);
-		clock_gettime(CLOCK_MONOTONIC, &b);
-		secs = (double)(b.tv_sec - a.tv_sec) +
-		    (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-		assert_true(secs < 5.0);
-		assert_null(tu_hit(t, "EVIL"));
-		assert_null(tu_hit(t, "EVIL2"));
-		assert_non_null(tu_hit(t, "FINE"));
-		l = rules_limits(t, &n);
-		assert_int_equal(n, 2);
-		assert_string_equal(l[0].name, "EVIL");
-		/* reported as new only the first time */
-		assert_int_equal(l[0].first, round == 0);
-		assert_true(l[0].error < 0);
-		rules_txn_reset(t);
+	for (jit = 0; jit < 2; jit++) {
+		o.flags = jit ? 0 : RULES_LOAD_NO_JIT;
+		set = tu_load_opts("l.rules",
+		    "header EVIL  X-Big =~ /(a+)+$/\n"
+		    "header EVIL2 X-Big =~ /^(\\w+\\s?)*$/\n"
+		    "header FINE  X-Big =~ /a!/\n", &o, &d);
+		assert_non_null(set);
+		rules_diag_free(&d);
+		t = rules_txn_new(set);
+		for (round = 0; round < 2; round++) {
+			clock_gettime(CLOCK_MONOTONIC, &a);
+			assert_int_equal(rules_eval(t, RULES_STAGE_EOM, &m.in,
+			    NULL), 0);
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			secs = (double)(b.tv_sec - a.tv_sec) +
+			    (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+			assert_true(secs < 5.0);
+			assert_null(tu_hit(t, "EVIL"));
+			assert_null(tu_hit(t, "EVIL2"));
+			assert_non_null(tu_hit(t, "FINE"));
+			l = rules_limits(t, &n);
+			assert_int_equal(n, 2);
+			assert_string_equal(l[0].name, "EVIL");
+			/* reported as new only the first time */
+			assert_int_equal(l[0].first, round == 0);
+			assert_true(l[0].error < 0);
+			rules_txn_reset(t);
+		}
+		rules_txn_free(t);
+		rules_set_unref(set);
 	}
-	rules_txn_free(t);
-	rules_set_unref(set);
 }
 
 /* Invalid UTF-8 never fails a match. */
