@@ -424,13 +424,6 @@ gh_message_spool(const struct gh_message *m)
 	return m->spool;
 }
 
-/* Free what was derived from the message (nothing yet). */
-void
-gh_message__free_derived(struct gh_message *m)
-{
-	m->derived = NULL;
-}
-
 /* Free the message. */
 void
 gh_message_free(struct gh_message *m)

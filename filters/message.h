@@ -139,4 +139,91 @@ const struct gh_spool	*gh_message_spool(const struct gh_message *);
 /* Free the message and everything computed from it; NULL is a no-op. */
 void	 gh_message_free(struct gh_message *);
 
+/* ------------------------------------------------------------------ */
+/*
+ * The texts rules match, computed on first use and cached in the message
+ * (so a message is used by one thread at a time).  They follow
+ * SpamAssassin 4 ("spamassassin -L -t", normalize_charset on), see
+ * filters/msgtext.c for what differs.  Each function returns 0, or -1
+ * with errno: EINVAL before gh_message_end, ENOMEM.  Malformed MIME is
+ * never an error: it gives what SpamAssassin would make of it.  Texts
+ * are UTF-8 (or Latin-1 bytes where SpamAssassin keeps bytes), each
+ * followed by a NUL not counted in its length, valid until
+ * gh_message_free.
+ */
+struct gh_text {
+	const char	*p;
+	size_t		 len;
+};
+
+/*
+ * "body": the Subject as the first line, then the text of the text/plain
+ * and text/html parts (HTML rendered), decoded, in UTF-8, white space
+ * squeezed, one paragraph per line (each line but maybe the last ends in
+ * "\n"; lines over 2048 bytes split at a space).
+ */
+int	gh_message_body_text(struct gh_message *, const struct gh_text **lines,
+	    size_t *n);
+
+/*
+ * "rawbody": the text/ * and message/ * parts, transfer-decoded (base64,
+ * quoted-printable) but neither charset-converted nor rendered, in chunks
+ * of 2-4 KB split at line ends where possible.
+ */
+int	gh_message_rawbody(struct gh_message *, const struct gh_text **chunks,
+	    size_t *n);
+
+/*
+ * "full": the whole message as received, header and body, with CRLF line
+ * ends as LF (as SpamAssassin sees mail from spamc or a local delivery)
+ * and without an mbox "From " line at its top.
+ */
+int	gh_message_full(struct gh_message *, const char **p, size_t *len);
+
+/*
+ * "uri": every link found in the rendered text and in HTML tags, with
+ * SpamAssassin's canonical variants, each once.
+ */
+int	gh_message_uris(struct gh_message *, const struct gh_text **uris,
+	    size_t *n);
+
+/* True if a MIME cap (depth, parts, decoded bytes) cut the texts short. */
+bool	gh_message_mime_truncated(struct gh_message *);
+
+/*
+ * Header field I's value as header rules see it: unfolded, trimmed,
+ * RFC 2047 encoded words decoded (not in Received, Message-ID, Date,
+ * References, In-Reply-To, MIME-Version, List-*), UTF-8.  Cached; NULL
+ * on ENOMEM or a bad index.  Usable once headers are done.
+ */
+const char	*gh_message_header_decoded(struct gh_message *, size_t i,
+		    size_t *len);
+
+/*
+ * Call CB on the body bytes (from gh_message_body_offset to the end) in
+ * order, in chunks (for DKIM body hashing).  Stops when CB returns
+ * non-zero and returns that; -1 with errno on a read error; else 0.
+ */
+int	gh_message_body_foreach(const struct gh_message *,
+	    int (*cb)(void *arg, const char *p, size_t n), void *arg);
+
+/*
+ * URI recognition policy: the valid TLDs (SpamAssassin's util_rb_tld)
+ * and redirector patterns (redirector_pattern, PCRE2 syntax, group 1 the
+ * target).  Build one, compile it, then share it read-only between
+ * messages and threads.  Without one, any TLD of letters is valid and no
+ * redirector is known.
+ */
+struct gh_uri_policy;
+struct gh_uri_policy	*gh_uri_policy_new(void);
+int	gh_uri_policy_add_tlds(struct gh_uri_policy *, const char *words);
+int	gh_uri_policy_add_redirector(struct gh_uri_policy *, const char *re,
+	    size_t len, bool caseless, char *err, size_t errlen);
+int	gh_uri_policy_compile(struct gh_uri_policy *);
+void	gh_uri_policy_free(struct gh_uri_policy *);
+
+/* Use POLICY (compiled, outliving the message) for this message's URIs. */
+void	gh_message_set_uri_policy(struct gh_message *,
+	    const struct gh_uri_policy *policy);
+
 #endif /* GH_MESSAGE_H */

@@ -14,6 +14,7 @@
 
 struct gh_spool;
 struct gh_derived;
+struct gh_uri_policy;
 
 /* A header field and where its value starts in hbuf. */
 struct gh_hdr {
@@ -39,6 +40,10 @@ struct gh_message {
 	size_t			 nhdr, hdrcap;
 
 	struct gh_derived	*derived;	/* computed on first use */
+	const struct gh_uri_policy *uri_policy;
+	char			**hdec;		/* decoded header values */
+	size_t			*hdec_len;
+	size_t			 hdec_n;
 };
 
 /* Free what was computed from the message (MIME tree, texts). */
