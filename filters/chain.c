@@ -21,6 +21,7 @@
 
 #include "filters/log.h"
 #include "filters/metrics.h"
+#include "filters/regex.h"
 #include "filters/tag.h"
 
 struct gh_chain {
@@ -29,6 +30,7 @@ struct gh_chain {
 	void			*inst[GH_MAX_FILTERS];
 	size_t			 n;
 	unsigned		 blocking;	/* stage mask */
+	double			 score_tag;	/* score.tag or required_score */
 	int			 refs;
 };
 
@@ -38,7 +40,7 @@ struct gh_chain {
  * to stay out of the chain).
  */
 static const struct gh_filter *const builtin[] = {
-	NULL
+	&gh_filter_rules,
 };
 
 static const char *stage_names[GH_NSTAGES] = {
@@ -71,6 +73,7 @@ gh_chain_new_with(struct gh_config *cfg, const struct gh_filter *const *fl,
 	}
 	c->cfg = gh_config_ref(cfg);
 	c->refs = 1;
+	c->score_tag = cfg->score_tag;
 	for (i = 0; i < n; i++) {
 		if (fl[i] == NULL)
 			continue;
@@ -86,6 +89,8 @@ gh_chain_new_with(struct gh_config *cfg, const struct gh_filter *const *fl,
 		c->inst[c->n] = inst;
 		if (fl[i]->may_block)
 			c->blocking |= fl[i]->stages;
+		if (fl[i]->threshold && !gh_config_isset(cfg, "score.tag"))
+			(void)fl[i]->threshold(inst, &c->score_tag);
 		c->n++;
 		if (report)
 			fprintf(report, "filter %s: enabled\n", fl[i]->name);
@@ -129,6 +134,26 @@ struct gh_config *
 gh_chain_config(const struct gh_chain *c)
 {
 	return c->cfg;
+}
+
+/* The tag threshold in force. */
+double
+gh_chain_score_tag(const struct gh_chain *c)
+{
+	return c->score_tag;
+}
+
+/* Run every filter's self-check; return the number of failures. */
+int
+gh_chain_check(const struct gh_chain *c, FILE *report)
+{
+	size_t	 i;
+	int	 failed = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (c->filters[i]->check)
+			failed += c->filters[i]->check(c->inst[i], report);
+	return failed;
 }
 
 /* Tell whether a stage has a filter that may block. */

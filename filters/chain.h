@@ -28,6 +28,10 @@ void		 gh_chain_unref(struct gh_chain *);
 struct gh_config *gh_chain_config(const struct gh_chain *);
 /* Tell whether running `stage` may block (DNS): run it off the loop. */
 bool		 gh_chain_may_block(const struct gh_chain *, enum gh_stage);
+/* The tag threshold: score.tag, or required_score from rule files. */
+double		 gh_chain_score_tag(const struct gh_chain *);
+/* Run each filter's self-check (gatehouse check); failures counted. */
+int		 gh_chain_check(const struct gh_chain *, FILE *report);
 /* The instance of the filter named `name`, or NULL. */
 void		*gh_chain_instance(const struct gh_chain *, const char *name);
 

@@ -208,6 +208,8 @@ static const struct key keys[] = {
 	    O(dkim_tempfail_reply), "4", "Reply when DKIM tempfails." },
 
 	/* rules */
+	{ "rules.score_set", CT_INT, "0", 0, 3, O(rules_score_set), NULL,
+	    "SpamAssassin score set: 0 no Bayes, no network tests." },
 	{ "rules.reject_reply", CT_REPLY,
 	    "550 5.7.1 Message refused by policy (%{session})", 0, 0,
 	    O(rules_reject_reply), "5",
@@ -901,6 +903,7 @@ assign(struct gh_config *c, const char *name, const char *val,
 	}
 	free(c->text[idx]);
 	c->text[idx] = gh_xstrdup(val);
+	c->isset[idx] = strcmp(where, "default") != 0;
 }
 
 /* Apply one logical "key = value" line. */
@@ -1014,6 +1017,7 @@ gh_config_load(const char *path, char *const *overrides, size_t noverrides,
 
 	c = gh_xcalloc(1, sizeof(*c));
 	c->text = gh_xcalloc(NKEYS, sizeof(*c->text));
+	c->isset = gh_xcalloc(NKEYS, sizeof(*c->isset));
 	c->refs = 1;
 	for (i = 0; i < NKEYS; i++)
 		assign(c, keys[i].name, keys[i].def, "default", &deferr);
@@ -1079,8 +1083,18 @@ gh_config_unref(struct gh_config *c)
 	}
 	free(c->log_facility);
 	free(c->text);
+	free(c->isset);
 	free(c->path);
 	free(c);
+}
+
+/* Tell whether a key was set by the file or -o. */
+bool
+gh_config_isset(const struct gh_config *c, const char *name)
+{
+	size_t	 idx;
+
+	return find_key(name, &idx) != NULL && c->isset[idx];
 }
 
 /* Print every key with its effective value (gatehouse check -v). */

@@ -142,12 +142,14 @@ struct gh_config {
 	struct gh_reply_conf	 dkim_tempfail_reply;
 
 	/* rules */
+	long long		 rules_score_set;
 	struct gh_reply_conf	 rules_reject_reply;
 	struct gh_reply_conf	 rules_tempfail_reply;
 
 	/* bookkeeping */
 	char			*path;		/* file it came from, or NULL */
 	char			**text;		/* effective text per key */
+	bool			*isset;		/* set by the file or -o */
 	int			 refs;
 };
 
@@ -162,6 +164,8 @@ struct gh_config *gh_config_load(const char *path, char *const *overrides,
 struct gh_config *gh_config_ref(struct gh_config *);
 void	 gh_config_unref(struct gh_config *);
 void	 gh_config_errors_free(struct gh_config_errors *);
+/* Tell whether a key was set by the file or -o (not a default). */
+bool	 gh_config_isset(const struct gh_config *, const char *key);
 void	 gh_config_dump(const struct gh_config *, FILE *, bool describe);
 void	 gh_config_describe(FILE *);	/* every key with its description */
 void	 gh_config_man(FILE *, const char *version);	/* gatehouse.conf(5) */

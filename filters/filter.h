@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 struct gh_config;
@@ -168,6 +169,12 @@ struct gh_filter {
 	/* Free per-transaction state txn->fstate[idx]; may be NULL. */
 	void		(*txn_free)(void *inst, struct gh_txn *, unsigned idx,
 			    bool session_end);
+	/* `gatehouse check`: print counts, run self-tests; return the
+	   number of failures.  May be NULL. */
+	int		(*check)(void *inst, FILE *report);
+	/* A tag threshold the filter's own files set (SpamAssassin's
+	   required_score); used unless score.tag is set.  May be NULL. */
+	bool		(*threshold)(void *inst, double *tag);
 };
 
 #endif

@@ -89,7 +89,7 @@ spam_headers(struct gh_txn *t, bool spam)
 		return -1;
 	gh_buf_init(&b, 64 * 1024);
 	gh_buf_printf(&b, "%s, score=%.1f required=%.1f\r\n\ttests=",
-	    spam ? "Yes" : "No", t->score, t->cfg->score_tag);
+	    spam ? "Yes" : "No", t->score, gh_chain_score_tag(t->chain));
 	tests_list(t, &b);
 	if (b.p == NULL || gh_txn_edit(t, GH_EDIT_APPEND, "X-Spam-Status",
 	    b.p, 0) == -1)
@@ -144,7 +144,8 @@ gh_tag_finish(struct gh_txn *t, struct gh_verdict *out)
 		t->decided = GH_REJECT;
 		return gh_verdict_copy(&t->final, out);
 	}
-	spam = !t->stopped && (t->tagged || t->score >= cfg->score_tag);
+	spam = !t->stopped && (t->tagged ||
+	    t->score >= gh_chain_score_tag(t->chain));
 	if (delete_headers(t, "Authentication-Results", claims_ours,
 	    cfg->authserv_id) == -1)
 		return -1;

@@ -1,0 +1,407 @@
+/*
+ * regex.c — the rules filter: the adapter between the chain and the rule
+ * engine in rules/.  It hands the engine the texts of the transaction
+ * (envelope, headers, rendered body, raw body, full message, URIs, from
+ * the message model) and turns the engine's hits and actions into chain
+ * verdicts, hits and scores.
+ *
+ * Invariants: the rule set is loaded once per chain and shared read-only
+ * by every transaction; a transaction's engine state lives in its
+ * fstate slot.  After RSET the engine starts a fresh transaction and
+ * evaluates the envelope rules of CONNECT and HELO again (metas need
+ * their values), but those hits are not reported twice: the chain keeps
+ * the first report for the whole session.
+ *
+ * Failure: a load error refuses the chain (file:line messages); an
+ * evaluation that runs out of memory returns -1 (on_filter_error).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filters/chain.h"
+#include "filters/log.h"
+#include "filters/message.h"
+#include "filters/regex.h"
+#include "rules/rules.h"
+
+struct regex_inst {
+	struct rules_set	*set;
+	struct rules_diag	 diag;		/* kept for `gatehouse check` */
+	bool			 has_required;
+	double			 required;
+};
+
+/* Per-transaction state. */
+struct regex_txn {
+	struct rules_txn	*rt;
+	size_t			 reported;	/* hits handed to the chain */
+	bool			 replay;	/* envelope rules seen before */
+	struct rules_header	*hdrs;		/* parts[0], built at HEADERS */
+	size_t			 nhdrs;
+	char			*hbuf;		/* raw values with LF ends */
+	char			*client;	/* "name [addr]" */
+};
+
+/* Load the rule files named by `rules`; NULL inst when there are none. */
+static int
+regex_setup(const struct gh_config *cfg, void **instp, char *err,
+    size_t errsz)
+{
+	struct regex_inst	*ri;
+	struct rules_opts	 opts;
+	size_t			 i, off = 0;
+
+	*instp = NULL;
+	if (cfg->rules.n == 0)
+		return 0;
+	if ((ri = calloc(1, sizeof(*ri))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.score_set = (int)cfg->rules_score_set;
+	if (rules_load((const char *const *)cfg->rules.v, cfg->rules.n, &opts,
+	    &ri->set, &ri->diag) == -1) {
+		/* Every error, one per line, file:line first. */
+		err[0] = '\0';
+		for (i = 0; i < ri->diag.nnotes && off + 1 < errsz; i++) {
+			if (ri->diag.notes[i].severity != RULES_ERROR)
+				continue;
+			off += (size_t)snprintf(err + off, errsz - off, "%s%s",
+			    off ? "\n" : "", ri->diag.notes[i].text);
+		}
+		if (off == 0)
+			snprintf(err, errsz, "rules: load failed");
+		rules_diag_free(&ri->diag);
+		free(ri);
+		return -1;
+	}
+	ri->has_required = rules_required_score(ri->set, &ri->required);
+	*instp = ri;
+	return 0;
+}
+
+/* Release the rule set. */
+static void
+regex_teardown(void *inst)
+{
+	struct regex_inst	*ri = inst;
+
+	rules_set_unref(ri->set);
+	rules_diag_free(&ri->diag);
+	free(ri);
+}
+
+/* Free the header view built at HEADERS. */
+static void
+free_headers(struct regex_txn *st)
+{
+	free(st->hdrs);
+	free(st->hbuf);
+	st->hdrs = NULL;
+	st->hbuf = NULL;
+	st->nhdrs = 0;
+}
+
+/* Release (or, between messages, recycle) the per-transaction state. */
+static void
+regex_txn_free(void *inst, struct gh_txn *t, unsigned idx, bool session_end)
+{
+	struct regex_txn	*st = t->fstate[idx];
+
+	if (st == NULL)
+		return;
+	free_headers(st);
+	if (session_end) {
+		rules_txn_free(st->rt);
+		free(st->client);
+		free(st);
+		t->fstate[idx] = NULL;
+		return;
+	}
+	rules_txn_reset(st->rt);
+	st->reported = 0;
+	st->replay = true;
+}
+
+/* Build parts[0]: name, raw value with LF line ends, decoded value. */
+static int
+build_headers(struct regex_txn *st, struct gh_message *m)
+{
+	size_t	 n = gh_message_nheaders(m), i, j, total = 0, k = 0, o = 0;
+
+	for (i = 0; i < n; i++)
+		total += gh_message_header(m, i)->raw_len + 1;
+	if ((st->hdrs = calloc(n ? n : 1, sizeof(*st->hdrs))) == NULL ||
+	    (st->hbuf = malloc(total + 1)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const struct gh_header	*h = gh_message_header(m, i);
+		const char		*dec;
+		size_t			 dlen = 0;
+
+		if (h->name_len == 0)
+			continue;	/* malformed line: not a field */
+		if ((dec = gh_message_header_decoded(m, i, &dlen)) == NULL)
+			return -1;
+		st->hdrs[k].name.ptr = h->name;
+		st->hdrs[k].name.len = h->name_len;
+		st->hdrs[k].raw.ptr = st->hbuf + o;
+		for (j = 0; j < h->raw_len; j++)
+			if (h->raw[j] != '\r')
+				st->hbuf[o++] = h->raw[j];
+		st->hbuf[o++] = '\n';
+		st->hdrs[k].raw.len = (size_t)(st->hbuf + o -
+		    st->hdrs[k].raw.ptr);
+		st->hdrs[k].value.ptr = dec;
+		st->hdrs[k].value.len = dlen;
+		k++;
+	}
+	st->nhdrs = k;
+	return 0;
+}
+
+/* Fill what the engine may look at for `stage`. */
+static int
+fill_input(struct regex_txn *st, struct gh_txn *t, enum gh_stage stage,
+    struct rules_input *in, struct rules_part *part)
+{
+	const struct gh_envelope	*e = &t->env;
+	struct gh_message		*m = t->msg;
+	const struct gh_text		*tx;
+	size_t				 n, hlen;
+
+	memset(in, 0, sizeof(*in));
+	if (st->client == NULL && e->client_addr &&
+	    asprintf(&st->client, "%s [%s]", e->client_name ?
+	    e->client_name : "unknown", e->client_addr) == -1) {
+		st->client = NULL;
+		return -1;
+	}
+	if (st->client)
+		in->client = (struct rules_text){ st->client,
+		    strlen(st->client) };
+	if (e->helo)
+		in->helo = (struct rules_text){ e->helo, strlen(e->helo) };
+	if (e->mail_from) {
+		in->mailfrom = (struct rules_text){ e->mail_from,
+		    strlen(e->mail_from) };
+		in->envelope_from = in->mailfrom;
+	}
+	if (e->nrcpts)
+		in->rcpt = (struct rules_text){ e->rcpts[e->nrcpts - 1],
+		    strlen(e->rcpts[e->nrcpts - 1]) };
+	if (stage < GH_STAGE_HEADERS || m == NULL)
+		return 0;
+	if (st->hdrs == NULL && build_headers(st, m) == -1)
+		return -1;
+	part->headers = st->hdrs;
+	part->nheaders = st->nhdrs;
+	in->parts = part;
+	in->nparts = 1;
+	in->header_block.ptr = gh_message_header_bytes(m, &hlen);
+	/* Without the empty line that ends the header section. */
+	if (hlen >= 2 && in->header_block.ptr[hlen - 1] == '\n' &&
+	    (hlen == 2 || in->header_block.ptr[hlen - 3] == '\n' ||
+	    in->header_block.ptr[hlen - 2] == '\n'))
+		hlen -= in->header_block.ptr[hlen - 2] == '\r' ? 2 : 1;
+	in->header_block.len = hlen;
+	if (stage < GH_STAGE_EOM)
+		return 0;
+	if (gh_message_body_text(m, &tx, &n) == -1)
+		return -1;
+	in->body = (const struct rules_text *)tx;
+	in->nbody = n;
+	if (gh_message_rawbody(m, &tx, &n) == -1)
+		return -1;
+	in->rawbody = (const struct rules_text *)tx;
+	in->nrawbody = n;
+	if (gh_message_full(m, &in->full.ptr, &in->full.len) == -1)
+		return -1;
+	if (gh_message_uris(m, &tx, &n) == -1)
+		return -1;
+	in->uris = (const struct rules_text *)tx;
+	in->nuris = n;
+	return 0;
+}
+
+/* Parse "550 5.7.1 text" from a rule's action into a reply. */
+static bool
+parse_reply(const char *s, struct gh_reply_conf *rc)
+{
+	size_t	 n;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]) ||
+	    !isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[2]) ||
+	    s[3] != ' ')
+		return false;
+	rc->code = atoi(s);
+	s += 4;
+	n = strspn(s, "0123456789.");
+	if (n >= 5 && n < sizeof(rc->status) && (s[n] == ' ' || !s[n])) {
+		memcpy(rc->status, s, n);
+		rc->status[n] = '\0';
+		s += n;
+	} else
+		snprintf(rc->status, sizeof(rc->status), "%c.7.1",
+		    rc->code >= 500 ? '5' : '4');
+	while (*s == ' ')
+		s++;
+	rc->text = (char *)s;
+	return true;
+}
+
+/* Report new hits to the chain; return the score they add. */
+static double
+report_hits(struct regex_txn *st, struct gh_txn *t)
+{
+	const struct rules_hit	*h;
+	size_t			 n, i;
+	double			 score = 0;
+
+	h = rules_hits(st->rt, &n);
+	for (i = st->reported; i < n; i++) {
+		if (h[i].sub)
+			continue;
+		if (st->replay && h[i].stage < RULES_STAGE_MAIL)
+			continue;	/* reported in the first message */
+		gh_txn_hit(t, h[i].name, h[i].score, h[i].match,
+		    h[i].match_len, h[i].shadow);
+		if (h[i].shadow) {
+			if (h[i].action != RULES_A_NONE)
+				gh_log_session(LOG_NOTICE, t->env.session_id,
+				    "shadow rule=%s would=%s score=%.1f",
+				    h[i].name, rules_action_name(h[i].action),
+				    h[i].score);
+		} else
+			score += h[i].score;
+	}
+	st->reported = n;
+	return score;
+}
+
+/* Log each rule that stopped at a match limit, once per rule set. */
+static void
+log_limits(struct regex_txn *st, struct gh_txn *t)
+{
+	const struct rules_limit	*l;
+	size_t				 n, i;
+
+	l = rules_limits(st->rt, &n);
+	for (i = 0; i < n; i++)
+		if (l[i].first)
+			gh_log_session(LOG_WARNING, t->env.session_id,
+			    "rule=%s stopped at its match limit (pcre2 error "
+			    "%d): counted as no match", l[i].name,
+			    l[i].error);
+}
+
+/* Run the rules of one stage. */
+static int
+regex_run(void *inst, struct gh_txn *t, unsigned idx, enum gh_stage stage,
+    struct gh_verdict *v)
+{
+	struct regex_inst	*ri = inst;
+	struct regex_txn	*st = t->fstate[idx];
+	struct rules_input	 in;
+	struct rules_part	 part;
+	struct rules_verdict	 rv;
+	struct gh_reply_conf	 rc;
+	const struct gh_reply_conf *def;
+
+	if (st == NULL) {
+		if ((st = calloc(1, sizeof(*st))) == NULL ||
+		    (st->rt = rules_txn_new(ri->set)) == NULL) {
+			free(st);
+			return -1;
+		}
+		t->fstate[idx] = st;
+	}
+	if (fill_input(st, t, stage, &in, &part) == -1 ||
+	    rules_eval(st->rt, (enum rules_stage)stage, &in, &rv) == -1) {
+		v->reason = strdup("rules: evaluation failed");
+		return -1;
+	}
+	v->score = report_hits(st, t);
+	log_limits(st, t);
+	switch (rv.action) {
+	case RULES_A_REJECT:
+	case RULES_A_TEMPFAIL:
+		def = rv.action == RULES_A_REJECT ?
+		    &t->cfg->rules_reject_reply : &t->cfg->rules_tempfail_reply;
+		if (!parse_reply(rv.reply, &rc))
+			rc = *def;
+		gh_verdict_refuse(v, t, rv.action == RULES_A_REJECT ?
+		    GH_REJECT : GH_TEMPFAIL, &rc, rv.rule, "rule %s",
+		    rv.rule ? rv.rule : "?");
+		break;
+	case RULES_A_ACCEPT:
+		v->action = GH_ACCEPT;
+		break;
+	case RULES_A_DISCARD:
+		v->action = GH_DISCARD;
+		break;
+	case RULES_A_TAG:
+		v->action = GH_TAG;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* Print what the load found and run the self-tests (gatehouse check). */
+static void
+print_note(void *arg, const char *msg)
+{
+	fprintf(arg, "gatehouse: %s\n", msg);
+}
+
+static int
+regex_check(void *inst, FILE *fp)
+{
+	struct regex_inst	*ri = inst;
+	struct rules_diag	*d = &ri->diag;
+	size_t			 i, ran = 0, skipped = 0, failed;
+
+	for (i = 0; i < d->nnotes; i++)
+		fprintf(fp, "gatehouse: %s\n", d->notes[i].text);
+	fprintf(fp, "rules: %zu rules from %zu files:", rules_count(ri->set),
+	    d->files);
+	for (i = 0; i < RULES_T_COUNT; i++)
+		if (d->by_type[i])
+			fprintf(fp, " %s %zu", rules_type_name(i),
+			    d->by_type[i]);
+	fprintf(fp, "; eval: rules skipped %zu; warnings %zu; "
+	    "regexes jit %zu, interpreted %zu\n", d->eval_skipped,
+	    d->warnings, d->jit, d->interpreted);
+	failed = rules_selftest(ri->set, print_note, fp, &ran, &skipped);
+	fprintf(fp, "rules: self-tests: %zu ran, %zu failed, %zu skipped\n",
+	    ran, failed, skipped);
+	return (int)failed;
+}
+
+/* The tag threshold the rule files set with required_score. */
+static bool
+regex_threshold(void *inst, double *tag)
+{
+	struct regex_inst	*ri = inst;
+
+	if (ri->has_required)
+		*tag = ri->required;
+	return ri->has_required;
+}
+
+const struct gh_filter gh_filter_rules = {
+	.name = "rules",
+	.stages = 0x3f,
+	.may_block = false,
+	.setup = regex_setup,
+	.teardown = regex_teardown,
+	.run = regex_run,
+	.txn_free = regex_txn_free,
+	.check = regex_check,
+	.threshold = regex_threshold,
+};

@@ -1,0 +1,214 @@
+/*
+ * test_regex.c — the rules filter through the chain: envelope rules at
+ * their stage, header/body/uri rules at EOM, replies from actions,
+ * required_score, and RSET (envelope hits reported once per session).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "filters/chain.h"
+#include "filters/message.h"
+
+static char	 rules_path[] = "/tmp/gh-test-regex-XXXXXX.rules";
+
+static const char rules_text[] =
+    "helo     HELO_BAD   /^bad\\.example$/\n"
+    "score    HELO_BAD   1.5\n"
+    "rcptto   TRAP       /^trap@/\n"
+    "action   TRAP       reject \"550 5.1.1 <%{rcpt}> no such user\"\n"
+    "mailfrom DEFER      /^later@/\n"
+    "action   DEFER      tempfail\n"
+    "header   SUBJ_FREE  Subject =~ /free money/i\n"
+    "score    SUBJ_FREE  2\n"
+    "body     BODY_PILLS /cheap pills/\n"
+    "score    BODY_PILLS 3\n"
+    "uri      URI_IP     m{^https?://\\d+\\.\\d+\\.\\d+\\.\\d+}\n"
+    "score    URI_IP     1\n"
+    "meta     COMBO      SUBJ_FREE && BODY_PILLS && HELO_BAD\n"
+    "score    COMBO      0.5\n"
+    "required_score 4\n";
+
+static int
+setup(void **state)
+{
+	int	 fd = mkstemps(rules_path, 6);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, rules_text, sizeof(rules_text) - 1),
+	    (ssize_t)sizeof(rules_text) - 1);
+	close(fd);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	unlink(rules_path);
+	return 0;
+}
+
+static struct gh_chain *
+chain(const char *extra)
+{
+	struct gh_config_errors	 errs = { NULL, 0 };
+	char			 ov1[300], *ov[3] = { ov1, "score.reject=100",
+				    (char *)extra };
+	struct gh_config	*cfg;
+	struct gh_chain		*c;
+	char			 err[1024];
+
+	snprintf(ov1, sizeof(ov1), "rules=%s", rules_path);
+	cfg = gh_config_load(NULL, ov, extra ? 3 : 2, &errs);
+	assert_non_null(cfg);
+	c = gh_chain_new(cfg, NULL, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	gh_config_unref(cfg);
+	return c;
+}
+
+static struct gh_message *
+msg(const char *text)
+{
+	struct gh_message	*m = gh_message_new(NULL);
+	const char		*p;
+
+	for (p = text; *p; p++)
+		gh_message_feed(m, *p == '\n' ? "\r\n" : p, *p == '\n' ? 2 : 1);
+	gh_message_end(m);
+	return m;
+}
+
+static enum gh_action
+stage(struct gh_txn *t, enum gh_stage s, struct gh_verdict *v)
+{
+	gh_verdict_clear(v);
+	assert_int_equal(gh_chain_run(t, s, v), 0);
+	return v->action;
+}
+
+static bool
+has_hit(const struct gh_txn *t, const char *name)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < t->hits.n; i++)
+		n += strcmp(t->hits.v[i].name, name) == 0;
+	if (n > 1)
+		fail_msg("%s reported %zu times", name, n);
+	return n == 1;
+}
+
+static void
+test_message_through_rules(void **state)
+{
+	struct gh_chain		*c = chain(NULL);
+	struct gh_txn		*t = gh_txn_new(c, 7);
+	struct gh_message	*m;
+	struct gh_verdict	 v = { 0 };
+	int			 round;
+
+	gh_txn_set_client(t, "192.0.2.1", 1, "c.example", NULL, 0);
+	gh_txn_set_helo(t, "bad.example");
+	stage(t, GH_STAGE_CONNECT, &v);
+	stage(t, GH_STAGE_HELO, &v);
+	assert_true(has_hit(t, "HELO_BAD"));
+	for (round = 0; round < 2; round++) {
+		m = msg("Subject: =?utf-8?Q?FREE_money?=\n"
+		    "Content-Type: text/html\n\n"
+		    "<p>Buy <b>cheap</b> pills <a href=\"http://192.0.2.9/"
+		    "shop\">here</a> today</p>\n");
+		gh_txn_set_mail(t, "a@example.org");
+		assert_int_equal(stage(t, GH_STAGE_MAIL, &v), GH_CONTINUE);
+		gh_txn_add_rcpt(t, "trap@example.org");
+		assert_int_equal(stage(t, GH_STAGE_RCPT, &v), GH_REJECT);
+		assert_int_equal(v.code, 550);
+		assert_string_equal(v.status, "5.1.1");
+		assert_string_equal(v.text, "<trap@example.org> no such user");
+		gh_txn_add_rcpt(t, "user@example.org");
+		assert_int_equal(stage(t, GH_STAGE_RCPT, &v), GH_CONTINUE);
+		gh_txn_set_message(t, m);
+		stage(t, GH_STAGE_HEADERS, &v);
+		/* The header rule saw the RFC 2047-decoded Subject. */
+		assert_true(has_hit(t, "SUBJ_FREE"));
+		assert_int_equal(stage(t, GH_STAGE_EOM, &v), GH_TAG);
+		assert_true(has_hit(t, "BODY_PILLS"));
+		assert_true(has_hit(t, "URI_IP"));
+		assert_true(has_hit(t, "COMBO"));
+		assert_true(has_hit(t, "HELO_BAD"));	/* still once */
+		assert_true(t->score == 1.5 + 2 + 3 + 1 + 0.5);
+		gh_txn_finish(t, &v, NULL);
+		gh_txn_reset(t, NULL);
+		gh_message_free(m);
+		/* After RSET only the session's HELO hit remains. */
+		assert_int_equal(t->hits.n, 1);
+		assert_true(t->score == 1.5);
+	}
+	gh_verdict_clear(&v);
+	gh_txn_free(t);
+	gh_chain_unref(c);
+}
+
+static void
+test_tempfail_and_thresholds(void **state)
+{
+	struct gh_chain		*c = chain(NULL);
+	struct gh_txn		*t = gh_txn_new(c, 8);
+	struct gh_verdict	 v = { 0 };
+
+	/* required_score 4 from the rule file sets the tag threshold ... */
+	assert_true(gh_chain_score_tag(c) == 4);
+	gh_txn_set_mail(t, "later@example.org");
+	assert_int_equal(stage(t, GH_STAGE_MAIL, &v), GH_TEMPFAIL);
+	assert_int_equal(v.code, 451);
+	gh_verdict_clear(&v);
+	gh_txn_free(t);
+	gh_chain_unref(c);
+	/* ... unless score.tag is set explicitly. */
+	c = chain("score.tag=9");
+	assert_true(gh_chain_score_tag(c) == 9);
+	gh_chain_unref(c);
+}
+
+static void
+test_broken_rules_refused(void **state)
+{
+	struct gh_config_errors	 errs = { NULL, 0 };
+	char			 path[] = "/tmp/gh-test-bad-XXXXXX.rules", ov[300];
+	char			*ovp[] = { ov };
+	struct gh_config	*cfg;
+	char			 err[1024];
+	int			 fd = mkstemps(path, 6);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "body OK /fine/\nbody BAD /(/\n", 28), 28);
+	close(fd);
+	snprintf(ov, sizeof(ov), "rules=%s", path);
+	cfg = gh_config_load(NULL, ovp, 1, &errs);
+	assert_non_null(cfg);
+	assert_null(gh_chain_new(cfg, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, ":2: "));
+	assert_non_null(strstr(err, path));
+	gh_config_unref(cfg);
+	unlink(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_message_through_rules),
+		cmocka_unit_test(test_tempfail_and_thresholds),
+		cmocka_unit_test(test_broken_rules_refused),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
