@@ -1151,9 +1151,21 @@ parse_line(struct loader *ld, char *line)
 		static const char *const types[] = { "header", "mimeheader",
 		    "body", "rawbody", "full", "uri", "meta", "client", "helo",
 		    "mailfrom", "rcptto" };
+		char *v = value, *w;
+		size_t wl;
+
 		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 			if (strcmp(line, types[i]) == 0)
-				ld->diag->cond_skipped++;
+				break;
+		if (i == sizeof(types) / sizeof(types[0]))
+			return;
+		/* an eval: rule counts as such wherever it is */
+		if ((w = rules__next_word(&v, &wl)) != NULL &&
+		    (strncmp(v, "eval:", 5) == 0 ||
+		    strncmp(v, "rbleval:", 8) == 0))
+			ld->diag->eval_skipped++;
+		else
+			ld->diag->cond_skipped++;
 		return;
 	}
 	d = bsearch(line, directives, sizeof(directives) /

@@ -191,8 +191,8 @@ struct rules_diag {
 	size_t			 warnings;
 	size_t			 files;		/* files read */
 	size_t			 by_type[RULES_T_COUNT];
-	size_t			 eval_skipped;	/* "eval:" rules */
-	size_t			 cond_skipped;	/* rules in false if/ifplugin */
+	size_t			 eval_skipped;	/* "eval:" rules, anywhere */
+	size_t			 cond_skipped;	/* other rules in false blocks */
 	size_t			 ignored;	/* known SA directives ignored */
 	size_t			 disabled;	/* rules with score 0 */
 	size_t			 jit;		/* regexes JIT-compiled */

@@ -322,7 +322,8 @@ test_conditionals(void **state)
 	    "ifplugin Mail::SpamAssassin::Plugin::MIMEHeader\n"
 	    " body PLUG_MH /x/\nendif\n"
 	    "ifplugin Mail::SpamAssassin::Plugin::FreeMail\n"
-	    " body FREEMAIL /x/\n freemail_domains example.com\nendif\n"
+	    " body FREEMAIL /x/\n freemail_domains example.com\n"
+	    " header FM_EVAL eval:check_freemail_from()\nendif\n"
 	    "if !plugin(Mail::SpamAssassin::Plugin::FreeMail)\n"
 	    " body NOT_FREEMAIL /x/\nendif\n"
 	    "if !plugin(Mail::SpamAssassin::Plugin::ReplaceTags)\n"
@@ -345,6 +346,7 @@ test_conditionals(void **state)
 		tu_print_notes(&d);
 	assert_non_null(set);
 	assert_int_equal(d.cond_skipped, 9);
+	assert_int_equal(d.eval_skipped, 1);
 	for (i = 0; yes[i] != NULL; i++) {
 		if (rules_lookup(set, yes[i], &idx) != 0)
 			fail_msg("%s should be defined", yes[i]);
