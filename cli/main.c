@@ -116,6 +116,41 @@ parse_options(struct gh_cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* Consume leading -c X, -o X, -f, -v, -vv... after the command. */
+static int
+parse_tail(struct gh_cli *cli, int *argc, char ***argv)
+{
+	char	*a;
+
+	while (*argc > 0 && (a = (*argv)[0])[0] == '-' && a[1] != '-' &&
+	    a[1] != '\0') {
+		if (strspn(a + 1, "v") == strlen(a + 1)) {
+			cli->verbose += (int)strlen(a + 1);
+		} else if (strcmp(a, "-f") == 0) {
+			cli->foreground = true;
+		} else if (strcmp(a, "-c") == 0 || strcmp(a, "-o") == 0) {
+			if (*argc < 2)
+				return -1;
+			if (a[1] == 'c') {
+				cli->config_path = (*argv)[1];
+				cli->config_given = true;
+			} else {
+				cli->overrides = realloc(cli->overrides,
+				    (cli->noverrides + 1) * sizeof(char *));
+				if (cli->overrides == NULL)
+					return -1;
+				cli->overrides[cli->noverrides++] = (*argv)[1];
+			}
+			(*argc)--;
+			(*argv)++;
+		} else
+			break;	/* the subcommand's own option */
+		(*argc)--;
+		(*argv)++;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -135,16 +170,16 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cli.cmd = argv[optind];
-	/* Options may also follow the command: "gatehouse check -v". */
-	argc -= optind;
-	argv += optind;
-	optind = 1;
-	if (parse_options(&cli, argc, argv) == -1) {
+	/* Common options may also follow the command ("check -v"); the
+	   first word that is not one is the subcommand's own. */
+	argc -= optind + 1;
+	argv += optind + 1;
+	if (parse_tail(&cli, &argc, &argv) == -1) {
 		usage(stderr);
 		return 2;
 	}
-	cli.argc = argc - optind;
-	cli.argv = argv + optind;
+	cli.argc = argc;
+	cli.argv = argv;
 	for (i = 0; i < GH_ARRAY_LEN(commands); i++)
 		if (strcmp(commands[i].name, cli.cmd) == 0) {
 			r = commands[i].run(&cli);

@@ -17,5 +17,4 @@ missing(const char *what)
 
 int cmd_proxy(struct gh_cli *cli) { return missing("proxy"); }
 int cmd_milter(struct gh_cli *cli) { return missing("milter"); }
-int cmd_scan(struct gh_cli *cli) { return missing("scan"); }
 int cmd_spf(struct gh_cli *cli) { return missing("spf"); }
