@@ -156,6 +156,9 @@ static const struct key keys[] = {
 	    NULL, "Timeout of one DNS query." },
 	{ "dns.budget", CT_DURATION, "20s", 10, 3600000, O(dns_budget_ms),
 	    NULL, "Total DNS time one check (SPF, DKIM) may take." },
+	{ "dns.trust_anchor", CT_STRING, "", 0, 0, O(dns_trust_anchor), NULL,
+	    "Root trust anchor file for DNSSEC validation, e.g. "
+	    "/usr/share/dns/root.key (empty: no validation)." },
 
 	/* SPF */
 	{ "spf.enable", CT_BOOL, "yes", 0, 0, O(spf_enable), NULL,

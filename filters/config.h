@@ -122,6 +122,7 @@ struct gh_config {
 	/* DNS */
 	uint64_t		 dns_timeout_ms;
 	uint64_t		 dns_budget_ms;
+	char			*dns_trust_anchor;
 
 	/* SPF */
 	bool			 spf_enable;
