@@ -32,5 +32,6 @@ int	 cmd_proxy(struct gh_cli *);
 int	 cmd_milter(struct gh_cli *);
 int	 cmd_scan(struct gh_cli *);
 int	 cmd_spf(struct gh_cli *);
+int	 cmd_dkim(struct gh_cli *);
 
 #endif

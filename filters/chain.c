@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filters/dkim.h"
 #include "filters/log.h"
 #include "filters/metrics.h"
 #include "filters/regex.h"
@@ -40,6 +41,7 @@ struct gh_chain {
  * to stay out of the chain).
  */
 static const struct gh_filter *const builtin[] = {
+	&gh_filter_dkim,
 	&gh_filter_rules,
 };
 
