@@ -157,16 +157,19 @@ summary(const struct gh_dkim_report *r)
 {
 	struct gh_buf	 b;
 	size_t		 i;
+	char		 d[300];
 
 	gh_buf_init(&b, 1024);
 	if (r->n == 0)
 		gh_buf_puts(&b, "dkim=none");
-	for (i = 0; i < r->n; i++)
-		if (gh_buf_printf(&b, "%sdkim=%s d=%.64s", i ? ", " : "",
-		    gh_dkim_result_name(r->v[i].result), r->v[i].d) == -1) {
+	for (i = 0; i < r->n; i++) {
+		gh_printable(d, sizeof(d), r->v[i].d, strlen(r->v[i].d), 64);
+		if (gh_buf_printf(&b, "%sdkim=%s d=%s", i ? ", " : "",
+		    gh_dkim_result_name(r->v[i].result), d) == -1) {
 			gh_buf_puts(&b, " ...");
 			break;
 		}
+	}
 	if (r->nfrom > 1)
 		gh_buf_printf(&b, ", %zu From fields", r->nfrom);
 	return gh_buf_steal(&b);
@@ -237,6 +240,20 @@ decide(struct gh_txn *t, const struct gh_dkim_report *r, struct gh_verdict *v)
 	return 0;
 }
 
+/* Log one signature's outcome (debug), signature text escaped. */
+static void
+log_sig(const struct gh_txn *t, size_t i, const struct gh_dkim_sig *s)
+{
+	char	 d[300], sel[300], why[700];
+
+	gh_printable(d, sizeof(d), s->d, strlen(s->d), 64);
+	gh_printable(sel, sizeof(sel), s->s, strlen(s->s), 64);
+	gh_printable(why, sizeof(why), s->reason, strlen(s->reason), 160);
+	gh_log_session(LOG_DEBUG, t->env.session_id, "dkim sig=%zu "
+	    "result=%s d=%s s=%s bits=%u reason=\"%s\"", i + 1,
+	    gh_dkim_result_name(s->result), d, sel, s->keybits, why);
+}
+
 /* Run at EOM: verify, record, decide. */
 static int
 dkim_run(void *inst, struct gh_txn *t, unsigned idx, enum gh_stage stage,
@@ -256,20 +273,18 @@ dkim_run(void *inst, struct gh_txn *t, unsigned idx, enum gh_stage stage,
 	}
 	if (r.n == 0)
 		rc = gh_txn_authres(t, "dkim", "none", "no signature", NULL);
-	for (i = 0; i < r.n && rc == 0; i++) {
+	for (i = 0; i < r.n && i < GH_DKIM_REPORT_MAX && rc == 0; i++) {
 		rc = authres_sig(t, &r.v[i]);
-		gh_log_session(LOG_DEBUG, t->env.session_id, "dkim sig=%zu "
-		    "result=%s d=%.64s s=%.64s a=%.32s bits=%u reason=\"%s\"",
-		    i + 1, gh_dkim_result_name(r.v[i].result), r.v[i].d,
-		    r.v[i].s, r.v[i].a, r.v[i].keybits, r.v[i].reason);
+		if (gh_log_enabled(LOG_DEBUG))
+			log_sig(t, i, &r.v[i]);
 	}
-	if (rc == 0) {
-		v->reason = summary(&r);
+	if (rc == 0 && (v->reason = summary(&r)) != NULL)
+		gh_log_session(LOG_INFO, t->env.session_id, "%s sigs=%zu "
+		    "dns=%u timeouts=%u usec=%llu", v->reason, r.n,
+		    r.dns_queries, r.dns_timeouts,
+		    (unsigned long long)r.usec);
+	if (rc == 0)
 		rc = decide(t, &r, v);
-	}
-	gh_log_session(LOG_INFO, t->env.session_id, "dkim %s sigs=%zu "
-	    "dns=%u timeouts=%u usec=%llu", v->reason ? v->reason : "",
-	    r.n, r.dns_queries, r.dns_timeouts, (unsigned long long)r.usec);
 	gh_dkim_report_free(&r);
 	if (rc == -1 && v->reason == NULL)
 		v->reason = strdup("out of memory");

@@ -22,6 +22,12 @@
 struct gh_message;
 struct gh_dkim;
 
+/*
+ * Signatures reported in Authentication-Results at most (the largest
+ * dkim.max_signatures); beyond them a message is only logged.
+ */
+#define GH_DKIM_REPORT_MAX	100
+
 /* Display sizes of the signature's tags (longer values are cut). */
 #define GH_DKIM_DOMAIN_MAX	256
 #define GH_DKIM_TAG_MAX		128

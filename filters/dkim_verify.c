@@ -80,14 +80,6 @@ struct dnsfail {
 	enum gh_dns_status	 status;
 };
 
-/* One verification in progress on this thread. */
-struct vctx {
-	struct gh_dkim		*k;
-	struct gh_dns_check	 chk;
-	struct dnsfail		 fail[MAX_DNSFAIL];
-	size_t			 nfail;
-};
-
 /* What this file parsed from one DKIM-Signature field itself. */
 struct slot {
 	bool		 fed;		/* handed to libopendkim as a sig */
@@ -98,6 +90,19 @@ struct slot {
 	uint64_t	 l;
 	bool		 body_relaxed;
 };
+
+/* One verification in progress on this thread. */
+struct vctx {
+	struct gh_dkim		*k;
+	struct gh_dns_check	 chk;
+	struct dnsfail		 fail[MAX_DNSFAIL];
+	size_t			 nfail;
+	struct slot		*slots;		/* one per DKIM-Signature */
+	size_t			 nslots;
+};
+
+
+static DKIM_CBSTAT prescreen(DKIM *, DKIM_SIGINFO **, int);
 
 /*
  * The check in progress on this thread, for the DNS hooks (which
@@ -304,6 +309,7 @@ gh_dkim_new(const struct gh_config *cfg, char *err, size_t errsz)
 	dkim_dns_set_query_start(k->lib, dns_start);
 	dkim_dns_set_query_waitreply(k->lib, dns_waitreply);
 	dkim_dns_set_query_cancel(k->lib, dns_cancel);
+	(void)dkim_set_prescreen(k->lib, prescreen);
 	(void)dkim_dns_set_query_service(k->lib, k);
 	k->ed25519 = dkim_libfeature(k->lib, DKIM_FEATURE_ED25519);
 	return k;
@@ -857,22 +863,49 @@ classify(struct gh_dkim_sig *s, DKIM_SIGINFO *sig, const struct slot *sl,
 static void
 b_prefixes(struct gh_dkim_report *r)
 {
-	size_t	 i, j, n;
+	size_t	 i, j, n, m = r->n < GH_DKIM_REPORT_MAX ? r->n :
+		    GH_DKIM_REPORT_MAX;
 	bool	 clash;
 
 	for (i = 0; i < r->n; i++) {
 		size_t blen = strlen(r->v[i].b);
 
-		for (n = blen < 8 ? blen : 8; n < blen; n++) {
+		for (n = blen < 8 ? blen : 8; n < blen && i < m; n++) {
 			clash = false;
-			for (j = 0; j < r->n && !clash; j++)
+			/* Identical b= values cannot be told apart. */
+			for (j = 0; j < m && !clash; j++)
 				clash = j != i && strncmp(r->v[i].b,
-				    r->v[j].b, n) == 0;
+				    r->v[j].b, n) == 0 &&
+				    strcmp(r->v[i].b, r->v[j].b) != 0;
 			if (!clash)
 				break;
 		}
 		r->v[i].bshow = (unsigned)n;
 	}
+}
+
+/*
+ * libopendkim, at the end of the header: ignore the signatures that
+ * our own parse found broken, so that they cost no DNS query (whatever
+ * libopendkim made of them, they are permerrors).
+ */
+static DKIM_CBSTAT
+prescreen(DKIM *d, DKIM_SIGINFO **sigs, int nsigs)
+{
+	struct vctx	*c = dkim_get_user_context(d);
+	size_t		 k;
+	int		 i = 0;
+
+	if (c == NULL)
+		return DKIM_CBSTAT_CONTINUE;
+	for (k = 0; k < c->nslots && i < nsigs; k++) {
+		if (!c->slots[k].fed)
+			continue;
+		if (c->slots[k].tag_error || c->slots[k].hdr_syntax)
+			dkim_sig_ignore(sigs[i]);
+		i++;
+	}
+	return DKIM_CBSTAT_CONTINUE;
 }
 
 /* Run libopendkim on the message; classify every fed signature. */
@@ -893,16 +926,15 @@ run_lib(struct vctx *c, const struct gh_message *m, const char *id,
 		snprintf(err, errsz, "dkim_verify: %s", dkim_getresultstr(st));
 		return -1;
 	}
+	(void)dkim_set_user_context(d, c);
 	gh_dkim_vis_init(&vis);
 	if (feed_headers(d, m, r, slots, max, err, errsz) == -1)
 		goto out;
 	cur_vctx = c;
 	st = dkim_eoh(d);
 	cur_vctx = NULL;
-	if (st == DKIM_STAT_NOSIG) {
-		rc = 0;		/* every signature over the limit */
-		goto out;
-	}
+	if (st == DKIM_STAT_NOSIG)
+		goto classify;	/* prescreen() ignored every signature */
 	if (st != DKIM_STAT_OK) {
 		snprintf(err, errsz, "dkim_eoh: %s", dkim_getresultstr(st));
 		goto out;
@@ -916,6 +948,7 @@ run_lib(struct vctx *c, const struct gh_message *m, const char *id,
 		snprintf(err, errsz, "dkim_eom: %s", dkim_getresultstr(st));
 		goto out;
 	}
+classify:
 	if (dkim_getsiglist(d, &sigs, &nsigs) != DKIM_STAT_OK)
 		nsigs = 0;
 	for (i = 0, k = 0; k < r->n; k++) {
@@ -960,6 +993,8 @@ gh_dkim_verify(struct gh_dkim *k, const struct gh_message *m, const char *id,
 		return -1;
 	}
 	c->k = k;
+	c->slots = slots;
+	c->nslots = r->n;
 	gh_dns_check_init(&c->chk, k->dns, k->timeout_ms, k->budget_ms);
 	for (i = 0; i < r->n; i++)
 		set_result(&r->v[i], GH_DKIM_NEUTRAL, "not verified: more than "

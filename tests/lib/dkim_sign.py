@@ -11,7 +11,9 @@ ed25519 signing are still dkimpy's own.
 
 usage: dkim_sign.py SELECTOR DOMAIN KEYFILE [--alg rsa-sha256|rsa-sha1|
        ed25519-sha256] [--canon relaxed/simple] [--length]
-       [--headers from:to:subject] [--identity I] [--raw]
+       [--headers from:to:subject] [--identity I] [--raw] [--count N]
+
+--count N adds N signatures, each on top of the previous ones.
 """
 import argparse
 import sys
@@ -39,6 +41,7 @@ def main():
     ap.add_argument("--headers", default="from:to:subject:date:message-id")
     ap.add_argument("--identity")
     ap.add_argument("--raw", action="store_true")
+    ap.add_argument("--count", type=int, default=1)
     a = ap.parse_args()
 
     msg = sys.stdin.buffer.read()
@@ -49,13 +52,17 @@ def main():
     sel, dom = a.selector.encode(), a.domain.encode()
     ident = a.identity.encode() if a.identity else None
 
-    d = dkim.DKIM(msg, signature_algorithm=alg, linesep=b"\n")
-    if not a.raw:
-        sig = d.sign(sel, dom, key, identity=ident, canonicalize=(hc, bc),
-                     include_headers=heads, length=a.length)
-    else:
-        sig = raw_sign(d, sel, dom, key, alg, ident, hc, bc, heads, a.length)
-    sys.stdout.buffer.write(sig + msg)
+    for _ in range(a.count):
+        d = dkim.DKIM(msg, signature_algorithm=alg, linesep=b"\n")
+        if not a.raw:
+            sig = d.sign(sel, dom, key, identity=ident,
+                         canonicalize=(hc, bc), include_headers=heads,
+                         length=a.length)
+        else:
+            sig = raw_sign(d, sel, dom, key, alg, ident, hc, bc, heads,
+                           a.length)
+        msg = sig + msg
+    sys.stdout.buffer.write(msg)
 
 
 def raw_sign(d, sel, dom, key, alg, ident, hc, bc, heads, length):
