@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # dkim_verify.sh — issue 6: DKIM verification, case by case, against
-# keys made here (RSA 512/1024/2048/4096 with opendkim-genkey and
+# keys made here (RSA 512/1020/1024/2048/4096 with opendkim-genkey and
 # openssl, ed25519 with openssl) served by a real unbound, on messages
 # signed here by an independent signer (python3-dkim), each checked
 # through `gatehouse dkim` (the DKIM filter's EOM stage) and cross-
@@ -25,6 +25,9 @@ mkdir -p "$D"
 # ------------------------------------------------------------------ keys
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 \
     -out "$D/r512.pem" 2>/dev/null
+# 1020 bits: a modulus of 128 octets that is still under 1024 bits.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1020 \
+    -out "$D/r1020.pem" 2>/dev/null
 opendkim-genkey -b 1024 -d example.test -s r1024 -D "$D"
 opendkim-genkey -b 2048 -d example.test -s r2048 -D "$D"
 mv "$D/r1024.private" "$D/r1024.pem"
@@ -53,6 +56,7 @@ txt() {
 K=_domainkey.example.test.
 start_unbound \
     "$(txt r512.$K "v=DKIM1; k=rsa; p=$(rsapub "$D/r512.pem")")" \
+    "$(txt r1020.$K "v=DKIM1; k=rsa; p=$(rsapub "$D/r1020.pem")")" \
     "$(txt r1024.$K "v=DKIM1; k=rsa; p=$(rsapub "$D/r1024.pem")")" \
     "$(txt r2048.$K "v=DKIM1; k=rsa; p=$(rsapub "$D/r2048.pem")")" \
     "$(txt r4096.$K "v=DKIM1; k=rsa; p=$(rsapub "$D/r4096.pem")")" \
@@ -101,6 +105,7 @@ sign rsa-simple --canon simple/simple
 sign ed25519 -s ed -k "$D/ed.seed" --alg ed25519-sha256
 sign rsa-sha1 --alg rsa-sha1
 sign rsa-512 -s r512 -k "$D/r512.pem"
+sign rsa-1020 -s r1020 -k "$D/r1020.pem"
 sign rsa-1024 -s r1024 -k "$D/r1024.pem"
 sign rsa-4096 -s r4096 -k "$D/r4096.pem"
 # Two signatures: a good one, then on top one made with the wrong key.
@@ -206,6 +211,7 @@ expect body-changed "fail" "body hash did not verify"
 expect header-changed "fail" "signature did not verify"
 expect rsa-sha1 "policy" "rsa-sha1"
 expect rsa-512 "policy" "512 bits is below"
+expect rsa-1020 "policy" "1020 bits is below"
 expect l-appended "policy" "leaves visible text unsigned"
 expect l-relaxed "policy" "leaves visible text unsigned"
 expect l-blank "pass"
