@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,69 @@ test_limit(void **state)
 	gh_dkim_report_free(&r);
 }
 
+/*
+ * Worker threads share one verifier; each thread's DNS failures must
+ * land in its own check (the hooks find it through a thread-local).
+ * Nothing answers DNS here, so every signature is a temperror.
+ */
+struct worker {
+	struct gh_dkim	*k;
+	const char	*text;
+	int		 bad;
+};
+
+static void *
+worker_run(void *arg)
+{
+	struct worker		*w = arg;
+	struct gh_message	*m = gh_message_new(NULL);
+	struct gh_dkim_report	 r;
+	char			 err[256];
+	int			 i;
+
+	if (m == NULL || gh_message_feed(m, w->text, strlen(w->text)) ||
+	    gh_message_end(m)) {
+		w->bad++;
+		return NULL;
+	}
+	for (i = 0; i < 5; i++) {
+		if (gh_dkim_verify(w->k, m, "w", &r, err, sizeof(err)) ||
+		    r.n != 1 || r.v[0].result != GH_DKIM_TEMPERROR ||
+		    strstr(r.v[0].reason, "timed out") == NULL ||
+		    r.dns_queries != 1)
+			w->bad++;
+		gh_dkim_report_free(&r);
+	}
+	gh_message_free(m);
+	return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+	struct gh_config	*cfg = config("dns.timeout=20ms");
+	struct worker		 w[4];
+	pthread_t		 tid[4];
+	char			 err[256];
+	struct gh_dkim		*k = gh_dkim_new(cfg, err, sizeof(err));
+	int			 i;
+
+	assert_non_null(k);
+	for (i = 0; i < 4; i++) {
+		w[i].k = k;
+		w[i].text = SIG("d=example.test; h=from:to") HDRS;
+		w[i].bad = 0;
+		assert_int_equal(pthread_create(&tid[i], NULL, worker_run,
+		    &w[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(tid[i], NULL);
+		assert_int_equal(w[i].bad, 0);
+	}
+	gh_dkim_free(k);
+	gh_config_unref(cfg);
+}
+
 /* ------------------------------------------------------------ filter */
 
 static const struct gh_filter *const dkim_only[] = { &gh_filter_dkim };
@@ -316,6 +380,7 @@ main(void)
 		cmocka_unit_test(test_tag_errors),
 		cmocka_unit_test(test_rules_before_dns),
 		cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_filter_none),
 		cmocka_unit_test(test_filter_quoting),
 		cmocka_unit_test(test_filter_multiple_from),
