@@ -125,6 +125,7 @@ out:
 	return r;
 }
 
+/* gatehouse dkim: verify each file named (see the top). */
 int
 cmd_dkim(struct gh_cli *cli)
 {

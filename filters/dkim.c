@@ -113,10 +113,9 @@ authres_sig(struct gh_txn *t, const struct gh_dkim_sig *s)
 	put_prop(&b, "header.i", s->i, strlen(s->i), true);
 	put_prop(&b, "header.a", s->a, strlen(s->a), false);
 	put_prop(&b, "header.b", s->b, s->bshow, false);
-	if (b.p == NULL && gh_buf_puts(&b, "") == -1)
-		return -1;
 	r = gh_txn_authres(t, "dkim", gh_dkim_result_name(s->result),
-	    s->result == GH_DKIM_PASS ? NULL : s->reason, "%s", b.p);
+	    s->result == GH_DKIM_PASS ? NULL : s->reason, "%s",
+	    b.p ? b.p : "");
 	gh_buf_free(&b);
 	return r;
 }

@@ -61,7 +61,7 @@
 #include "filters/util.h"
 
 #define BODY_CHUNK	(64 * 1024)
-#define MAX_DNSFAIL	16
+#define MAX_DNSFAIL	GH_DKIM_REPORT_MAX
 
 struct gh_dkim {
 	DKIM_LIB	*lib;
@@ -531,6 +531,7 @@ static void
 set_result(struct gh_dkim_sig *s, enum gh_dkim_result r, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 
+/* Set a signature's result and reason (printf-like). */
 static void
 set_result(struct gh_dkim_sig *s, enum gh_dkim_result r, const char *fmt,
     ...)
@@ -719,8 +720,9 @@ keyfail_reason(const struct vctx *c, const struct gh_dkim_sig *s)
 			return c->fail[i].status == GH_DNS_TIMEOUT ?
 			    "key query timed out" : "key query failed (DNS "
 			    "error)";
-	return c->chk.budget_spent ? "key query timed out (dns.budget)" :
-	    "key query failed";
+	if (c->chk.budget_spent)
+		return "key query timed out (dns.budget)";
+	return c->chk.timeouts ? "key query timed out" : "key query failed";
 }
 
 /* Tell whether key type `k` fits signing algorithm `alg`. */

@@ -78,6 +78,7 @@ test_vis(void **state)
 
 /* ------------------------------------------------------ verification */
 
+/* A configuration with DNS nowhere, plus one `extra` key=value. */
 static struct gh_config *
 config(const char *extra)
 {
@@ -93,6 +94,7 @@ config(const char *extra)
 	return cfg;
 }
 
+/* A complete message from `text`. */
 static struct gh_message *
 message(const char *text)
 {
@@ -144,6 +146,7 @@ expect_one(const char *text, enum gh_dkim_result res, const char *why)
 	gh_dkim_report_free(&r);
 }
 
+/* No signature: nothing to report, one From. */
 static void
 test_unsigned(void **state)
 {
@@ -155,6 +158,7 @@ test_unsigned(void **state)
 	gh_dkim_report_free(&r);
 }
 
+/* A broken tag-list is a permerror, and costs no DNS query. */
 static void
 test_tag_errors(void **state)
 {
@@ -164,8 +168,12 @@ test_tag_errors(void **state)
 	    GH_DKIM_PERMERROR, "tag without '='");
 	expect_one(SIG("d=example.test; h=from; l=12x") HDRS,
 	    GH_DKIM_PERMERROR, "bad l= value");
+	expect_one("DKIM-Signature: x\r\n" HDRS, GH_DKIM_PERMERROR,
+	    "tag without '='");
+	expect_one("DKIM-Signature:\r\n" HDRS, GH_DKIM_PERMERROR, "");
 }
 
+/* What libopendkim refuses before looking a key up. */
 static void
 test_rules_before_dns(void **state)
 {
@@ -211,6 +219,7 @@ struct worker {
 	int		 bad;
 };
 
+/* One worker: five verifications of its message. */
 static void *
 worker_run(void *arg)
 {
@@ -237,6 +246,7 @@ worker_run(void *arg)
 	return NULL;
 }
 
+/* Four workers at once on one verifier. */
 static void
 test_threads(void **state)
 {
@@ -288,6 +298,7 @@ run_filter(const char *text, const char *extra, struct gh_verdict *v,
 	return t;
 }
 
+/* Release what run_filter() made. */
 static void
 done(struct gh_txn *t, struct gh_verdict *v, struct gh_chain *c,
     struct gh_message *m)
@@ -298,6 +309,7 @@ done(struct gh_txn *t, struct gh_verdict *v, struct gh_chain *c,
 	gh_message_free(m);
 }
 
+/* No signature: dkim=none, and no opinion. */
 static void
 test_filter_none(void **state)
 {
@@ -339,6 +351,23 @@ test_filter_quoting(void **state)
 	done(t, &v, c, m);
 }
 
+/* A signature without tags still gets its entry, without properties. */
+static void
+test_filter_empty(void **state)
+{
+	struct gh_verdict	 v;
+	struct gh_chain		*c;
+	struct gh_message	*m;
+	struct gh_txn		*t = run_filter("DKIM-Signature: ;\r\n" HDRS,
+	    NULL, &v, &c, &m);
+
+	assert_int_equal(t->authres.n, 1);
+	assert_string_equal(t->authres.v[0].result, "permerror");
+	assert_string_equal(t->authres.v[0].props, "");
+	done(t, &v, c, m);
+}
+
+/* Two From fields: rejected, or tagged with dkim.multiple_from=tag. */
 static void
 test_filter_multiple_from(void **state)
 {
@@ -357,6 +386,7 @@ test_filter_multiple_from(void **state)
 	done(t, &v, c, m);
 }
 
+/* dkim.enable=no keeps the filter out of the chain. */
 static void
 test_filter_disabled(void **state)
 {
@@ -371,6 +401,7 @@ test_filter_disabled(void **state)
 	gh_config_unref(cfg);
 }
 
+/* Run every test. */
 int
 main(void)
 {
@@ -383,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_filter_none),
 		cmocka_unit_test(test_filter_quoting),
+		cmocka_unit_test(test_filter_empty),
 		cmocka_unit_test(test_filter_multiple_from),
 		cmocka_unit_test(test_filter_disabled),
 	};
