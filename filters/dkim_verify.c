@@ -61,6 +61,8 @@
 #include "filters/util.h"
 
 #define BODY_CHUNK	(64 * 1024)
+/* Prefixed to the name of DKIM-Signature fields over the limit. */
+#define SKIP_PREFIX	"X-GH-Skipped-"
 #define MAX_DNSFAIL	GH_DKIM_REPORT_MAX
 
 struct gh_dkim {
@@ -556,8 +558,8 @@ count_sigs(const struct gh_message *m)
 
 /*
  * Feed one header field to libopendkim.  A DKIM-Signature beyond the
- * limit goes in as "X-DKIM-Signature": it keeps its place in the header
- * but is no signature to libopendkim.
+ * limit goes in as "X-GH-Skipped-DKIM-Signature": it keeps its place in
+ * the header but is no signature to libopendkim.
  */
 static int
 feed_header(DKIM *d, const struct gh_header *h, bool rename, DKIM_STAT *st)
@@ -569,12 +571,12 @@ feed_header(DKIM *d, const struct gh_header *h, bool rename, DKIM_STAT *st)
 		*st = dkim_header(d, (u_char *)(uintptr_t)h->name, len);
 		return 0;
 	}
-	if ((copy = malloc(len + 3)) == NULL)
+	if ((copy = malloc(sizeof(SKIP_PREFIX) + len)) == NULL)
 		return -1;
-	memcpy(copy, "X-", 2);
-	memcpy(copy + 2, h->name, len);
-	copy[len + 2] = '\0';
-	*st = dkim_header(d, (u_char *)copy, len + 2);
+	memcpy(copy, SKIP_PREFIX, sizeof(SKIP_PREFIX) - 1);
+	memcpy(copy + sizeof(SKIP_PREFIX) - 1, h->name, len);
+	copy[sizeof(SKIP_PREFIX) - 1 + len] = '\0';
+	*st = dkim_header(d, (u_char *)copy, sizeof(SKIP_PREFIX) - 1 + len);
 	free(copy);
 	return 0;
 }
