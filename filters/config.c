@@ -195,7 +195,8 @@ static const struct key keys[] = {
 	    "it 'policy' when anything visible follows." },
 	{ "dkim.multiple_from", CT_ENUM, "reject", 0, 0,
 	    O(dkim_multiple_from), "reject|tag",
-	    "A message with more than one From header." },
+	    "A message with more than one From field (never a DKIM pass): "
+	    "reject it, or tag it." },
 	POLICY("dkim", dkim, GH_DKIM_PASS, "pass", "continue", "0"),
 	POLICY("dkim", dkim, GH_DKIM_FAIL, "fail", "tag", "1"),
 	POLICY("dkim", dkim, GH_DKIM_NEUTRAL, "neutral", "continue", "0"),
