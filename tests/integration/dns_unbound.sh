@@ -3,6 +3,7 @@
 # not in the zone get NXDOMAIN without leaving the machine; stop and
 # restart (used by fault-injection tests) work on the same port.
 . "${GH_SRC:?set GH_SRC to the source root}/tests/lib/harness.sh"
+need unbound
 
 spf='v=spf1 ip4:127.0.0.0/8 -all'
 # A DKIM-like record longer than 255 octets, split into two strings.

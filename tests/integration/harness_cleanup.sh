@@ -6,6 +6,7 @@
 # leftover detector sees a stray process and that a process ignoring
 # SIGTERM is killed.
 . "${GH_SRC:?set GH_SRC to the source root}/tests/lib/harness.sh"
+need unbound postfix smtp-sink swaks
 
 start_unbound 'example.test. TXT "v=spf1 -all"'
 start_smtp_sink

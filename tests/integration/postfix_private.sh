@@ -4,6 +4,7 @@
 # finds it in that instance's mailbox and in its maillog; an unknown
 # recipient is rejected; mail for another domain is relayed to smtp-sink.
 . "${GH_SRC:?set GH_SRC to the source root}/tests/lib/harness.sh"
+need postfix smtp-sink swaks
 
 start_smtp_sink
 start_postfix --relay-sink
@@ -26,7 +27,7 @@ assert_grep '^Delivered-To: alice@backend\.test$' "$f"
 assert_grep "^Subject: private postfix test\$" "$f"
 assert_grep "by mx\\.backend\\.test \\(Postfix\\) with ESMTP id $qid" "$f"
 wait_grep "$qid: to=<alice@backend\\.test>, relay=virtual, .*status=sent" \
-    "$(pf_log)" 5 || fail "maillog does not show the delivery of $qid"
+    "$(pf_log)" 10 || fail "maillog does not show the delivery of $qid"
 ok "message $qid delivered to alice's mailbox and logged"
 
 rc=0
@@ -44,6 +45,6 @@ sink_wait 1
 assert_grep "^relay-$marker\$" "$(sink_files)"
 assert_grep '^X-Rcpt-Args: <someone@elsewhere\.test>' "$(sink_files)"
 wait_grep "to=<someone@elsewhere\\.test>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$SINK_PORT, .*status=sent" \
-    "$(pf_log)" 5 || fail "maillog does not show the relay to the sink"
-pf_wait_queue_empty 5 || fail "queue not empty: $(pf_queue_count)"
+    "$(pf_log)" 10 || fail "maillog does not show the relay to the sink"
+pf_wait_queue_empty 10 || fail "queue not empty: $(pf_queue_count)"
 ok "mail for another domain relayed to smtp-sink; queue empty"

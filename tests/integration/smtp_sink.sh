@@ -3,6 +3,7 @@
 # message (envelope and body) in the sink directory; a sink told to reject
 # RCPT makes swaks fail and captures nothing.
 . "${GH_SRC:?set GH_SRC to the source root}/tests/lib/harness.sh"
+need smtp-sink swaks
 
 start_smtp_sink
 marker="sink-body-$RANDOM-$$"
@@ -29,4 +30,4 @@ swaks_send rejected --server "127.0.0.1:$SINK_PORT" \
 [[ $rc -ne 0 ]] || fail "swaks succeeded against a sink rejecting RCPT"
 assert_grep '^<\*\* 5[0-9][0-9] ' "$SWAKS_OUT"
 assert_eq 1 "$(sink_count)" "messages captured after RCPT reject"
-ok "sink rejecting RCPT: swaks fails ($rc), nothing captured"
+ok "sink rejecting RCPT: swaks fails ($rc), nothing new captured"

@@ -7,23 +7,33 @@
 #
 #	#!/bin/bash
 #	. "$GH_SRC/tests/lib/harness.sh"
-#	start_unbound 'example.test. TXT "v=spf1 -all"'
-#	start_smtp_sink
-#	start_postfix --relay-sink
-#	start_gatehouse proxy -o listen=127.0.0.1:$(free_port) ...
-#	swaks_send one --server 127.0.0.1:$PF_PORT --to user@backend.test
+#	start_unbound 'example.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"'
+#	start_postfix
+#	port=$(free_port)
+#	start_gatehouse -c /dev/null -o listen=127.0.0.1:$port \
+#	    -o backend=127.0.0.1:$PF_PORT \
+#	    -o resolver=127.0.0.1@$UNBOUND_PORT proxy
+#	wait_port "$port" 10 "$GH_PID" || fail "gatehouse did not listen"
+#	swaks_send one --server 127.0.0.1:$port --from a@example.test \
+#	    --to user@backend.test --body "hello" || fail "send failed"
 #	pf_wait_delivered 1
+#	assert_grep '^hello$' "$(pf_mailbox user)"
 #	ok "delivered"
+#
+# Run one by hand: GH_SRC=$PWD GATEHOUSE=build/gatehouse bash TEST.sh
+# (GH_KEEP=1 keeps $T, GH_VERBOSE=1 shows the logs).
 #
 # What it owns: a per-test directory $T and every process the test starts
 # through it.  Everything is on loopback; nothing uses a system instance.
-# Invariants: every started process is recorded by PID and stopped by PID
-# in the EXIT trap; the trap then checks that none of them (nor any Postfix
-# child, nor any process whose cwd or command line is inside $T) is still
-# alive, kills and reports any that is, and fails the test.  All waits are
-# bounded.  How it fails: `fail` exits 1, `skip` exits 77 (ctest: skipped)
-# when a needed program is missing; on failure the tails of all logs are
-# printed to stderr (ctest --output-on-failure shows them).
+# Invariants: every started process is recorded by PID (and start time,
+# as PIDs are reused) and stopped by PID in the EXIT trap; the trap then
+# checks that none of them (nor any process whose cwd or command line is
+# inside $T, which covers every Postfix child) is still alive, kills and
+# reports any that is, and fails the test.  All waits are bounded.
+# How it fails: `fail` exits 1, `skip` exits 77 (ctest: skipped) when a
+# needed program is missing, an unchecked failing command (set -e) is
+# named with its line; on failure the tails of all logs are printed to
+# stderr (ctest --output-on-failure shows them).
 #
 # Environment (inputs):
 #   GH_SRC           source root (default: derived from this file's path)
@@ -84,6 +94,8 @@
 #                                Sets SINK_PORT, SINK_PID, SINK_DIR.
 #   stop_smtp_sink
 #   sink_count                   print the number of captured messages
+#                                (smtp-sink also captures a message it
+#                                rejects at "."; not one rejected earlier)
 #   sink_files                   list the capture files
 #   sink_wait N [SECS]           wait until sink_count >= N
 #
@@ -100,10 +112,13 @@
 #         --catchall             also accept any other @backend.test
 #                                recipient (into $T/mail/catchall/)
 #         --relay-sink           relayhost = [127.0.0.1]:$SINK_PORT
-#                                (start_smtp_sink first)
+#                                (start_smtp_sink first); without a relay
+#                                host, mail for other domains bounces
+#                                (DNS is off: no MX lookups)
 #         --relayhost HOST       relayhost = HOST (e.g. [127.0.0.1]:2525)
 #         --milter SPEC          smtpd_milters = SPEC (inet:127.0.0.1:PORT or
-#                                unix:/path), milter_default_action = tempfail
+#                                unix:/path), milter_default_action =
+#                                tempfail (change it with -o)
 #         -o KEY=VALUE           any main.cf setting (postconf -e), last wins
 #         --master LINE          append a line to master.cf
 #                                Sets PF_PORT, PF_DIR, PF_PID (master).
@@ -114,9 +129,10 @@
 #   pf_queue_count               print the number of queued messages
 #   pf_wait_queue_empty [SECS]
 #
-#   start_gatehouse ARGS...      run "$GATEHOUSE" ARGS in the background,
-#                                with -f inserted after the subcommand
-#                                (unless ARGS has -f); output appended to
+#   start_gatehouse ARGS...      run "$GATEHOUSE" -f ARGS in the background
+#                                (no -f added if ARGS has one), e.g.
+#                                start_gatehouse -c /dev/null -o listen=...
+#                                proxy; stdout+stderr appended to
 #                                ${GH_LOG:-$T/gatehouse.log}.  Sets GH_PID
 #                                (the latest; several may run).  Skips (77)
 #                                if GATEHOUSE is unset or not executable.
@@ -140,9 +156,10 @@
 #
 #   stop_all                     stop everything started (as the trap does)
 #   gh_started_pids              print every PID the harness ever started
-#   gh_leftovers                 print "pid cmd" of any started process, any
-#                                Postfix process, or any process inside $T
-#                                that is still alive
+#   gh_leftovers                 print "pid cmd" of each process still alive
+#                                that the harness started, or whose cwd or
+#                                command line is inside $T (this covers
+#                                every Postfix process: cwd = its queue)
 
 set -euo pipefail
 
@@ -349,20 +366,19 @@ _gh_stop_pid() {
 }
 
 # Print "pid command" of each process still alive that the harness
-# started, that is in the process group of a Postfix master it started,
-# or whose cwd or command line is inside $T (one python3 scan of /proc;
-# $T is passed in the environment so the scanner does not match itself).
+# started (same PID and start time), or whose cwd or command line is
+# inside $T - every Postfix process has its cwd in the queue directory.
+# One python3 scan of /proc; $T is passed in the environment so that the
+# scanner does not match itself.
 gh_leftovers() {
 	GH_T=$T GH_SELF=$$ "$GH_PY" - "$T/.pids" <<'EOF'
 import os, sys
 T, self_pid = os.environ["GH_T"], os.environ["GH_SELF"]
-started, pgids = {}, set()
+started = {}
 for line in open(sys.argv[1]):
     f = line.split()
     if len(f) >= 3:
         started[f[0]] = f[2]
-        if f[1] == "postfix-master":
-            pgids.add(f[0])
 skip = {self_pid, str(os.getpid()), str(os.getppid())}
 for pid in os.listdir("/proc"):
     if not pid.isdigit() or pid in skip:
@@ -380,8 +396,7 @@ for pid in os.listdir("/proc"):
         cwd = os.readlink("/proc/%s/cwd" % pid)
     except OSError:
         cwd = ""
-    if (started.get(pid) in (rest[19], "")
-            or rest[2] in pgids or cwd == T
+    if (started.get(pid) == rest[19] or cwd == T
             or cwd.startswith(T + "/") or (T + "/") in cmd):
         print(pid, cmd)
 EOF
@@ -928,7 +943,7 @@ pf_wait_queue_empty() { wait_until "${1:-10}" _gh_pf_q0; }
 GH_PID=
 GH_EXIT=
 
-# Run "$GATEHOUSE" ARGS in the foreground mode, in the background.
+# Run "$GATEHOUSE" -f ARGS (foreground mode) in the background.
 start_gatehouse() {
 	local args=("$@") a hasf=
 	[[ -n ${GATEHOUSE:-} ]] || skip "GATEHOUSE (path of the binary) not set"
@@ -936,13 +951,8 @@ start_gatehouse() {
 	for a in "${args[@]}"; do
 		[[ $a == -f ]] && hasf=1
 	done
-	if [[ -z $hasf ]]; then
-		if ((${#args[@]})); then
-			args=("${args[0]}" -f "${args[@]:1}")
-		else
-			args=(-f)
-		fi
-	fi
+	# gatehouse takes its common options before or after the command.
+	[[ -n $hasf ]] || args=(-f "${args[@]}")
 	"$GATEHOUSE" "${args[@]}" </dev/null \
 	    >>"${GH_LOG:-$T/gatehouse.log}" 2>&1 &
 	GH_PID=$!
