@@ -43,7 +43,8 @@
 #                    the postfix and nobody users, else /tmp is used)
 #   GH_KEEP=1        keep $T after the test (its path is printed)
 #   GH_TEST_TIMEOUT  watchdog: SIGTERM the test after this many seconds
-#                    (default 120); the EXIT trap still cleans up
+#                    (default 570, under ctest's TIMEOUT of 600, so that
+#                    the EXIT trap still cleans up before ctest kills)
 #   GH_VERBOSE=1     print the log tails even when the test passes
 #   GH_STOP_GRACE    seconds between SIGTERM and SIGKILL (default 5)
 #   GH_PF_FULLSTART=1  start Postfix with "postfix start" (all its checks,
@@ -478,7 +479,7 @@ trap 'exit 143' TERM
 # the watchdog then also SIGTERMs that command (a child of the test shell
 # that the harness did not start as a server).
 _gh_start_watchdog() {
-	local secs=${GH_TEST_TIMEOUT:-120} main=$$
+	local secs=${GH_TEST_TIMEOUT:-570} main=$$
 	(
 		trap 'kill "$sp" 2>/dev/null; exit 0' TERM
 		sleep "$secs" &
@@ -664,14 +665,22 @@ restart_unbound() {
 }
 
 # Freeze unbound: queries time out instead of being refused.
-pause_unbound() { kill -STOP "$UNBOUND_PID"; }
+pause_unbound() {
+	[[ -n $UNBOUND_PID ]] || fail "pause_unbound: unbound not running"
+	kill -STOP "$UNBOUND_PID"
+}
 
 # Let a paused unbound answer again.
-resume_unbound() { kill -CONT "$UNBOUND_PID"; }
+resume_unbound() {
+	[[ -n $UNBOUND_PID ]] || fail "resume_unbound: unbound not running"
+	kill -CONT "$UNBOUND_PID"
+}
 
-# Query the test unbound; prints "status RCODE" and the answers.
+# Query the test unbound; prints "status RCODE" and the answers.  Exit
+# status 0 on any reply, 2 on timeout or refusal, 1 on a bad reply.
 dns_query() {
 	local tcp=()
+	[[ -n $UNBOUND_PORT ]] || fail "dns_query: start_unbound first"
 	[[ ${3:-} == --tcp ]] && tcp=(--tcp)
 	"$GH_PY" "$_GH_LIB/dnsq.py" -t 2 "${tcp[@]}" 127.0.0.1 \
 	    "$UNBOUND_PORT" "$1" "${2:-A}"
