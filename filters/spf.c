@@ -49,7 +49,7 @@
 #include "filters/util.h"
 
 #define EXP_SENTINEL	"\x01gh-exp"
-#define DEFAULT_EXP	"%{o} does not designate %{c} as permitted sender"
+#define DEFAULT_EXP	"%{o}%_does%_not%_designate%_%{c}%_as%_permitted%_sender"
 
 struct gh_spf {
 	struct gh_dns		*dns;
@@ -584,8 +584,20 @@ explain(struct state *st)
 	    GH_DNS_TXT, &a) == GH_DNS_OK && a.n == 1 && a.rr[0].text &&
 	    spf__exp_check(a.rr[0].text, a.rr[0].textlen) == 0 &&
 	    (resp = SPF_response_new(st->req)) != NULL) {
+		char	 spaced[SPF_MAX_EXP * 2 + 1];
+		size_t	 i, o = 0;
+
+		/* libspf2's macro compiler stops at spaces: spell them
+		   "%_", which the expander turns back into spaces. */
+		for (i = 0; i < a.rr[0].textlen; i++)
+			if (a.rr[0].text[i] == ' ') {
+				spaced[o++] = '%';
+				spaced[o++] = '_';
+			} else
+				spaced[o++] = a.rr[0].text[i];
+		spaced[o] = '\0';
 		if (SPF_record_compile_macro(st->spf->server, resp, &mac,
-		    a.rr[0].text) == SPF_E_SUCCESS) {
+		    spaced) == SPF_E_SUCCESS) {
 			if (st->exp_cur_dom)
 				st->req->cur_dom = st->exp_cur_dom;
 			text = expand_macro(st->spf, st->req, mac);
