@@ -557,7 +557,7 @@ on_answer(void *arg, int err, struct ub_result *res)
 /*
  * Turn a text name into libunbound's text form: trailing dot removed
  * (one added), labels 1..63 octets, total at most 253; printable ASCII
- * only, anything but letters, digits, '-' and '_' escaped as \DDD so
+ * and space only (SPF macros can expand to spaces), anything but letters, digits, '-' and '_' escaped as \DDD so
  * that macro-expanded names reach the wire as they are.
  */
 static int
@@ -579,7 +579,7 @@ name_prepare(const char *name, char *out, size_t outsz)
 			out[o++] = '.';
 			continue;
 		}
-		if (c < 0x21 || c > 0x7e || ++lab > 63)
+		if (c < 0x20 || c > 0x7e || ++lab > 63)
 			return -1;
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '_')

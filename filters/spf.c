@@ -31,6 +31,7 @@
  * temperror; a broken libspf2 invariant aborts (its error handler).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -77,6 +78,7 @@ struct state {
 	bool			 in_exp;	/* fetching the explanation */
 	char			*pending[SPF_MAX_MX];
 	size_t			 npending, ipending;
+	bool			 pending_ptr;	/* they came from a PTR */
 	char			*exp_domain;
 	char			*exp_cur_dom;
 };
@@ -135,6 +137,30 @@ is_followup(struct state *st, const char *name)
 	}
 	pending_clear(st);
 	return false;
+}
+
+/*
+ * RFC 7208 7.3: an expanded name longer than 253 characters loses
+ * labels on the left until it fits.  Returns `name` or `buf`.
+ */
+static const char *
+fit_name(const char *name, char *buf, size_t bufsz)
+{
+	const char	*p = name;
+	size_t		 len = strlen(name);
+
+	if (len && name[len - 1] == '.')
+		len--;
+	while (len > SPF_MAX_DOMAIN) {
+		const char *dot = memchr(p, '.', len);
+
+		if (dot == NULL)
+			break;
+		len -= (size_t)(dot + 1 - p);
+		p = dot + 1;
+	}
+	snprintf(buf, bufsz, "%.*s", (int)len, p);
+	return p == name ? name : buf;
 }
 
 /* Strip a /0 marker label; return the marker's families (4, 6, 46). */
@@ -272,19 +298,26 @@ layer_lookup(SPF_dns_server_t *l, const char *domain, ns_type type,
 {
 	struct state		*st = current;
 	struct gh_dns_answer	 a;
-	const char		*name = domain;
+	char			 fitted[SPF_MAX_DOMAIN + 2];
+	const char		*name = fit_name(domain, fitted, sizeof(fitted));
 	const char		*mark = NULL;
 	SPF_dns_rr_t		*rr;
 	int			 fam, synth = 0;
-	bool			 term;
+	bool			 term, ptr_part;
 
 	if (st == NULL || st->limit)
 		return rr_empty(l, domain, type, TRY_AGAIN);
 	if (type != ns_t_a && type != ns_t_aaaa && type != ns_t_mx &&
 	    type != ns_t_ptr)
 		return rr_empty(l, domain, type, NO_DATA);
-	term = (type == ns_t_mx || type == ns_t_ptr) ? (pending_clear(st),
-	    true) : !is_followup(st, domain);
+	if (type == ns_t_mx || type == ns_t_ptr) {
+		pending_clear(st);
+		term = true;
+		ptr_part = st->pending_ptr = type == ns_t_ptr;
+	} else {
+		term = !is_followup(st, domain);
+		ptr_part = !term && st->pending_ptr;
+	}
 	if (term && !st->in_exp && ++st->id->terms > SPF_MAX_DNS_TERMS) {
 		exceed(st, "more than 10 DNS-querying terms");
 		return rr_empty(l, domain, type, TRY_AGAIN);
@@ -298,6 +331,13 @@ layer_lookup(SPF_dns_server_t *l, const char *domain, ns_type type,
 			synth = 1;
 	}
 	gh_dns_check_query(st->dns, name, type, &a);
+	if (ptr_part && gh_dns_status_temporary(a.status) &&
+	    !st->dns->budget_spent) {
+		/* RFC 7208 5.5: a DNS error on the PTR lookup is no match,
+		   on a name's address lookup skips the name. */
+		gh_dns_answer_free(&a);
+		return rr_empty(l, domain, type, NO_DATA);
+	}
 	if (gh_dns_status_temporary(a.status))
 		problem(st, "DNS %s %s: %s", gh_dns_type_name(type), name,
 		    gh_dns_status_name(a.status));
@@ -376,7 +416,9 @@ layer_get_spf(SPF_server_t *server, SPF_request_t *req, SPF_response_t *resp,
 {
 	struct state		*st = current;
 	struct gh_dns_answer	 a;
-	const char		*domain = req->cur_dom;
+	char			 fitted[SPF_MAX_DOMAIN + 2];
+	const char		*domain = fit_name(req->cur_dom, fitted,
+				    sizeof(fitted));
 	SPF_errcode_t		 err;
 	bool			 top;
 
@@ -577,11 +619,14 @@ explain(struct state *st)
 	const char		*saved = st->req->cur_dom;
 	char			*text = NULL;
 
+	char			 fitted[SPF_MAX_DOMAIN + 2];
+
 	st->in_exp = true;
 	st->limit = false;		/* lookups for %{p} may go on */
 	memset(&a, 0, sizeof(a));
-	if (st->exp_domain && gh_dns_check_query(st->dns, st->exp_domain,
-	    GH_DNS_TXT, &a) == GH_DNS_OK && a.n == 1 && a.rr[0].text &&
+	if (st->exp_domain && gh_dns_check_query(st->dns, fit_name(
+	    st->exp_domain, fitted, sizeof(fitted)), GH_DNS_TXT, &a) ==
+	    GH_DNS_OK && a.n == 1 && a.rr[0].text &&
 	    spf__exp_check(a.rr[0].text, a.rr[0].textlen) == 0 &&
 	    (resp = SPF_response_new(st->req)) != NULL) {
 		char	 spaced[SPF_MAX_EXP * 2 + 1];
@@ -608,6 +653,15 @@ explain(struct state *st)
 		SPF_response_free(resp);
 	}
 	gh_dns_answer_free(&a);
+	/* RFC 3986 2.1: percent-encodings in upper case (libspf2 writes
+	   "%3d"). */
+	for (char *p = text; p && *p; p++)
+		if (p[0] == '%' && isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2])) {
+			p[1] = (char)toupper((unsigned char)p[1]);
+			p[2] = (char)toupper((unsigned char)p[2]);
+			p += 2;
+		}
 	st->id->exp_default = text == NULL;
 	if (text == NULL && st->spf->server->explanation)
 		text = expand_macro(st->spf, st->req,
