@@ -17,7 +17,9 @@
  * libspf2's 511-byte compile buffer, so the length arithmetic of
  * SPF_c_parse_macro() (CVE-2021-20314, and the integer underflow of
  * CVE-2023-42118 that Debian's 1.2.10 still carries) is never near
- * its edge: at most 255 + 10 * 7 + 11 * 8 bytes.
+ * its edge: at most 253 + 10 * 7 + 11 * 8 bytes.  No literal run can
+ * reach libspf2's 255-byte string limit either (a 250-byte label was
+ * seen compiled into a query for "test").
  */
 #define SPF_MAX_DNS_TERMS	10	/* include a mx ptr exists redirect */
 #define SPF_MAX_VOID		2	/* NXDOMAIN/NODATA answers to terms */
@@ -25,7 +27,7 @@
 #define SPF_MAX_PTR		10	/* PTR names looked at */
 #define SPF_MAX_RECORD		4096	/* bytes of one record */
 #define SPF_MAX_TERMS		100	/* terms of one record */
-#define SPF_MAX_TERM		255	/* bytes of one term's argument */
+#define SPF_MAX_TERM		253	/* bytes of one term's argument */
 #define SPF_MAX_MACROS		10	/* %-escapes in one term */
 #define SPF_MAX_EXP		300	/* bytes of an explanation */
 #define SPF_MAX_LOCAL		64	/* local-part (RFC 5321 4.5.3.1.1) */
