@@ -261,6 +261,12 @@ configure(struct ub_ctx *ctx, char fwd[][64], size_t nfwd, const char *ta,
 		    err, errsz) ||
 		    set_option(ctx, "domain-insecure:", "test", err, errsz))
 			return -1;
+		/* libunbound reads the file only at the first query. */
+		if (access(ta, R_OK) == -1) {
+			snprintf(err, errsz, "dns.trust_anchor %s: %s", ta,
+			    strerror(errno));
+			return -1;
+		}
 		if ((r = ub_ctx_add_ta_file(ctx, ta)) != 0) {
 			snprintf(err, errsz, "dns.trust_anchor %s: %s", ta,
 			    ub_strerror(r));

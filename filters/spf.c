@@ -807,6 +807,7 @@ evaluate(struct gh_spf *s, struct gh_dns_check *dns, const char *ip,
 	current = &st;
 	run_request(&st);
 	current = NULL;
+	pending_clear(&st);
 	free(st.exp_domain);
 	free(st.exp_cur_dom);
 	SPF_request_free(st.req);

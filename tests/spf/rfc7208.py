@@ -21,6 +21,11 @@ from unbound import Unbound  # noqa: E402
 
 # Cases gatehouse gets wrong, and why.  Keep this list short and true.
 EXPECTED_FAILURES = {
+    "v-macro-ip6":
+        "the suite wants the nibbles of %{ir} for an IPv6 client in upper "
+        "case (E.B.A.B.E.F.A.C); libspf2 writes them in lower case, as "
+        "RFC 7208 7.4's own example does.  DNS names are case-insensitive: "
+        "only the explanation text differs, never a result.",
 }
 
 DNS_TIMEOUT = "700ms"

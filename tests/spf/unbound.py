@@ -156,13 +156,33 @@ class Unbound:
                      "  stub-addr: 127.0.0.1@%d" % bh]
         conf += ["remote-control:", "  control-enable: no", ""]
         self.conf = os.path.join(self.dir, "unbound.conf")
-        with open(self.conf, "w") as f:
-            f.write("\n".join(conf))
-        self.proc = subprocess.Popen(["unbound", "-d", "-c", self.conf],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(
-                                         self.dir, "stderr"), "w"))
-        self.wait_ready()
+        self.conftext = "\n".join(conf)
+        # The port was free a moment ago; another test may take it
+        # first: start again on a new one.
+        for attempt in range(5):
+            with open(self.conf, "w") as f:
+                f.write(self.conftext)
+            self.proc = subprocess.Popen(
+                ["unbound", "-d", "-c", self.conf],
+                stdout=subprocess.DEVNULL,
+                stderr=open(os.path.join(self.dir, "stderr"), "w"))
+            if self.wait_ready():
+                return
+            port = free_port()
+            self.conftext = self.conftext.replace(
+                "  port: %d\n" % self.port, "  port: %d\n" % port)
+            self.port = port
+        raise RuntimeError("unbound does not start: " + self.log())
+
+    def log(self):
+        text = ""
+        for name in ("stderr", "unbound.log"):
+            try:
+                with open(os.path.join(self.dir, name)) as f:
+                    text += f.read()[-2000:]
+            except OSError:
+                pass
+        return text
 
     def query(self, name, qtype=16, timeout=0.2):
         q = struct.pack(">HHHHHH", 0x4748, 0x0100, 1, 0, 0, 0)
@@ -178,18 +198,17 @@ class Unbound:
             s.close()
 
     def wait_ready(self):
+        """True once unbound answers, False when it exited."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("unbound exited: " + open(os.path.join(
-                    self.dir, "stderr")).read() + open(os.path.join(
-                        self.dir, "unbound.log")).read()[-2000:])
+                return False
             try:
                 self.query("ready.invalid")
-                return
+                return True
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("unbound did not start")
+        raise RuntimeError("unbound did not answer: " + self.log())
 
     def close(self):
         if self.proc.poll() is None:
