@@ -641,6 +641,7 @@ explain(struct state *st)
 			} else
 				spaced[o++] = a.rr[0].text[i];
 		spaced[o] = '\0';
+		spf__macro_normalize(spaced);
 		if (SPF_record_compile_macro(st->spf->server, resp, &mac,
 		    spaced) == SPF_E_SUCCESS) {
 			if (st->exp_cur_dom)

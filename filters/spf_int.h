@@ -61,6 +61,9 @@ int	 spf__record_check(const char *txt, size_t len, struct spf_rec *out);
 /* Check explanation text (RFC 7208 6.2: macro-strings and spaces, all
    macro letters) within the caps; 0 usable, -1 not. */
 int	 spf__exp_check(const char *txt, size_t len);
+/* ABNF is case-insensitive, libspf2 knows only "r": lower-case the
+   reverse transformer of every macro in a checked string, in place. */
+void	 spf__macro_normalize(char *s);
 /* Tell whether a domain is usable as an SPF <domain>: ASCII, labels
    1..63, total <= 253, more than one label, not a literal (4.3). */
 bool	 spf__domain_ok(const char *d);

@@ -520,7 +520,34 @@ spf__record_check(const char *txt, size_t len, struct spf_rec *r)
 		out(&b, " exp=%.*s", (int)elen, exp);
 	if ((r->rewritten = gh_buf_steal(&b)) == NULL)
 		return fail(r, "out of memory");
+	spf__macro_normalize(r->rewritten);
 	return 0;
+}
+
+/* Lower-case the 'R' transformer of every macro (see spf_int.h). */
+void
+spf__macro_normalize(char *s)
+{
+	size_t	 i = 0, j;
+
+	while (s[i]) {
+		if (s[i] != '%' || s[i + 1] == '\0') {
+			i++;
+			continue;
+		}
+		if (s[i + 1] != '{') {
+			i += 2;		/* "%%", "%_", "%-" */
+			continue;
+		}
+		j = i + 2;
+		if (s[j])
+			j++;		/* the letter */
+		while (isdigit((unsigned char)s[j]))
+			j++;
+		if (s[j] == 'R')
+			s[j] = 'r';
+		i = j;
+	}
 }
 
 /* Check explanation text (see spf_int.h). */

@@ -54,7 +54,7 @@ ZONE = {
     # libspf2 macro-expander guards (spf_int.h)
     "cve33912.test": [txt("v=spf1 exists:%{L}.ok.test -all")],
     "cve33913.test": [txt("v=spf1 -all exp=why33913.test")],
-    "why33913.test": [txt("from %{Dr} or %{l1r-}")],
+    "why33913.test": [txt("from %{DR} or %{l1r-}")],
     LONG: [txt("v=spf1 -exists:%{dr}.%{Dr}.x.test ip4:192.0.2.0/24 -all")],
     "cve20314.test": [txt("v=spf1 -all exp=why20314.test")],
     "why20314.test": [txt("x" * 240 + " %{l} " + "y" * 200)],

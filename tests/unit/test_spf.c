@@ -52,6 +52,9 @@ static const struct rcase rcases[] = {
 	{ "v=spf1 moo.cow-far_out=man:dog/cat -all exp=e.example",
 	    "v=spf1 -all exp=e.example", NULL },
 	{ "v=spf1 all -all", "v=spf1 +all", NULL },
+	/* the reverse transformer in upper case (libspf2 wants "r") */
+	{ "v=spf1 exists:%{IR}.%{l2R-}.%%{R}.x.example",
+	    "v=spf1 +exists:%{Ir}.%{l2r-}.%%{R}.x.example", NULL },
 	/* permerrors */
 	{ "v=spf1 -all moo", NULL, "unknown mechanism" },
 	{ "v=spf1 redirect:r.example", NULL, "unknown mechanism" },
