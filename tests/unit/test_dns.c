@@ -42,6 +42,7 @@ udp_socket(unsigned *port)
 struct responder {
 	int	 s;
 	int	 stop[2];
+	int	 queries;
 };
 
 /* Build the answer to one query in `q` (len) into `r`; return length. */
@@ -110,6 +111,7 @@ respond(void *arg)
 		if ((n = recvfrom(rs->s, q, sizeof(q), 0,
 		    (struct sockaddr *)&ss, &sl)) <= 12)
 			continue;
+		__atomic_add_fetch(&rs->queries, 1, __ATOMIC_RELAXED);
 		if ((m = answer(q, (size_t)n, r)) > 0)
 			sendto(rs->s, r, m, 0, (struct sockaddr *)&ss, sl);
 	}
@@ -191,6 +193,7 @@ test_answers(void **state)
 	struct gh_dns_answer	 a;
 	uint64_t		 dl;
 
+	rs.queries = 0;
 	rs.s = udp_socket(&port);
 	assert_int_equal(pipe(rs.stop), 0);
 	pthread_create(&th, NULL, respond, &rs);
@@ -204,7 +207,17 @@ test_answers(void **state)
 	assert_int_equal(a.rr[0].textlen, 14);
 	assert_memory_equal(a.rr[0].text, "v=spf1 -alla\0b", 14);
 	assert_non_null(a.pkt);
+	assert_false(a.cached);
 	gh_dns_answer_free(&a);
+	/* Warm: from the cache, the server is not asked again; the case
+	   of the name does not matter. */
+	assert_int_equal(gh_dns_query(d, "X.Example.", GH_DNS_TXT, dl, &a),
+	    GH_DNS_OK);
+	assert_true(a.cached);
+	assert_int_equal(a.rr[0].textlen, 14);
+	assert_non_null(a.pkt);
+	gh_dns_answer_free(&a);
+	assert_int_equal(__atomic_load_n(&rs.queries, __ATOMIC_RELAXED), 1);
 	assert_int_equal(gh_dns_query(d, "x.example", GH_DNS_A, dl, &a),
 	    GH_DNS_OK);
 	assert_string_equal(a.rr[0].text, "192.0.2.1");
