@@ -81,6 +81,8 @@ struct state {
 	bool			 pending_ptr;	/* they came from a PTR */
 	char			*exp_domain;
 	char			*exp_cur_dom;
+	char			*chunks[SPF_MAX_CHUNKS];
+	unsigned		 nchunks;
 };
 
 static __thread struct state *current;
@@ -388,13 +390,20 @@ select_record(struct state *st, SPF_response_t *resp, const char *domain,
 		return SPF_response_add_error(resp, SPF_E_MULTIPLE_RECORDS,
 		    "Multiple SPF records for '%s'", domain);
 	}
-	if (spf__record_check(found->text, found->textlen, &r) == -1) {
-		problem(st, "%s: %s", domain, r.err);
+	if (spf__record_check(found->text, found->textlen, st->nchunks,
+	    &r) == -1 || st->nchunks + r.nchunks > SPF_MAX_CHUNKS) {
+		problem(st, "%s: %s", domain, r.rewritten ?
+		    "too many large records" : r.err);
+		spf__rec_free(&r);
 		return SPF_response_add_error(resp, SPF_E_SYNTAX,
 		    "Bad SPF record for '%s'", domain);
 	}
+	memcpy(st->chunks + st->nchunks, r.chunks, r.nchunks *
+	    sizeof(r.chunks[0]));
+	st->nchunks += r.nchunks;
+	r.nchunks = 0;		/* the state owns them now */
 	err = SPF_record_compile(st->spf->server, resp, recp, r.rewritten);
-	free(r.rewritten);
+	spf__rec_free(&r);
 	if (err != SPF_E_SUCCESS) {
 		problem(st, "%s: libspf2 cannot compile the record (%s)",
 		    domain, SPF_strerror(err));
@@ -406,6 +415,25 @@ select_record(struct state *st, SPF_response_t *resp, const char *domain,
 	if (top)
 		st->top = TOP_OK;
 	return SPF_E_SUCCESS;
+}
+
+/* A chunk record (spf_int.h): compiled from memory, no DNS.  Returns
+   SPF_E_RESULT_UNKNOWN when `domain` is not a chunk name. */
+static SPF_errcode_t
+chunk_record(struct state *st, SPF_response_t *resp, const char *domain,
+    SPF_record_t **recp)
+{
+	unsigned	 n;
+	char		 name[64];
+
+	if (strncasecmp(domain, "_gh-c", 5) != 0 ||
+	    sscanf(domain + 5, "%u", &n) != 1 || n >= st->nchunks)
+		return SPF_E_RESULT_UNKNOWN;
+	snprintf(name, sizeof(name), SPF_CHUNK_FMT, n);
+	if (strcasecmp(name, domain) != 0)
+		return SPF_E_RESULT_UNKNOWN;
+	return SPF_record_compile(st->spf->server, resp, recp,
+	    st->chunks[n]);
 }
 
 /* The layer's get_spf: the record of request->cur_dom (top, include,
@@ -432,6 +460,9 @@ layer_get_spf(SPF_server_t *server, SPF_request_t *req, SPF_response_t *resp,
 	pending_clear(st);
 	if (st->limit)
 		return SPF_response_add_error(resp, SPF_E_DNS_ERROR, "limit");
+	if (!top && (err = chunk_record(st, resp, domain, recp)) !=
+	    SPF_E_RESULT_UNKNOWN)
+		return err;
 	if (!top && ++st->id->terms > SPF_MAX_DNS_TERMS) {
 		exceed(st, "more than 10 DNS-querying terms");
 		return SPF_response_add_error(resp, SPF_E_DNS_ERROR, "limit");
@@ -811,6 +842,8 @@ evaluate(struct gh_spf *s, struct gh_dns_check *dns, const char *ip,
 	pending_clear(&st);
 	free(st.exp_domain);
 	free(st.exp_cur_dom);
+	while (st.nchunks)
+		free(st.chunks[--st.nchunks]);
 	SPF_request_free(st.req);
 	return r;
 }

@@ -43,9 +43,26 @@
 #define SPF_MARK6	"_gh0-6"
 #define SPF_MARK46	"_gh0-46"
 
+/*
+ * libspf2 1.2.10 silently drops every mechanism that does not fit in
+ * 511 bytes of compiled record (SPF_c_mech_add returns SPF_E_BIG_MECH
+ * without recording an error): a record with 26 ip6 or 64 ip4 terms
+ * before "-all" evaluates to neutral instead of fail.  The checker
+ * moves long runs of ip4/ip6 terms into synthetic records, included
+ * under names SPF_CHUNK_FMT that the DNS layer answers from memory
+ * (not DNS lookups, not counted), and refuses a record that still
+ * does not fit.
+ */
+#define SPF_MECH_BUDGET		448	/* compiled bytes we let libspf2 use */
+#define SPF_CHUNK_BUDGET	400	/* compiled bytes of one chunk */
+#define SPF_MAX_CHUNKS		64	/* per check */
+#define SPF_CHUNK_FMT		"_gh-c%u.gatehouse.invalid"
+
 /* What the checker says about one record. */
 struct spf_rec {
 	char	*rewritten;	/* malloc'd text for libspf2 */
+	char	*chunks[SPF_MAX_CHUNKS];	/* records for the includes */
+	unsigned nchunks;
 	bool	 has_all;
 	bool	 has_redirect;	/* a redirect survived (no all) */
 	unsigned dns_terms;	/* DNS-querying terms in the record */
@@ -56,8 +73,12 @@ struct spf_rec {
    SP or end, case-insensitive (RFC 7208 4.5). */
 bool	 spf__is_record(const char *txt, size_t len);
 /* Check a record against RFC 7208 section 12's ABNF and gatehouse's
-   caps; fill `out` (free out->rewritten).  0 ok, -1 permerror. */
-int	 spf__record_check(const char *txt, size_t len, struct spf_rec *out);
+   caps; fill `out` (free with spf__rec_free); chunk records are
+   numbered from `chunk_base`.  0 ok, -1 permerror. */
+int	 spf__record_check(const char *txt, size_t len, unsigned chunk_base,
+	    struct spf_rec *out);
+/* Free what a checked record holds. */
+void	 spf__rec_free(struct spf_rec *);
 /* Check explanation text (RFC 7208 6.2: macro-strings and spaces, all
    macro letters) within the caps; 0 usable, -1 not. */
 int	 spf__exp_check(const char *txt, size_t len);

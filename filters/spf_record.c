@@ -414,9 +414,124 @@ modifier_name(const char *t, size_t len)
 	return n < len && t[n] == '=' ? n : 0;
 }
 
+/* Upper bound of what libspf2 compiles a rewritten term into. */
+static size_t
+term_cost(const char *t, size_t len)
+{
+	const char	*p = t + (strchr("+-~?", t[0]) ? 1 : 0);
+	size_t		 n = 0, i;
+
+	if (strncasecmp(p, "ip4:", 4) == 0)
+		return 8;
+	if (strncasecmp(p, "ip6:", 4) == 0)
+		return 20;
+	if (strncasecmp(p, "all", 3) == 0)
+		return 4;
+	if (strncasecmp(p, "exp=", 4) == 0)
+		return 0;		/* a modifier: its own budget */
+	for (i = 0; i < len; i++)
+		n += t[i] == '%';
+	/* header, cidr, string header, text aligned, per macro */
+	return 4 + 4 + 4 + ((len + 3) & ~(size_t)3) + 8 * n;
+}
+
+/* Tell whether a rewritten term is ip4/ip6; its qualifier in *q. */
+static bool
+is_ip(const char *t, char *q)
+{
+	*q = t[0];
+	return strncasecmp(t + 1, "ip4:", 4) == 0 ||
+	    strncasecmp(t + 1, "ip6:", 4) == 0;
+}
+
+/*
+ * When the rewritten record would not fit libspf2's compile buffer,
+ * move runs of ip4/ip6 terms into chunk records (see spf_int.h).
+ */
+static int
+fit_libspf2(struct spf_rec *r, unsigned base)
+{
+	struct gh_buf	 b, c;
+	const char	*p, *t, *e, *u;
+	size_t		 total = 0, cost, n;
+	char		 q, q2, inc[64];
+
+	for (p = r->rewritten + 6; *p; p = e) {
+		t = p + strspn(p, " ");
+		e = t + strcspn(t, " ");
+		if (e > t)
+			total += term_cost(t, (size_t)(e - t));
+	}
+	if (total <= SPF_MECH_BUDGET)
+		return 0;
+	gh_buf_init(&b, SPF_MAX_RECORD * 2);
+	gh_buf_puts(&b, "v=spf1");
+	total = 0;
+	for (p = r->rewritten + 6; *p; ) {
+		t = p + strspn(p, " ");
+		if (*t == '\0')
+			break;
+		e = t + strcspn(t, " ");
+		if (!is_ip(t, &q)) {
+			gh_buf_printf(&b, " %.*s", (int)(e - t), t);
+			total += term_cost(t, (size_t)(e - t));
+			p = e;
+			continue;
+		}
+		/* A run of ip terms with one qualifier: one or more chunks,
+		   each included with that qualifier. */
+		gh_buf_init(&c, SPF_MAX_RECORD);
+		gh_buf_puts(&c, "v=spf1");
+		cost = 0;
+		for (u = t; *u && is_ip(u, &q2) && q2 == q; ) {
+			e = u + strcspn(u, " ");
+			if (cost + term_cost(u, (size_t)(e - u)) >
+			    SPF_CHUNK_BUDGET)
+				break;
+			gh_buf_printf(&c, " +%.*s", (int)(e - u - 1), u + 1);
+			cost += term_cost(u, (size_t)(e - u));
+			u = e + strspn(e, " ");
+		}
+		if (r->nchunks == SPF_MAX_CHUNKS) {
+			gh_buf_free(&c);
+			gh_buf_free(&b);
+			return fail(r, "record too large for libspf2");
+		}
+		r->chunks[r->nchunks] = gh_buf_steal(&c);
+		n = (size_t)snprintf(inc, sizeof(inc), "%cinclude:"
+		    SPF_CHUNK_FMT, q, base + r->nchunks);
+		gh_buf_printf(&b, " %s", inc);
+		total += term_cost(inc, n);
+		r->nchunks++;
+		p = u;
+	}
+	if (total > SPF_MECH_BUDGET) {
+		gh_buf_free(&b);
+		return fail(r, "record too large for libspf2 (%zu bytes "
+		    "compiled)", total);
+	}
+	free(r->rewritten);
+	r->rewritten = gh_buf_steal(&b);
+	return r->rewritten ? 0 : fail(r, "out of memory");
+}
+
+/* Free what a checked record holds. */
+void
+spf__rec_free(struct spf_rec *r)
+{
+	unsigned	 i;
+
+	free(r->rewritten);
+	for (i = 0; i < r->nchunks; i++)
+		free(r->chunks[i]);
+	r->rewritten = NULL;
+	r->nchunks = 0;
+}
+
 /* Check the record (see spf_int.h). */
 int
-spf__record_check(const char *txt, size_t len, struct spf_rec *r)
+spf__record_check(const char *txt, size_t len, unsigned base,
+    struct spf_rec *r)
 {
 	struct gh_buf	 b;
 	const char	*p, *end, *t, *redirect = NULL, *exp = NULL;
@@ -521,6 +636,10 @@ spf__record_check(const char *txt, size_t len, struct spf_rec *r)
 	if ((r->rewritten = gh_buf_steal(&b)) == NULL)
 		return fail(r, "out of memory");
 	spf__macro_normalize(r->rewritten);
+	if (fit_libspf2(r, base) == -1) {
+		spf__rec_free(r);
+		return -1;
+	}
 	return 0;
 }
 

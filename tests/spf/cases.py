@@ -58,6 +58,12 @@ ZONE = {
     LONG: [txt("v=spf1 -exists:%{dr}.%{Dr}.x.test ip4:192.0.2.0/24 -all")],
     "cve20314.test": [txt("v=spf1 -all exp=why20314.test")],
     "why20314.test": [txt("x" * 240 + " %{l} " + "y" * 200)],
+    # libspf2 drops what does not fit 511 compiled bytes: 26 ip6 terms
+    # before "-all" made a fail a neutral.
+    "big.test": [txt("v=spf1 " + " ".join(
+        ["ip6:2001:db8:%d::/48" % i for i in range(1, 41)] +
+        ["ip4:198.51.%d.0/24" % i for i in range(1, 41)] +
+        ["ip4:192.0.2.0/24", "-all"]))],
     "cve42118.test": [txt("v=spf1 exists:" + "%{d}" * 11 + ".test -all")],
     "ok42118.test": [txt("v=spf1 exists:" + "%{l}" * 10 + ".m.test ?all")],
     "long42118.test": [txt("v=spf1 a:" + "x" * 250 + ".test -all")],
@@ -147,6 +153,10 @@ def main():
         expect(gh, port, "include loop", GOOD, "joe@loop1.test",
                "permerror")
         expect(gh, port, "mx with 10 hosts", GOOD, "joe@mx10.test", "pass")
+        expect(gh, port, "81 ip terms (over libspf2's buffer): fail", BAD,
+               "joe@big.test", "fail")
+        expect(gh, port, "81 ip terms: the last one matches", GOOD,
+               "joe@big.test", "pass")
         expect(gh, port, "mx with 11 hosts", GOOD, "joe@mx11.test",
                "permerror", problem="mx with more than 10 records")
 

@@ -104,7 +104,7 @@ test_record_table(void **state)
 	for (i = 0; i < sizeof(rcases) / sizeof(rcases[0]); i++) {
 		const struct rcase *c = &rcases[i];
 
-		rc = spf__record_check(c->rec, strlen(c->rec), &r);
+		rc = spf__record_check(c->rec, strlen(c->rec), 0, &r);
 		if (c->rewritten) {
 			if (rc != 0 || strcmp(r.rewritten, c->rewritten) != 0)
 				fail_msg("%s: got rc %d '%s' (%s)", c->rec, rc,
@@ -112,7 +112,7 @@ test_record_table(void **state)
 		} else if (rc != -1 || strstr(r.err, c->want) == NULL)
 			fail_msg("%s: want permerror '%s', got rc %d '%s'",
 			    c->rec, c->want, rc, r.err);
-		free(r.rewritten);
+		spf__rec_free(&r);
 	}
 }
 
@@ -123,8 +123,40 @@ test_record_nul(void **state)
 	static const char rec[] = "v=spf1 a:foo.example.com\0 -all";
 	struct spf_rec	 r;
 
-	assert_int_equal(spf__record_check(rec, sizeof(rec) - 1, &r), -1);
+	assert_int_equal(spf__record_check(rec, sizeof(rec) - 1, 0, &r), -1);
 	assert_non_null(strstr(r.err, "control byte 0x00"));
+}
+
+/* A record too big for libspf2's compile buffer is split into chunks
+   (libspf2 would drop the mechanisms that do not fit: neutral instead
+   of fail). */
+static void
+test_record_chunks(void **state)
+{
+	struct spf_rec	 r;
+	char		 rec[2048];
+	size_t		 n = 0;
+	int		 i;
+
+	n += (size_t)snprintf(rec, sizeof(rec), "v=spf1 a");
+	for (i = 1; i <= 30; i++)
+		n += (size_t)snprintf(rec + n, sizeof(rec) - n,
+		    " -ip6:2001:db8:%d::/48", i);
+	n += (size_t)snprintf(rec + n, sizeof(rec) - n, " mx ~all");
+	assert_int_equal(spf__record_check(rec, n, 5, &r), 0);
+	assert_int_equal(r.nchunks, 2);
+	assert_string_equal(r.rewritten, "v=spf1 +a "
+	    "-include:_gh-c5.gatehouse.invalid "
+	    "-include:_gh-c6.gatehouse.invalid +mx ~all");
+	assert_true(strncmp(r.chunks[0], "v=spf1 +ip6:2001:db8:1::/48 "
+	    "+ip6:2001:db8:2::/48", 48) == 0);
+	assert_non_null(strstr(r.chunks[1], "+ip6:2001:db8:30::/48"));
+	spf__rec_free(&r);
+	/* Small records stay as they are. */
+	assert_int_equal(spf__record_check("v=spf1 ip4:192.0.2.1 -all", 25, 0,
+	    &r), 0);
+	assert_int_equal(r.nchunks, 0);
+	spf__rec_free(&r);
 }
 
 /* Size caps: record, term. */
@@ -137,13 +169,13 @@ test_record_caps(void **state)
 
 	n = (size_t)snprintf(buf, sizeof(buf), "v=spf1 a:%0*d.example",
 	    SPF_MAX_TERM - 7, 0);
-	assert_int_equal(spf__record_check(buf, n, &r), -1);
+	assert_int_equal(spf__record_check(buf, n, 0, &r), -1);
 	assert_non_null(strstr(r.err, "longer than"));
 	memset(buf, ' ', sizeof(buf));
 	memcpy(buf, "v=spf1", 6);
-	assert_int_equal(spf__record_check(buf, SPF_MAX_RECORD + 1, &r), -1);
+	assert_int_equal(spf__record_check(buf, SPF_MAX_RECORD + 1, 0, &r), -1);
 	assert_non_null(strstr(r.err, "longer than 4096"));
-	assert_int_equal(spf__record_check(buf, SPF_MAX_RECORD, &r), 0);
+	assert_int_equal(spf__record_check(buf, SPF_MAX_RECORD, 0, &r), 0);
 	assert_string_equal(r.rewritten, "v=spf1");
 	free(r.rewritten);
 }
@@ -346,6 +378,7 @@ main(void)
 		cmocka_unit_test(test_record_table),
 		cmocka_unit_test(test_record_nul),
 		cmocka_unit_test(test_record_caps),
+		cmocka_unit_test(test_record_chunks),
 		cmocka_unit_test(test_is_record_exp),
 		cmocka_unit_test(test_domain_sanitize),
 		cmocka_unit_test(test_filter_skips),
