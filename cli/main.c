@@ -89,7 +89,14 @@ parse_options(struct gh_cli *cli, int argc, char **argv)
 {
 	int	 ch;
 
-	while ((ch = getopt(argc, argv, "+c:o:fvh")) != -1) {
+	for (;;) {
+		/* A subcommand's own long options ("spf --ip") end the
+		   common ones; the subcommand parses the rest. */
+		if (optind < argc && strncmp(argv[optind], "--", 2) == 0 &&
+		    argv[optind][2] != '\0')
+			break;
+		if ((ch = getopt(argc, argv, "+c:o:fvh")) == -1)
+			break;
 		switch (ch) {
 		case 'c':
 			cli->config_path = optarg;

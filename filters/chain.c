@@ -23,6 +23,7 @@
 #include "filters/log.h"
 #include "filters/metrics.h"
 #include "filters/regex.h"
+#include "filters/spf.h"
 #include "filters/tag.h"
 
 struct gh_chain {
@@ -41,6 +42,7 @@ struct gh_chain {
  * to stay out of the chain).
  */
 static const struct gh_filter *const builtin[] = {
+	&gh_filter_spf,
 	&gh_filter_dkim,
 	&gh_filter_rules,
 };

@@ -26,6 +26,7 @@
 #include "filters/dns.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -58,8 +59,31 @@ struct query {
 	struct query		*prev, *next;	/* dns->queries, under lock */
 };
 
+/*
+ * An answer as libunbound gave it, decoded once, immutable and shared:
+ * by the answers handed out (gh_dns_answer.priv) and by the cache.
+ */
+struct shared {
+	int			 refs;		/* atomic */
+	uint64_t		 expires_us;
+	enum gh_dns_status	 status;
+	int			 rcode;
+	uint32_t		 ttl;
+	bool			 secure, bogus;
+	struct ub_result	*res;
+	struct gh_dns_rr	*rr;
+	size_t			 n;
+	char			 key[MAX_NAME * 4 + 16];
+};
+
+#define CACHE_SLOTS	8192		/* direct-mapped, power of two */
+#define CACHE_LOCKS	64
+#define CACHE_MAX_TTL	86400
+
 struct gh_dns {
 	struct ub_ctx		*ctx;
+	struct shared		*cache[CACHE_SLOTS];
+	pthread_mutex_t		 cache_lock[CACHE_LOCKS];
 	char			*key;		/* settings it was built from */
 	char			*desc;
 	int			 refs;		/* under the global lock */
@@ -261,6 +285,12 @@ configure(struct ub_ctx *ctx, char fwd[][64], size_t nfwd, const char *ta,
 		    err, errsz) ||
 		    set_option(ctx, "domain-insecure:", "test", err, errsz))
 			return -1;
+		/* libunbound reads the file only at the first query. */
+		if (access(ta, R_OK) == -1) {
+			snprintf(err, errsz, "dns.trust_anchor %s: %s", ta,
+			    strerror(errno));
+			return -1;
+		}
 		if ((r = ub_ctx_add_ta_file(ctx, ta)) != 0) {
 			snprintf(err, errsz, "dns.trust_anchor %s: %s", ta,
 			    ub_strerror(r));
@@ -300,6 +330,8 @@ dns_new(char fwd[][64], size_t nfwd, const char *ta, const char *key,
 	}
 	d->stop[0] = d->stop[1] = -1;
 	pthread_mutex_init(&d->lock, NULL);
+	for (i = 0; i < CACHE_LOCKS; i++)
+		pthread_mutex_init(&d->cache_lock[i], NULL);
 	d->refs = 1;
 	gh_buf_init(&desc, 4096);
 	for (i = 0; i < nfwd; i++)
@@ -324,6 +356,8 @@ dns_new(char fwd[][64], size_t nfwd, const char *ta, const char *key,
 	}
 	return d;
 fail:
+	for (i = 0; i < CACHE_LOCKS; i++)
+		pthread_mutex_destroy(&d->cache_lock[i]);
 	if (d->ctx)
 		ub_ctx_delete(d->ctx);
 	if (d->stop[0] != -1) {
@@ -370,12 +404,29 @@ query_unlink(struct gh_dns *d, struct query *q)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* Drop a reference to a shared answer; the last frees it. */
+static void
+shared_unref(struct shared *sh)
+{
+	size_t	 i;
+
+	if (sh == NULL || __atomic_sub_fetch(&sh->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	for (i = 0; i < sh->n; i++)
+		free(sh->rr[i].text);
+	free(sh->rr);
+	if (sh->res)
+		ub_resolve_free(sh->res);
+	free(sh);
+}
+
 /* Tear a resolver down: stop the dispatcher, free what is left. */
 static void
 dns_free(struct gh_dns *d)
 {
 	struct query	*q, *next;
 	char		 c = 'x';
+	size_t		 i;
 
 	if (d->started) {
 		while (write(d->stop[1], &c, 1) == -1 && errno == EINTR)
@@ -395,6 +446,10 @@ dns_free(struct gh_dns *d)
 	}
 	close(d->stop[0]);
 	close(d->stop[1]);
+	for (i = 0; i < CACHE_SLOTS; i++)
+		shared_unref(d->cache[i]);
+	for (i = 0; i < CACHE_LOCKS; i++)
+		pthread_mutex_destroy(&d->cache_lock[i]);
 	pthread_mutex_destroy(&d->lock);
 	free(d->key);
 	free(d->desc);
@@ -557,7 +612,7 @@ on_answer(void *arg, int err, struct ub_result *res)
 /*
  * Turn a text name into libunbound's text form: trailing dot removed
  * (one added), labels 1..63 octets, total at most 253; printable ASCII
- * only, anything but letters, digits, '-' and '_' escaped as \DDD so
+ * and space only (SPF macros can expand to spaces), anything but letters, digits, '-' and '_' escaped as \DDD so
  * that macro-expanded names reach the wire as they are.
  */
 static int
@@ -579,7 +634,7 @@ name_prepare(const char *name, char *out, size_t outsz)
 			out[o++] = '.';
 			continue;
 		}
-		if (c < 0x21 || c > 0x7e || ++lab > 63)
+		if (c < 0x20 || c > 0x7e || ++lab > 63)
 			return -1;
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '_')
@@ -687,54 +742,130 @@ decode_rr(struct gh_dns_rr *rr, int type, const uint8_t *p, size_t len)
 	}
 }
 
-/* Fill `a` from a libunbound result. */
-static enum gh_dns_status
-fill_answer(struct gh_dns_answer *a, struct ub_result *res, int type)
+/* Decode a libunbound result into `sh` (which owns `res` from now on). */
+static void
+fill_shared(struct shared *sh, struct ub_result *res, int type)
 {
 	size_t	 n, i;
 
-	a->priv = res;
-	a->rcode = res->rcode;
-	a->pkt = res->answer_packet;
-	a->pktlen = res->answer_len > 0 ? (size_t)res->answer_len : 0;
-	a->ttl = res->ttl > 0 ? (uint32_t)res->ttl : 0;
-	a->secure = res->secure != 0;
-	a->bogus = res->bogus != 0;
-	if (res->bogus)
-		return a->status = GH_DNS_SERVFAIL;
-	if (res->rcode == 3 || res->nxdomain)
-		return a->status = GH_DNS_NXDOMAIN;
-	if (res->rcode != 0)
-		return a->status = GH_DNS_SERVFAIL;
-	if (!res->havedata || res->data == NULL || res->data[0] == NULL)
-		return a->status = GH_DNS_NODATA;
+	sh->res = res;
+	sh->rcode = res->rcode;
+	sh->ttl = res->ttl > 0 ? (uint32_t)res->ttl : 0;
+	sh->secure = res->secure != 0;
+	sh->bogus = res->bogus != 0;
+	if (res->bogus) {
+		sh->status = GH_DNS_SERVFAIL;
+		return;
+	}
+	if (res->rcode == 3 || res->nxdomain) {
+		sh->status = GH_DNS_NXDOMAIN;
+		return;
+	}
+	if (res->rcode != 0) {
+		sh->status = GH_DNS_SERVFAIL;
+		return;
+	}
+	if (!res->havedata || res->data == NULL || res->data[0] == NULL) {
+		sh->status = GH_DNS_NODATA;
+		return;
+	}
 	for (n = 0; res->data[n]; n++)
 		;
-	if ((a->rr = calloc(n, sizeof(*a->rr))) == NULL)
-		return a->status = GH_DNS_ERROR;
-	for (i = 0; i < n; i++) {
-		if (res->len[i] < 0 || decode_rr(&a->rr[a->n], type,
-		    (const uint8_t *)res->data[i], (size_t)res->len[i]) == -1) {
-			free(a->rr[a->n].text);
-			memset(&a->rr[a->n], 0, sizeof(a->rr[a->n]));
-			return a->status = GH_DNS_SERVFAIL;
-		}
-		a->n++;
+	if ((sh->rr = calloc(n, sizeof(*sh->rr))) == NULL) {
+		sh->status = GH_DNS_ERROR;
+		return;
 	}
-	return a->status = GH_DNS_OK;
+	for (i = 0; i < n; i++) {
+		if (res->len[i] < 0 || decode_rr(&sh->rr[sh->n], type,
+		    (const uint8_t *)res->data[i], (size_t)res->len[i]) == -1) {
+			free(sh->rr[sh->n].text);
+			memset(&sh->rr[sh->n], 0, sizeof(sh->rr[sh->n]));
+			sh->status = GH_DNS_SERVFAIL;
+			return;
+		}
+		sh->n++;
+	}
+	sh->status = GH_DNS_OK;
+}
+
+/* Hand a shared answer out as `a` (takes one reference). */
+static enum gh_dns_status
+answer_from(struct gh_dns_answer *a, struct shared *sh)
+{
+	a->priv = sh;
+	a->status = sh->status;
+	a->rcode = sh->rcode;
+	a->ttl = sh->ttl;
+	a->secure = sh->secure;
+	a->bogus = sh->bogus;
+	a->rr = sh->rr;
+	a->n = sh->n;
+	a->pkt = sh->res ? sh->res->answer_packet : NULL;
+	a->pktlen = sh->res && sh->res->answer_len > 0 ?
+	    (size_t)sh->res->answer_len : 0;
+	return a->status;
+}
+
+/* The cache slot of a key (FNV-1a). */
+static size_t
+cache_slot(const char *key)
+{
+	uint32_t	 h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (uint8_t)*key) * 16777619u;
+	return h & (CACHE_SLOTS - 1);
+}
+
+/* A live cached answer for `key`, referenced, or NULL. */
+static struct shared *
+cache_get(struct gh_dns *d, const char *key, uint64_t now)
+{
+	size_t		 slot = cache_slot(key);
+	pthread_mutex_t	*m = &d->cache_lock[slot % CACHE_LOCKS];
+	struct shared	*sh, *old = NULL;
+
+	pthread_mutex_lock(m);
+	if ((sh = d->cache[slot]) != NULL) {
+		if (strcmp(sh->key, key) != 0)
+			sh = NULL;
+		else if (sh->expires_us <= now) {
+			old = sh;
+			d->cache[slot] = sh = NULL;
+		} else
+			__atomic_add_fetch(&sh->refs, 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(m);
+	shared_unref(old);
+	return sh;
+}
+
+/* Keep a positive or negative answer for its TTL. */
+static void
+cache_put(struct gh_dns *d, struct shared *sh, uint64_t now)
+{
+	size_t		 slot = cache_slot(sh->key);
+	pthread_mutex_t	*m = &d->cache_lock[slot % CACHE_LOCKS];
+	struct shared	*old;
+
+	if ((sh->status != GH_DNS_OK && sh->status != GH_DNS_NXDOMAIN &&
+	    sh->status != GH_DNS_NODATA) || sh->ttl == 0)
+		return;
+	sh->expires_us = now + (uint64_t)(sh->ttl < CACHE_MAX_TTL ? sh->ttl :
+	    CACHE_MAX_TTL) * 1000000;
+	__atomic_add_fetch(&sh->refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(m);
+	old = d->cache[slot];
+	d->cache[slot] = sh;
+	pthread_mutex_unlock(m);
+	shared_unref(old);
 }
 
 /* Release an answer. */
 void
 gh_dns_answer_free(struct gh_dns_answer *a)
 {
-	size_t	 i;
-
-	for (i = 0; i < a->n; i++)
-		free(a->rr[i].text);
-	free(a->rr);
-	if (a->priv)
-		ub_resolve_free(a->priv);
+	shared_unref(a->priv);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -758,6 +889,8 @@ gh_dns_query(struct gh_dns *d, const char *name, int type,
 	pthread_condattr_t	 ca;
 	struct timespec		 ts;
 	char			 qname[MAX_NAME * 4 + 8];
+	char			 key[sizeof(((struct shared *)0)->key)], *p;
+	struct shared		*sh;
 	uint64_t		 t0 = gh_now_us();
 	int			 id = 0, r;
 	bool			 done;
@@ -765,6 +898,15 @@ gh_dns_query(struct gh_dns *d, const char *name, int type,
 	memset(a, 0, sizeof(*a));
 	if (name_prepare(name, qname, sizeof(qname)) == -1)
 		return a->status = GH_DNS_BADNAME;
+	snprintf(key, sizeof(key), "%d/%s", type, qname);
+	for (p = key; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if ((sh = cache_get(d, key, t0)) != NULL) {
+		answer_from(a, sh);
+		a->cached = true;
+		a->usec = gh_now_us() - t0;
+		return a->status;
+	}
 	if (t0 >= deadline_us)
 		return a->status = GH_DNS_TIMEOUT;
 	if (ensure_started(d) == -1 || (q = calloc(1, sizeof(*q))) == NULL)
@@ -820,10 +962,17 @@ gh_dns_query(struct gh_dns *d, const char *name, int type,
 		query_unref(q, 1);
 		return a->status = GH_DNS_ERROR;
 	}
-	fill_answer(a, q->res, type);
-	q->res = NULL;		/* owned by the answer now */
+	if ((sh = calloc(1, sizeof(*sh))) == NULL) {
+		query_unref(q, 1);
+		return a->status = GH_DNS_ERROR;
+	}
+	sh->refs = 1;
+	snprintf(sh->key, sizeof(sh->key), "%s", key);
+	fill_shared(sh, q->res, type);
+	q->res = NULL;		/* owned by the shared answer now */
 	query_unref(q, 1);
-	return a->status;
+	cache_put(d, sh, gh_now_us());
+	return answer_from(a, sh);
 }
 
 /* Start a check (see dns.h). */
