@@ -88,6 +88,9 @@ static const struct key keys[] = {
 	    "User to run as after binding, when started as root." },
 	{ "group", CT_STRING, "", 0, 0, O(group), NULL,
 	    "Group to run as after binding (default: the user's)." },
+	{ "metrics_listen", CT_ADDR, "127.0.0.1:9890", 0, 0,
+	    O(metrics_listen), "optional", "Where GET /metrics answers in "
+	    "Prometheus text format (empty: no metrics)." },
 	{ "workers", CT_INT, "4", 1, 256, O(workers), NULL,
 	    "Worker threads for blocking filter work (DNS)." },
 	{ "log.level", CT_LOGLEVEL, "info", 0, 0, O(log_level), NULL,
@@ -814,6 +817,11 @@ set_value(struct gh_config *c, const struct key *k, const char *val,
 	case CT_ADDR: {
 		struct gh_addr a;
 
+		if (val[0] == '\0' && k->choices &&
+		    strcmp(k->choices, "optional") == 0) {
+			field_free(k->type, f);		/* empty: off */
+			return 0;
+		}
 		if (gh_addr_parse(val, &a, err, errsz) == -1)
 			return -1;
 		field_free(k->type, f);

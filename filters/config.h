@@ -91,6 +91,7 @@ struct gh_config {
 	int			 on_filter_error;	/* gh_action */
 	char			*user;
 	char			*group;
+	struct gh_addr		 metrics_listen;
 	long long		 workers;
 	int			 log_level;
 	char			*log_facility;
