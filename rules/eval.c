@@ -25,11 +25,37 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "eval_int.h"
 
 #define JIT_STACK_MIN	(32u << 10)
 #define JIT_STACK_MAX	(1u << 20)
+
+/* Monotonic nanoseconds (profiling only). */
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Start timing a rule if profiling. */
+static inline uint64_t
+prof_start(const struct rules_txn *t)
+{
+	return t->prof != NULL ? now_ns() : 0;
+}
+
+/* Charge the time since START to rule IDX if profiling. */
+static inline void
+prof_end(struct rules_txn *t, uint32_t idx, uint64_t start)
+{
+	if (t->prof != NULL)
+		t->prof[idx] += now_ns() - start;
+}
 
 /* Record that RULE stopped at a limit (once per rule per txn). */
 static void
@@ -248,6 +274,7 @@ eval_headers(struct rules_txn *t, const struct rules_input *in)
 		const struct rule *r = &set->rules[idx];
 		const char *s;
 		size_t len, ms, me;
+		uint64_t p0 = prof_start(t);
 
 		if (r->hspec != cur) {
 			cur = r->hspec;
@@ -257,6 +284,7 @@ eval_headers(struct rules_txn *t, const struct rules_input *in)
 		if (r->flags & RF_EXISTS) {
 			if (defined)
 				record(t, idx, RULES_STAGE_HEADERS, 1, NULL, 0);
+			prof_end(t, idx, p0);
 			continue;
 		}
 		if (defined) {
@@ -272,9 +300,9 @@ eval_headers(struct rules_txn *t, const struct rules_input *in)
 		if (r->flags & RF_NEG) {
 			if (!match1(t, idx, s, len, 0, 0, &ms, &me))
 				record(t, idx, RULES_STAGE_HEADERS, 1, NULL, 0);
-			continue;
-		}
-		eval_text(t, idx, RULES_STAGE_HEADERS, s, len);
+		} else
+			eval_text(t, idx, RULES_STAGE_HEADERS, s, len);
+		prof_end(t, idx, p0);
 	}
 }
 
@@ -311,6 +339,7 @@ eval_mimeheaders(struct rules_txn *t, const struct rules_input *in)
 		struct sbuf cval = { 0 };
 		struct rules_text v;
 		bool found = false;
+		uint64_t p0 = prof_start(t);
 
 		for (p = 0; p < in->nparts; p++) {
 			if (p + 1 > r->range_max)
@@ -347,6 +376,7 @@ eval_mimeheaders(struct rules_txn *t, const struct rules_input *in)
 		 */
 		if (!found && (r->flags & RF_NEG))
 			record(t, idx, RULES_STAGE_EOM, 1, NULL, 0);
+		prof_end(t, idx, p0);
 	}
 }
 
@@ -402,9 +432,13 @@ eval_type_text(struct rules_txn *t, enum rules_type type,
 
 	if (text.ptr == NULL)
 		return;
-	for (i = 0; i < t->set->nbytype[type]; i++)
-		eval_text(t, t->set->bytype[type][i], stage, text.ptr,
-		    text.len);
+	for (i = 0; i < t->set->nbytype[type]; i++) {
+		uint32_t idx = t->set->bytype[type][i];
+		uint64_t p0 = prof_start(t);
+
+		eval_text(t, idx, stage, text.ptr, text.len);
+		prof_end(t, idx, p0);
+	}
 }
 
 /* Run the regex rules of TYPE over an array of texts. */
@@ -418,7 +452,10 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
 		uint32_t idx = t->set->bytype[type][i];
 		size_t skip = (t->set->rules[idx].flags & RF_NOSUBJECT) &&
 		    type == RULES_T_BODY ? 1 : 0;
+		uint64_t p0 = prof_start(t);
+
 		eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
+		prof_end(t, idx, p0);
 	}
 }
 
@@ -682,6 +719,7 @@ rules_txn_free(struct rules_txn *t)
 	free(t->stack);
 	free(t->hits);
 	free(t->limits);
+	free(t->prof);
 	free(t->hv.buf.p);
 	free(t->hv.v);
 	free(t->hv2.buf.p);
@@ -741,4 +779,23 @@ rules_limits(const struct rules_txn *t, size_t *n)
 {
 	*n = t->nlimits;
 	return t->limits;
+}
+
+/* Turn per-rule timing on (counters start at zero) or off. */
+int
+rules_txn_profile(struct rules_txn *t, bool on)
+{
+	free(t->prof);
+	t->prof = NULL;
+	if (on && (t->prof = calloc(t->set->nrules + 1,
+	    sizeof(*t->prof))) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Nanoseconds spent per rule while profiling, or NULL. */
+const uint64_t *
+rules_profile(const struct rules_txn *t)
+{
+	return t->prof;
 }

@@ -63,6 +63,7 @@ struct rules_txn {
 	struct sbuf		 join;
 	struct rcpt_undo	*rcpt;	/* rcptto rules hit by this RCPT */
 	size_t			 nrcpt;
+	uint64_t		*prof;	/* per rule: ns spent, or NULL */
 };
 
 bool	 rules__header_value(struct rules_txn *, const struct hspec *,

@@ -606,35 +606,59 @@ split_pattern(const char *pat, struct pieces *out)
 	}
 	if (best == NULL)
 		return -1;
+	/*
+	 * Two pieces, each with half of the alternatives (contiguous in the
+	 * source): the fewer pieces, the fewer matches to run.
+	 */
 	{
-		const char *a = best + bestopen;
+		const char *a = best + bestopen, *mid = NULL;
+		size_t nalt = 1, k = 0;
 		int d = 0;
-		for (p = a; p <= bestend; ) {
-			if (p == bestend || (*p == '|' && d == 0)) {
-				struct sbuf sb = { 0 };
-				rules__sb_add(&sb, pat, (size_t)(best - pat));
-				if (bestopen == 1)
-					rules__sb_adds(&sb, "(?:");
-				else
-					rules__sb_add(&sb, best, bestopen);
-				rules__sb_add(&sb, a, (size_t)(p - a));
-				rules__sb_add(&sb, bestend,
-				    (size_t)(end - bestend));
-				if (sb.oom)
-					return -1;
-				pieces_add(out, sb.p, sb.len);
-				free(sb.p);
-				if (p == bestend)
-					break;
-				a = ++p;
-				continue;
-			}
-			if (*p == '(')
+
+		for (p = a; p < bestend; ) {
+			if (*p == '|' && d == 0) {
+				nalt++;
+				p++;
+			} else if (*p == '(')
 				d++, p++;
 			else if (*p == ')')
 				d--, p++;
 			else
 				p += elem_len(p, end);
+		}
+		d = 0;
+		for (p = a; p < bestend; ) {
+			if (*p == '|' && d == 0) {
+				if (++k == nalt / 2) {
+					mid = p;
+					break;
+				}
+				p++;
+			} else if (*p == '(')
+				d++, p++;
+			else if (*p == ')')
+				d--, p++;
+			else
+				p += elem_len(p, end);
+		}
+		if (mid == NULL)
+			return -1;
+		for (k = 0; k < 2; k++) {
+			struct sbuf sb = { 0 };
+			const char *from = k == 0 ? a : mid + 1;
+			const char *to = k == 0 ? mid : bestend;
+
+			rules__sb_add(&sb, pat, (size_t)(best - pat));
+			if (bestopen == 1)
+				rules__sb_adds(&sb, "(?:");
+			else
+				rules__sb_add(&sb, best, bestopen);
+			rules__sb_add(&sb, from, (size_t)(to - from));
+			rules__sb_add(&sb, bestend, (size_t)(end - bestend));
+			if (sb.oom)
+				return -1;
+			pieces_add(out, sb.p, sb.len);
+			free(sb.p);
 		}
 	}
 	return out->oom ? -1 : 0;
