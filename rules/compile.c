@@ -168,7 +168,8 @@ cmp_str(const void *a, const void *b)
  * meta itself excepted, or 0.
  */
 static char *
-expand_matching(struct loader *ld, const struct rule *self, const char *src)
+expand_matching(struct loader *ld, const struct rules_set *set,
+    const struct rule *self, const char *src)
 {
 	struct sbuf sb = { 0 };
 	const char *p = src, *q, *c, *e;
@@ -200,13 +201,20 @@ expand_matching(struct loader *ld, const struct rule *self, const char *src)
 		while (*e != '\0' && *e != ')')
 			e++;
 		rules__sb_add(&sb, p, (size_t)(q - p));
-		if ((names = calloc(ld->nrules + 1, sizeof(*names))) == NULL) {
+		if ((names = calloc(ld->nrules + set->nrules + 1,
+		    sizeof(*names))) == NULL) {
 			sb.oom = true;
 			break;
 		}
-		for (j = 0, n = 0; j < ld->nrules; j++) {
+		/* the set's rules, then eval: and scored names left over */
+		for (j = 0, n = 0; j < set->nrules; j++) {
+			const struct rule *r = &set->rules[j];
+			if (r != self && glob_match(glob, r->name))
+				names[n++] = r->name;
+		}
+		for (j = 0; j < ld->nrules; j++) {
 			const struct rule *r = &ld->rules[j];
-			if (r != self && (r->flags & (RF_DEFINED | RF_EVAL |
+			if (r->name != NULL && (r->flags & (RF_EVAL |
 			    RF_HAS_SCORE)) && glob_match(glob, r->name))
 				names[n++] = r->name;
 		}
@@ -437,7 +445,7 @@ build_metas(struct loader *ld, struct rules_set *set)
 		if (r->type != RULES_T_META)
 			continue;
 		nmeta++;
-		if ((src = expand_matching(ld, r, r->meta_src)) == NULL)
+		if ((src = expand_matching(ld, set, r, r->meta_src)) == NULL)
 			goto out;
 		if (rules__expr_compile(&ctx, src, &r->prog, &r->nprog, err,
 		    sizeof(err)) == -1) {

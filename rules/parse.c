@@ -639,14 +639,13 @@ d_action(struct loader *ld, const char *key, char *value)
 	static const struct {
 		const char		*word;
 		enum rules_action	 action;
-		const char		*reply;
+		bool			 reply;		/* takes a reply */
 	} acts[] = {
-		{ "reject", RULES_A_REJECT, "550 5.7.1 Message rejected" },
-		{ "tempfail", RULES_A_TEMPFAIL,
-		    "451 4.7.1 Try again later" },
-		{ "accept", RULES_A_ACCEPT, NULL },
-		{ "discard", RULES_A_DISCARD, NULL },
-		{ "tag", RULES_A_TAG, NULL },
+		{ "reject", RULES_A_REJECT, true },
+		{ "tempfail", RULES_A_TEMPFAIL, true },
+		{ "accept", RULES_A_ACCEPT, false },
+		{ "discard", RULES_A_DISCARD, false },
+		{ "tag", RULES_A_TAG, false },
 	};
 	char *p = value, *w, *reply = NULL;
 	size_t len, i;
@@ -682,7 +681,7 @@ d_action(struct loader *ld, const char *key, char *value)
 		    "discard, tag or shadow", key);
 		return;
 	}
-	if (*p != '\0' && acts[i].reply == NULL) {
+	if (*p != '\0' && !acts[i].reply) {
 		rules__error(ld, "%s: '%s' takes no argument", key,
 		    acts[i].word);
 		return;
@@ -699,8 +698,7 @@ d_action(struct loader *ld, const char *key, char *value)
 		if (check_reply(ld, reply, acts[i].action == RULES_A_REJECT ?
 		    '5' : '4') == -1)
 			return;
-	} else if (acts[i].reply != NULL)
-		reply = (char *)acts[i].reply;
+	}
 	r->action = (uint8_t)acts[i].action;
 	free(r->reply);
 	r->reply = NULL;

@@ -249,7 +249,8 @@ const struct rules_set *rules_txn_set(const struct rules_txn *txn);
 /* The decision of one stage, or of the whole transaction so far. */
 struct rules_verdict {
 	enum rules_action	 action;	/* RULES_A_NONE: none */
-	const char		*reply;		/* "550 5.7.1 ..." or NULL */
+	/* "550 5.7.1 ...", or NULL: use the configured default reply */
+	const char		*reply;
 	const char		*rule;		/* the deciding rule */
 	enum rules_stage	 stage;		/* where it was decided */
 };

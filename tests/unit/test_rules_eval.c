@@ -6,6 +6,9 @@
 #include <math.h>
 #include <time.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "rules_testutil.h"
 
 /* Evaluate SET against M through EOM; returns the transaction. */
@@ -455,7 +458,7 @@ test_actions(void **state)
 	assert_string_equal(v.rule, "H_DISC");
 	assert_int_equal(rules_eval(t, RULES_STAGE_EOM, &m.in, &v), 0);
 	assert_int_equal(v.action, RULES_A_REJECT);	/* this stage's */
-	assert_string_equal(v.reply, "550 5.7.1 Message rejected");
+	assert_null(v.reply);		/* the configured default */
 	rules_verdict(t, &v);
 	assert_int_equal(v.action, RULES_A_DISCARD);
 	assert_int_equal(v.stage, RULES_STAGE_HEADERS);
@@ -690,6 +693,150 @@ test_split(void **state)
 	assert_int_equal(out[0].len + out[1].len, sizeof(para) - 1);
 }
 
+/* rules_matching(), zero-score metas, :addr and :name details. */
+static void
+test_meta_details(void **state)
+{
+	static const char *const hdrs[] = {
+		"Subject: bad one bad two",
+		"From: \"Doe, Jane\" <jane@example.com> (work), bob@example.net "
+		    "(Bob B)",
+		"To: Friends: a@example.org, \"B\" <b@example.org>;",
+		"Reply-To: =?UTF-8?Q?J=C3=B6rg?= <j@example.de>",
+		NULL
+	};
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+
+	(void)state;
+	set = tu_load_ok("md.rules",
+	    "header __BAD_1  Subject =~ /bad one/\n"
+	    "header __BAD_2  Subject =~ /bad two/\n"
+	    "header __BAD_3  Subject =~ /bad three/\n"
+	    "meta   BADS2    rules_matching(__BAD_?) == 2\n"
+	    "meta   BADS_ANY rules_matching(__BAD*) > 0\n"
+	    "meta   NONE     rules_matching(__NOTHING*) == 0\n"
+	    "header OFFRULE  Subject =~ /bad/\n"
+	    "score  OFFRULE  0\n"
+	    "meta   ZMETA    __BAD_1\n"
+	    "score  ZMETA    0\n"
+	    "meta   USES_Z   !ZMETA\n"		/* blocked: ZMETA is true */
+	    "meta   ZMETA2   __BAD_3\n"
+	    "score  ZMETA2   0\n"
+	    "meta   USES_Z2  !ZMETA2\n"		/* ZMETA2 false: runs */
+	    "meta   ZOFF     OFFRULE || __BAD_1\n"
+	    "score  ZOFF     0\n"
+	    "meta   USES_ZOFF !ZOFF\n"		/* never runs */
+	    "header ADDR2    From:addr =~ /^jane\\@example\\.com\\nbob\\@example\\.net$/\n"
+	    "header NAME2    From:name =~ /^Doe, Jane$/m\n"
+	    "header COMMENT  From:name =~ /^Bob B$/m\n"
+	    "header NOTWORK  From:name =~ /work/\n"
+	    "header GROUP    To:addr =~ /^a\\@example\\.org\\nb\\@example\\.org$/\n"
+	    "header RAWNAME  Reply-To:name:raw =~ /=\\?UTF-8\\?Q\\?J=C3=B6rg/\n"
+	    "header DECODED  Reply-To =~ /J\\xc3\\xb6rg/\n");
+	tu_headers(&m, hdrs);
+	/* decoded values as the message model gives them */
+	m.h[3].value = tu_text("J\xc3\xb6rg <j@example.de>");
+	t = run_eom(set, &m);
+	assert_non_null(tu_hit(t, "BADS2"));
+	assert_non_null(tu_hit(t, "BADS_ANY"));
+	assert_non_null(tu_hit(t, "NONE"));
+	assert_null(tu_hit(t, "OFFRULE"));
+	assert_null(tu_hit(t, "ZMETA"));
+	assert_null(tu_hit(t, "USES_Z"));
+	assert_non_null(tu_hit(t, "USES_Z2"));
+	assert_null(tu_hit(t, "USES_ZOFF"));
+	assert_non_null(tu_hit(t, "ADDR2"));
+	assert_non_null(tu_hit(t, "NAME2"));
+	assert_non_null(tu_hit(t, "COMMENT"));
+	assert_null(tu_hit(t, "NOTWORK"));
+	assert_non_null(tu_hit(t, "GROUP"));
+	assert_non_null(tu_hit(t, "RAWNAME"));
+	assert_non_null(tu_hit(t, "DECODED"));
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* A pattern too large for PCRE2 (ReplaceTags) is split and still works. */
+static void
+test_huge_pattern(void **state)
+{
+	static char text[300000];
+	static const char *const yes[] = { "\n", "go w0399 b stop\n", NULL };
+	static const char *const no[] = { "\n", "go w0399 x stop\n", NULL };
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+	char *p = text;
+	int i, j;
+	pcre2_code *code;
+	int ec;
+	PCRE2_SIZE off;
+	char pat[200000], *q = pat;
+
+	(void)state;
+	p += sprintf(p, "replace_tag W (?:");
+	for (i = 0; i < 400; i++)
+		p += sprintf(p, "%sw%04d", i ? "|" : "", i);
+	p += sprintf(p, ")\nbody HUGE /go (?:");
+	q += sprintf(q, "go (?:");
+	for (j = 0; j < 16; j++) {
+		p += sprintf(p, "%s<W> %c", j ? "|" : "", 'a' + j);
+		q += sprintf(q, "%s(?:", j ? "|" : "");
+		for (i = 0; i < 400; i++)
+			q += sprintf(q, "%sw%04d", i ? "|" : "", i);
+		q += sprintf(q, ") %c", 'a' + j);
+	}
+	p += sprintf(p, ") stop/\nreplace_rules HUGE\n");
+	q += sprintf(q, ") stop");
+	/* make sure it really is too large for one PCRE2 program */
+	code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, 0, &ec,
+	    &off, NULL);
+	if (code != NULL) {
+		pcre2_code_free(code);
+		skip();
+	}
+	assert_int_equal(ec, PCRE2_ERROR_PATTERN_TOO_LARGE);
+	set = tu_load_ok("huge.cf", text);
+	memset(&m, 0, sizeof(m));
+	tu_body(&m, yes);
+	t = run_eom(set, &m);
+	assert_non_null(tu_hit(t, "HUGE"));
+	assert_string_equal(tu_hit(t, "HUGE")->match, "go w0399 b stop");
+	rules_txn_free(t);
+	tu_body(&m, no);
+	t = run_eom(set, &m);
+	assert_null(tu_hit(t, "HUGE"));
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* Profiling adds up time per rule; a transaction keeps its set alive. */
+static void
+test_profile_refs(void **state)
+{
+	static const char *const body[] = { "abc\n", NULL };
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+	uint32_t idx;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	tu_body(&m, body);
+	set = tu_load_ok("p.rules", "body A /b/\n");
+	t = rules_txn_new(set);
+	rules_set_unref(set);			/* the txn still holds it */
+	assert_null(rules_profile(t));
+	assert_int_equal(rules_txn_profile(t, true), 0);
+	assert_int_equal(rules_eval(t, RULES_STAGE_EOM, &m.in, NULL), 0);
+	assert_int_equal(rules_lookup(rules_txn_set(t), "A", &idx), 0);
+	assert_non_null(rules_profile(t));
+	assert_true(rules_profile(t)[idx] > 0);
+	rules_txn_free(t);
+}
+
 int
 main(void)
 {
@@ -698,6 +845,9 @@ main(void)
 		cmocka_unit_test(test_body),
 		cmocka_unit_test(test_other_types),
 		cmocka_unit_test(test_meta),
+		cmocka_unit_test(test_meta_details),
+		cmocka_unit_test(test_huge_pattern),
+		cmocka_unit_test(test_profile_refs),
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_actions),
