@@ -828,3 +828,46 @@ rules_action_name(enum rules_action action)
 
 	return (unsigned)action <= RULES_A_REJECT ? names[action] : "?";
 }
+
+/* Bytes of one compiled pattern, JIT code included. */
+static size_t
+code_size(const pcre2_code *c)
+{
+	size_t size = 0, jit = 0;
+
+	if (c == NULL)
+		return 0;
+	pcre2_pattern_info(c, PCRE2_INFO_SIZE, &size);
+	if (pcre2_pattern_info(c, PCRE2_INFO_JITSIZE, &jit) != 0)
+		jit = 0;
+	return size + jit;
+}
+
+/* Approximate memory held by a set. */
+size_t
+rules_set_memory(const struct rules_set *set)
+{
+	size_t total = sizeof(*set), i;
+	uint32_t j;
+
+	total += set->nrules * (sizeof(struct rule) + sizeof(atomic_bool) +
+	    sizeof(uint32_t) * 2);
+	total += set->names.size * sizeof(*set->names.slots);
+	for (j = 0; j < set->nrules; j++) {
+		const struct rule *r = &set->rules[j];
+		total += strlen(r->name) + 1 + code_size(r->re.code);
+		for (i = 0; i < r->re.nmore; i++)
+			total += code_size(r->re.more[i]);
+		if (r->re.src != NULL)
+			total += strlen(r->re.src) + strlen(r->re.body) +
+			    strlen(r->re.mods) + 3;
+		total += r->nprog * sizeof(*r->prog);
+		if (r->describe != NULL)
+			total += strlen(r->describe) + 1;
+		if (r->meta_src != NULL)
+			total += strlen(r->meta_src) + 1;
+	}
+	for (i = 0; i < set->ntests; i++)
+		total += sizeof(set->tests[i]) + set->tests[i].text_len + 1;
+	return total;
+}

@@ -57,6 +57,23 @@ prof_end(struct rules_txn *t, uint32_t idx, uint64_t start)
 		t->prof[idx] += now_ns() - start;
 }
 
+/*
+ * The prefilter hook: true if rule IDX may match this transaction's
+ * texts.  Without a prefilter every enabled rule is a candidate.  A
+ * multi-pattern prefilter (required literals scanned with Aho-Corasick,
+ * or a Hyperscan-style engine in prefilter mode) would scan each text
+ * once before the rules of its type run, mark the candidates, and make
+ * this a bit test; PCRE2 stays the engine of record, so results must be
+ * the same with and without it.
+ */
+static inline bool
+candidate(const struct rules_txn *t, uint32_t idx)
+{
+	(void)t;
+	(void)idx;
+	return true;
+}
+
 /* Record that RULE stopped at a limit (once per rule per txn). */
 static void
 limit_hit(struct rules_txn *t, uint32_t rule, int err)
@@ -434,8 +451,11 @@ eval_type_text(struct rules_txn *t, enum rules_type type,
 		return;
 	for (i = 0; i < t->set->nbytype[type]; i++) {
 		uint32_t idx = t->set->bytype[type][i];
-		uint64_t p0 = prof_start(t);
+		uint64_t p0;
 
+		if (!candidate(t, idx))
+			continue;
+		p0 = prof_start(t);
 		eval_text(t, idx, stage, text.ptr, text.len);
 		prof_end(t, idx, p0);
 	}
@@ -452,8 +472,11 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
 		uint32_t idx = t->set->bytype[type][i];
 		size_t skip = (t->set->rules[idx].flags & RF_NOSUBJECT) &&
 		    type == RULES_T_BODY ? 1 : 0;
-		uint64_t p0 = prof_start(t);
+		uint64_t p0;
 
+		if (!candidate(t, idx))
+			continue;
+		p0 = prof_start(t);
 		eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
 		prof_end(t, idx, p0);
 	}

@@ -873,6 +873,10 @@ rules__regex_match(const struct regex *re, const char *s, size_t len,
 
 		rc = pcre2_match(c, (PCRE2_SPTR)s, len, start, opts, md,
 		    mctx);
+		/* out of JIT stack: the interpreter works on the heap */
+		if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+			rc = pcre2_match(c, (PCRE2_SPTR)s, len, start,
+			    opts | PCRE2_NO_JIT, md, mctx);
 		if (rc == PCRE2_ERROR_NOMATCH)
 			continue;
 		if (rc < 0) {

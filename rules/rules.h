@@ -227,6 +227,8 @@ const char *rules_name(const struct rules_set *set, uint32_t rule);
 enum rules_type rules_type_of(const struct rules_set *set, uint32_t rule);
 int	 rules_lookup(const struct rules_set *set, const char *name,
 	    uint32_t *rule);
+/* Approximate bytes the set holds (compiled patterns, JIT code, rules). */
+size_t	 rules_set_memory(const struct rules_set *set);
 /* required_score from the rule files; false if none was given. */
 bool	 rules_required_score(const struct rules_set *set, double *score);
 /* "header", "body", ... */

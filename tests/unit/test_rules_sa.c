@@ -72,6 +72,8 @@ test_sa_load(void **state)
 	    d.ignored, d.warnings);
 	printf("  regexes: JIT %zu, interpreter %zu; self-tests %zu\n",
 	    d.jit, d.interpreted, d.tests);
+	printf("  memory of the compiled set: %.1f MB\n",
+	    (double)rules_set_memory(sa_set) / 1048576.0);
 	assert_true(d.by_type[RULES_T_BODY] > 300);
 	assert_true(d.by_type[RULES_T_HEADER] > 300);
 	assert_true(d.by_type[RULES_T_META] > 300);
