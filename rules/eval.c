@@ -522,7 +522,7 @@ eval_rcpt(struct rules_txn *t, const struct rules_input *in,
 	const struct rules_set *set = t->set;
 	size_t before = t->nhits, i;
 	double score = t->score, shadow = t->shadow_score;
-	const struct rule *best = NULL, *r;
+	const struct rule *best = NULL, *tag = NULL, *r;
 
 	if (in->rcpt.ptr == NULL)
 		return;
@@ -580,20 +580,21 @@ eval_rcpt(struct rules_txn *t, const struct rules_input *in,
 		if (r->action == RULES_A_NONE || (r->flags & RF_SHADOW))
 			continue;
 		if (r->action == RULES_A_TAG) {
-			if (t->tag.action == RULES_A_NONE)
-				set_verdict(&t->tag, r, RULES_STAGE_RCPT);
+			if (tag == NULL || r->order < tag->order)
+				tag = r;
 			continue;
 		}
 		if (best == NULL || r->order < best->order)
 			best = r;
 	}
+	if (tag != NULL && t->tag.action == RULES_A_NONE)
+		set_verdict(&t->tag, tag, RULES_STAGE_RCPT);
 	if (best != NULL) {
 		set_verdict(out, best, RULES_STAGE_RCPT);
 		if (t->verdict.action == RULES_A_NONE)
 			t->verdict = *out;
-	} else if (t->tag.action != RULES_A_NONE &&
-	    t->tag.stage == RULES_STAGE_RCPT)
-		*out = t->tag;
+	} else if (tag != NULL)
+		set_verdict(out, tag, RULES_STAGE_RCPT);
 }
 
 /* Evaluate the rules of one stage. */

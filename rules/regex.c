@@ -464,20 +464,153 @@ quantified(const char *p, const char *end)
 }
 
 /*
- * Split PAT (too large for PCRE2's 64 KB link size) into patterns whose
- * union matches where PAT matches: top-level alternatives apart, or
- * PREFIX (A|B) SUFFIX into PREFIX A SUFFIX, PREFIX B SUFFIX, choosing the
- * largest unquantified top-level group that has alternatives.  Leading
- * "(?flags)" settings stay in front of every piece.  Returns 0 with
- * the pieces, -1 if PAT cannot be split.
+ * Find the '|' that cuts the alternatives between A and END (at group
+ * depth 0 relative to A) in two halves; NULL if there is none.
+ */
+static const char *
+middle_bar(const char *a, const char *end, const char *limit)
+{
+	const char *p;
+	size_t nalt = 1, k = 0;
+	int d = 0;
+
+	for (p = a; p < end; ) {
+		if (*p == '|' && d == 0)
+			nalt++, p++;
+		else if (*p == '(')
+			d++, p++;
+		else if (*p == ')')
+			d--, p++;
+		else
+			p += elem_len(p, limit);
+	}
+	if (nalt < 2)
+		return NULL;
+	for (p = a, d = 0; p < end; ) {
+		if (*p == '|' && d == 0) {
+			if (++k == nalt / 2)
+				return p;
+			p++;
+		} else if (*p == '(')
+			d++, p++;
+		else if (*p == ')')
+			d--, p++;
+		else
+			p += elem_len(p, limit);
+	}
+	return NULL;
+}
+
+/*
+ * Emit two pieces: PAT[0..pre) OPEN ALTS SUFFIX, where ALTS is the first
+ * or the second half of the alternatives in [A, B) and SUFFIX is
+ * PAT[b..], so that their union matches what PAT matches.
+ */
+static int
+emit_halves(const char *pat, const char *pre, const char *open,
+    size_t openlen, const char *a, const char *b, struct pieces *out)
+{
+	const char *end = pat + strlen(pat), *mid;
+	size_t k;
+
+	if ((mid = middle_bar(a, b, end)) == NULL)
+		return -1;
+	for (k = 0; k < 2; k++) {
+		struct sbuf sb = { 0 };
+		const char *from = k == 0 ? a : mid + 1;
+		const char *to = k == 0 ? mid : b;
+
+		rules__sb_add(&sb, pat, (size_t)(pre - pat));
+		rules__sb_add(&sb, open, openlen);
+		rules__sb_add(&sb, from, (size_t)(to - from));
+		if (openlen > 0)
+			rules__sb_add(&sb, b, (size_t)(end - b));
+		if (sb.oom)
+			return -1;
+		pieces_add(out, sb.p, sb.len);
+		free(sb.p);
+	}
+	return out->oom ? -1 : 0;
+}
+
+/* One group of a pattern, for choosing where to split. */
+struct grp {
+	const char	*start;		/* '(' */
+	const char	*end;		/* ')' */
+	size_t		 open;		/* opener length, 0: not splittable */
+	size_t		 bars;		/* '|' at its own level */
+	int		 parent;
+	bool		 quant;
+};
+
+/*
+ * The largest group with alternatives whose enclosing groups are all
+ * plain, unquantified concatenations (PREFIX (A|B) SUFFIX can then be
+ * distributed textually).  Returns its index in *G, or -1.
+ */
+static int
+best_group(const char *body, const char *end, struct grp **gp)
+{
+	struct grp *g;
+	const char *p;
+	int stack[64], sp = 0, ng = 0, i, a, best = -1, maxg = 0;
+
+	for (p = body; p < end; p++)
+		maxg += *p == '(';
+	if ((g = calloc((size_t)maxg + 1, sizeof(*g))) == NULL)
+		return -1;
+	*gp = g;
+	for (p = body; p < end; ) {
+		if (*p == '(') {
+			if (ng == maxg || sp == 64)
+				return -1;
+			g[ng].start = p++;
+			g[ng].open = plain_group(g[ng].start, end);
+			g[ng].parent = sp > 0 ? stack[sp - 1] : -1;
+			stack[sp++] = ng++;
+		} else if (*p == ')') {
+			if (sp == 0)
+				return -1;
+			i = stack[--sp];
+			g[i].end = p++;
+			g[i].quant = quantified(p, end);
+		} else if (*p == '|') {
+			if (sp > 0)
+				g[stack[sp - 1]].bars++;
+			p++;
+		} else
+			p += elem_len(p, end);
+	}
+	if (sp != 0)
+		return -1;
+	for (i = 0; i < ng; i++) {
+		if (g[i].open == 0 || g[i].bars == 0 || g[i].quant)
+			continue;
+		for (a = g[i].parent; a >= 0; a = g[a].parent)
+			if (g[a].open == 0 || g[a].bars > 0 || g[a].quant)
+				break;
+		if (a < 0 && (best < 0 || g[i].end - g[i].start >
+		    g[best].end - g[best].start))
+			best = i;
+	}
+	return best;
+}
+
+/*
+ * Split PAT (too large for PCRE2's 64 KB link size) into two patterns
+ * whose union matches where PAT matches: its top-level alternatives in
+ * two halves, or PREFIX (A|B|C|D) SUFFIX into PREFIX (A|B) SUFFIX and
+ * PREFIX (C|D) SUFFIX for the largest splittable group.  Leading
+ * "(?flags)" settings stay in front of both.  Returns 0 with the
+ * pieces, -1 if PAT cannot be split.
  */
 static int
 split_pattern(const char *pat, struct pieces *out)
 {
 	const char *end = pat + strlen(pat), *p, *body = pat, *q;
-	const char *best = NULL, *bestend = NULL;
-	size_t openlen = 0, bestopen = 0, nbars = 0;
-	int depth = 0;
+	struct grp *g = NULL;
+	int depth = 0, best, rc;
+	bool bars = false;
 
 	/* leading option settings such as "(?i)" */
 	while (body + 3 < end && body[0] == '(' && body[1] == '?') {
@@ -488,180 +621,32 @@ split_pattern(const char *pat, struct pieces *out)
 			break;
 		body = q + 1;
 	}
-	/* top-level alternation */
 	for (p = body; p < end; ) {
-		if (*p == '(') {
-			depth++;
-			p++;
-		} else if (*p == ')') {
-			depth--;
-			p++;
-		} else if (*p == '|' && depth == 0) {
-			nbars++;
-			p++;
-		} else
+		if (*p == '(')
+			depth++, p++;
+		else if (*p == ')')
+			depth--, p++;
+		else if (*p == '|' && depth == 0)
+			bars = true, p++;
+		else
 			p += elem_len(p, end);
 	}
 	if (depth != 0)
 		return -1;
-	if (nbars > 0) {
-		const char *a = body;
-		depth = 0;
-		for (p = body; p <= end; ) {
-			if (p == end || (*p == '|' && depth == 0)) {
-				struct pieces tmp = { 0 };
-				struct sbuf sb = { 0 };
-				rules__sb_add(&sb, pat, (size_t)(body - pat));
-				rules__sb_add(&sb, a, (size_t)(p - a));
-				if (sb.oom)
-					return -1;
-				pieces_add(out, sb.p, sb.len);
-				free(sb.p);
-				(void)tmp;
-				if (p == end)
-					break;
-				a = ++p;
-				continue;
-			}
-			if (*p == '(')
-				depth++, p++;
-			else if (*p == ')')
-				depth--, p++;
-			else
-				p += elem_len(p, end);
-		}
-		return out->oom ? -1 : 0;
-	}
-	/*
-	 * The largest group with alternatives whose enclosing groups are
-	 * all plain, unquantified concatenations: PREFIX (A|B) SUFFIX can
-	 * then be distributed textually.
-	 */
-	{
-		struct grp {
-			const char	*start;
-			const char	*end;
-			size_t		 open;
-			size_t		 bars;
-			int		 parent;
-			bool		 quant;
-		} *g;
-		int stack[64], sp = 0, ng = 0, i, a, maxg = 0;
-
-		for (p = body; p < end; p++)
-			maxg += *p == '(';
-		if ((g = calloc((size_t)maxg + 1, sizeof(*g))) == NULL)
-			return -1;
-		for (p = body; p < end; ) {
-			if (*p == '(') {
-				if (ng == maxg || sp == (int)(sizeof(stack) /
-				    sizeof(stack[0]))) {
-					free(g);
-					return -1;
-				}
-				g[ng].start = p;
-				g[ng].open = plain_group(p, end);
-				g[ng].bars = 0;
-				g[ng].parent = sp > 0 ? stack[sp - 1] : -1;
-				stack[sp++] = ng++;
-				p++;
-			} else if (*p == ')') {
-				if (sp == 0) {
-					free(g);
-					return -1;
-				}
-				i = stack[--sp];
-				g[i].end = p;
-				g[i].quant = quantified(p + 1, end);
-				p++;
-			} else if (*p == '|') {
-				if (sp > 0)
-					g[stack[sp - 1]].bars++;
-				p++;
-			} else
-				p += elem_len(p, end);
-		}
-		if (sp != 0) {
-			free(g);
-			return -1;
-		}
-		for (i = 0; i < ng; i++) {
-			if (g[i].open == 0 || g[i].bars == 0 || g[i].quant)
-				continue;
-			for (a = g[i].parent; a >= 0; a = g[a].parent)
-				if (g[a].open == 0 || g[a].bars > 0 ||
-				    g[a].quant)
-					break;
-			if (a >= 0)
-				continue;
-			if (best == NULL || g[i].end - g[i].start >
-			    bestend - best) {
-				best = g[i].start;
-				bestend = g[i].end;
-				bestopen = g[i].open;
-			}
-		}
-		(void)openlen;
+	if (bars)
+		return emit_halves(pat, body, "", 0, body, end, out);
+	best = best_group(body, end, &g);
+	if (best < 0) {
 		free(g);
-	}
-	if (best == NULL)
 		return -1;
-	/*
-	 * Two pieces, each with half of the alternatives (contiguous in the
-	 * source): the fewer pieces, the fewer matches to run.
-	 */
-	{
-		const char *a = best + bestopen, *mid = NULL;
-		size_t nalt = 1, k = 0;
-		int d = 0;
-
-		for (p = a; p < bestend; ) {
-			if (*p == '|' && d == 0) {
-				nalt++;
-				p++;
-			} else if (*p == '(')
-				d++, p++;
-			else if (*p == ')')
-				d--, p++;
-			else
-				p += elem_len(p, end);
-		}
-		d = 0;
-		for (p = a; p < bestend; ) {
-			if (*p == '|' && d == 0) {
-				if (++k == nalt / 2) {
-					mid = p;
-					break;
-				}
-				p++;
-			} else if (*p == '(')
-				d++, p++;
-			else if (*p == ')')
-				d--, p++;
-			else
-				p += elem_len(p, end);
-		}
-		if (mid == NULL)
-			return -1;
-		for (k = 0; k < 2; k++) {
-			struct sbuf sb = { 0 };
-			const char *from = k == 0 ? a : mid + 1;
-			const char *to = k == 0 ? mid : bestend;
-
-			rules__sb_add(&sb, pat, (size_t)(best - pat));
-			if (bestopen == 1)
-				rules__sb_adds(&sb, "(?:");
-			else
-				rules__sb_add(&sb, best, bestopen);
-			rules__sb_add(&sb, from, (size_t)(to - from));
-			rules__sb_add(&sb, bestend, (size_t)(end - bestend));
-			if (sb.oom)
-				return -1;
-			pieces_add(out, sb.p, sb.len);
-			free(sb.p);
-		}
 	}
-	return out->oom ? -1 : 0;
+	rc = g[best].open == 1 ?
+	    emit_halves(pat, g[best].start, "(?:", 3, g[best].start + 1,
+	    g[best].end, out) :
+	    emit_halves(pat, g[best].start, g[best].start, g[best].open,
+	    g[best].start + g[best].open, g[best].end, out);
+	free(g);
+	return rc;
 }
 
 /*
