@@ -141,11 +141,13 @@ struct rules_input {
 	 * EOM.  body: SpamAssassin's rendered body text array: element 0
 	 * is the decoded Subject followed by "\n" (just "\n" without a
 	 * Subject), then the text of all text parts, HTML rendered, each
-	 * paragraph made one line ending in "\n", lines over 2048 bytes
-	 * split (rules_split_lines()).  rawbody: the decoded, unrendered
-	 * text parts, each cut into 1-2 KB chunks
-	 * (rules_split_paragraphs()).  full: the pristine message.
-	 * uris: each URI found, matched one by one.
+	 * paragraph made one line, lines over 2048 bytes split: build it
+	 * with rules_body_text() and rules_split_lines().  rawbody: each
+	 * text/ and message/ part (not text/calendar), decoded but not
+	 * rendered, cut at 500,000 bytes (rawbody_part_scan_size) and
+	 * split with rules_split_paragraphs(), all parts' pieces in one
+	 * array.  full: the pristine message.  uris: each URI found,
+	 * matched one by one.
 	 */
 	const struct rules_text	*body;
 	size_t			 nbody;
@@ -327,6 +329,22 @@ const uint64_t *rules_profile(const struct rules_txn *txn);
 size_t	 rules_selftest(const struct rules_set *set,
 	    void (*report)(void *arg, const char *msg), void *arg,
 	    size_t *ran, size_t *skipped);
+
+/*
+ * SpamAssassin's rendered body (Message::get_body_text_array_common),
+ * to be split with rules_split_lines() into rules_input.body.  SUBJECT
+ * is the decoded value of the last Subject field (NULL or empty: none).
+ * PARTS are all leaf MIME parts in order: the rendered text (UTF-8, HTML
+ * rendered) of text/plain and text/html parts, ptr NULL for the others
+ * (they still separate paragraphs, as in SpamAssassin).  Each part is
+ * cut at 50,000 bytes (body_part_scan_size); parts are joined by "\n";
+ * a run of white space holding two newlines becomes a paragraph break,
+ * any other run one space (Unicode white space included); the Subject
+ * and "\n" come first.  Returns a malloc'ed buffer of *len bytes, or
+ * NULL when memory runs out.
+ */
+char	*rules_body_text(const struct rules_text *subject,
+	    const struct rules_text *parts, size_t nparts, size_t *len);
 
 /*
  * Helpers for building rules_input the way SpamAssassin does.  Both

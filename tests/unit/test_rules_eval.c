@@ -837,6 +837,38 @@ test_profile_refs(void **state)
 	rules_txn_free(t);
 }
 
+/* SpamAssassin's rendered body text. */
+static void
+test_body_text(void **state)
+{
+	struct rules_text subj = { "Hello", 5 }, parts[4];
+	struct rules_text out[16];
+	char *text;
+	size_t len, n, need;
+
+	(void)state;
+	parts[0] = tu_text("line one\nline two\n\npara\t two  \n \n"
+	    "  third\xc2\xa0nbsp\xe2\x80\x83" "em\n");
+	parts[1].ptr = NULL;			/* an image */
+	parts[1].len = 0;
+	parts[2].ptr = "after image\0nul";
+	parts[2].len = 15;
+	parts[3] = tu_text("last part\n");
+	text = rules_body_text(&subj, parts, 4, &len);
+	assert_non_null(text);
+	assert_int_equal(len, strlen(text));
+	assert_string_equal(text, "Hello\nline one line two\npara two \n "
+	    "third nbsp em\nafter image\nnul last part ");
+	n = rules_split_lines((struct rules_text){ text, len }, out, 16,
+	    &need);
+	assert_int_equal(n, 6);
+	assert_int_equal(out[0].len, 6);		/* "Hello\n" */
+	free(text);
+	text = rules_body_text(NULL, NULL, 0, &len);
+	assert_string_equal(text, "\n");
+	free(text);
+}
+
 int
 main(void)
 {
@@ -856,6 +888,7 @@ main(void)
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_no_jit),
 		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_body_text),
 	};
 
 	return cmocka_run_group_tests(tests, tu_setup, tu_teardown);
