@@ -598,6 +598,13 @@ build_lists(struct loader *ld, struct rules_set *set)
 				else
 					ld->diag->interpreted++;
 			}
+			if (!(ld->opts->flags & RULES_LOAD_PLAIN) &&
+			    (r->type == RULES_T_BODY ||
+			    r->type == RULES_T_RAWBODY ||
+			    r->type == RULES_T_URI) && r->re.body != NULL &&
+			    !(r->flags & RF_MULTIPLE) &&
+			    rules__regex_local(r->re.body))
+				r->flags |= RF_JOINABLE;
 			if (!(r->flags & RF_DISABLED))
 				set->bytype[r->type][set->nbytype[r->type]++] =
 				    i;

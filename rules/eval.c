@@ -276,6 +276,93 @@ eval_lines(struct rules_txn *t, uint32_t idx, enum rules_stage stage,
 	}
 }
 
+/*
+ * Join the N texts of V into t->jn, each followed by a newline unless it
+ * ends in one.  Returns false when memory runs out.
+ */
+static bool
+join_lines(struct rules_txn *t, const struct rules_text *v, size_t n)
+{
+	struct joined *j = &t->jn;
+	size_t i;
+
+	j->buf.len = 0;
+	j->buf.oom = false;
+	j->n = 0;
+	if (n > j->cap) {
+		size_t *ns = realloc(j->start, n * sizeof(*ns));
+		size_t *nl;
+		if (ns == NULL)
+			return false;
+		j->start = ns;
+		if ((nl = realloc(j->len, n * sizeof(*nl))) == NULL)
+			return false;
+		j->len = nl;
+		j->cap = n;
+	}
+	for (i = 0; i < n; i++) {
+		j->start[i] = j->buf.len;
+		j->len[i] = v[i].ptr != NULL ? v[i].len : 0;
+		if (j->len[i] > 0)
+			rules__sb_add(&j->buf, v[i].ptr, v[i].len);
+		if (j->len[i] == 0 || v[i].ptr[v[i].len - 1] != '\n')
+			rules__sb_addc(&j->buf, '\n');
+	}
+	if (j->buf.oom)
+		return false;
+	j->n = n;
+	return true;
+}
+
+/* Index of the joined line holding offset OFF. */
+static size_t
+line_of(const struct joined *j, size_t off)
+{
+	size_t lo = 0, hi = j->n;
+
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (j->start[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * A non-multiple rule whose pattern is local (RF_JOINABLE): one search
+ * over all lines joined instead of one per line.  A match that lies
+ * within one line is that line's first match; no match means no line
+ * matches.  A match across lines, or a limit, falls back to the lines
+ * one by one, so the result is always the per-line result.
+ */
+static void
+eval_joined(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
+    size_t n, size_t skip)
+{
+	const struct rule *r = &t->set->rules[idx];
+	const struct joined *j = &t->jn;
+	size_t ms, me, k;
+	int rc;
+
+	if (skip >= n)
+		return;
+	rc = rules__regex_match(&r->re, j->buf.p, j->buf.len, j->start[skip],
+	    0, t->md, t->mctx, &ms, &me);
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return;
+	if (rc >= 0) {
+		k = line_of(j, ms);
+		if (k >= skip && me <= j->start[k] + j->len[k]) {
+			record(t, idx, RULES_STAGE_EOM, 1, j->buf.p + ms,
+			    me - ms);
+			return;
+		}
+	}
+	eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
+}
+
 /* Header rules, grouped by header request. */
 static void
 eval_headers(struct rules_txn *t, const struct rules_input *in)
@@ -467,17 +554,22 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
     const struct rules_text *v, size_t n)
 {
 	uint32_t i;
+	bool joined = n > 1 && join_lines(t, v, n);
 
 	for (i = 0; i < t->set->nbytype[type]; i++) {
 		uint32_t idx = t->set->bytype[type][i];
-		size_t skip = (t->set->rules[idx].flags & RF_NOSUBJECT) &&
-		    type == RULES_T_BODY ? 1 : 0;
+		uint32_t flags = t->set->rules[idx].flags;
+		size_t skip = (flags & RF_NOSUBJECT) && type == RULES_T_BODY ?
+		    1 : 0;
 		uint64_t p0;
 
 		if (!candidate(t, idx))
 			continue;
 		p0 = prof_start(t);
-		eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
+		if (joined && (flags & RF_JOINABLE))
+			eval_joined(t, idx, v, n, skip);
+		else
+			eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
 		prof_end(t, idx, p0);
 	}
 }
@@ -744,6 +836,9 @@ rules_txn_free(struct rules_txn *t)
 	free(t->hits);
 	free(t->limits);
 	free(t->prof);
+	free(t->jn.buf.p);
+	free(t->jn.start);
+	free(t->jn.len);
 	free(t->hv.buf.p);
 	free(t->hv.v);
 	free(t->hv2.buf.p);

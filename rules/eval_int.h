@@ -29,6 +29,15 @@ vals_clear(struct vals *v)
 	v->buf.oom = false;
 }
 
+/* The lines of one text array joined, for whole-array searches. */
+struct joined {
+	struct sbuf	 buf;
+	size_t		*start;		/* where line i starts in buf */
+	size_t		*len;		/* its own length (no separator) */
+	size_t		 n;
+	size_t		 cap;
+};
+
 /* What an rcptto rule had before this recipient (for refusals). */
 struct rcpt_undo {
 	uint32_t	 rule;
@@ -64,6 +73,7 @@ struct rules_txn {
 	struct rcpt_undo	*rcpt;	/* rcptto rules hit by this RCPT */
 	size_t			 nrcpt;
 	uint64_t		*prof;	/* per rule: ns spent, or NULL */
+	struct joined		 jn;	/* body/rawbody/uri lines joined */
 };
 
 bool	 rules__header_value(struct rules_txn *, const struct hspec *,

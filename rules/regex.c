@@ -885,6 +885,33 @@ rules__regex_match(const struct regex *re, const char *s, size_t len,
 	return best;
 }
 
+/*
+ * True if whether PATTERN matches at a position depends only on the
+ * text it consumes: no anchors (^ $ \A \z \Z \G), no lookaround, no
+ * conditionals or verbs.  Such a pattern finds the same matches inside
+ * a line whether the line stands alone or sits between other lines
+ * (with newlines around it).  Conservative: may say no when yes.
+ */
+bool
+rules__regex_local(const char *pattern)
+{
+	const char *p = pattern, *end = pattern + strlen(pattern);
+
+	while (p < end) {
+		if (*p == '\\' && p + 1 < end && strchr("AzZG", p[1]) != NULL)
+			return false;
+		if (*p == '^' || *p == '$')
+			return false;
+		if (*p == '(' && p + 1 < end && (p[1] == '*' || (p[1] == '?' &&
+		    p + 2 < end && (p[2] == '=' || p[2] == '!' || p[2] == '(' ||
+		    (p[2] == '<' && p + 3 < end && (p[3] == '=' ||
+		    p[3] == '!'))))))
+			return false;
+		p += elem_len(p, end);
+	}
+	return true;
+}
+
 /* Free the compiled code of RE (not its source). */
 void
 rules__regex_free_code(struct regex *re)

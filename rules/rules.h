@@ -168,6 +168,9 @@ struct rules_opts {
 #define RULES_LOAD_NO_JIT	0x01	/* never use the JIT */
 #define RULES_LOAD_SHADOW	0x02	/* every action of this load is shadow */
 #define RULES_LOAD_NO_TESTS	0x04	/* do not keep "test" lines */
+#define RULES_LOAD_PLAIN	0x08	/* no evaluation shortcuts: one
+					   search per rule per text, as
+					   SpamAssassin; same results */
 
 #define RULES_DEFAULT_MATCH_LIMIT	1000000u
 #define RULES_DEFAULT_DEPTH_LIMIT	50000u

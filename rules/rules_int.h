@@ -72,6 +72,7 @@ struct hspec {
 #define RF_DEFINED	0x2000	/* draft: a definition was seen */
 #define RF_REPLACE	0x4000	/* draft: replace_rules names it */
 #define RF_HAS_SCORE	0x8000	/* draft: a score line was seen */
+#define RF_JOINABLE	0x10000	/* may search all lines joined (eval.c) */
 
 /* Meta program: a small stack machine. */
 enum meta_opcode {
@@ -299,6 +300,7 @@ int	 rules__regex_compile(struct regex *re, const char *pattern,
 void	 rules__regex_jit(struct regex *re, bool allowed);
 void	 rules__regex_free(struct regex *re);
 void	 rules__regex_free_code(struct regex *re);
+bool	 rules__regex_local(const char *pattern);
 int	 rules__regex_match(const struct regex *re, const char *s,
 	    size_t len, size_t start, uint32_t opts, pcre2_match_data *md,
 	    pcre2_match_context *mctx, size_t *ms, size_t *me);

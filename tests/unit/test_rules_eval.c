@@ -837,6 +837,93 @@ test_profile_refs(void **state)
 	rules_txn_free(t);
 }
 
+/* The joined-lines shortcut gives the per-line results, edge cases. */
+static void
+test_joined_equals_plain(void **state)
+{
+	static const char rules[] =
+	    "body CROSS   /one\\s+two/\n"		/* across lines: no */
+	    "body CROSS2  /one.two/s\n"
+	    "body INLINE  /two three/\n"
+	    "body ANCH    /^three/\n"
+	    "body ENDW    /word\\b/\n"		/* at a 2048-byte cut */
+	    "body SPLITW  /wordcontinued/\n"		/* split across lines */
+	    "body SUBJ    /Subject line/\n"
+	    "body NOSUBJ  /Subject line|four/\n"
+	    "tflags NOSUBJ nosubject\n"
+	    "body NOSUBJ2 /Subject line/\n"
+	    "tflags NOSUBJ2 nosubject\n"
+	    "body EMPTY   /x*/\n"
+	    "body NEG     /[^a-z]{3}one/\n"
+	    "body NEG2    /[^x]{2}two/\n"		/* "e\\n" before it */
+	    "body LAST    /final$/\n"
+	    "body LASTNL  /final\\n/\n"
+	    "uri  URI1    /example\\.com\\/b/\n"
+	    "uri  URI2    /a\\nhttp/\n";
+	static char longline[2100];
+	struct rules_text body[6], uris[2];
+	struct rules_set *sets[2];
+	struct rules_txn *t[2];
+	struct rules_opts o = { 0 };
+	struct rules_diag d;
+	struct tu_msg m;
+	const struct rules_hit *h[2];
+	size_t n[2], i;
+	int k;
+
+	(void)state;
+	memset(longline, 'w', sizeof(longline) - 1);
+	memcpy(longline + 2048 - 4, "word", 4);
+	memcpy(longline + 2048, "continued", 9);
+	memset(&m, 0, sizeof(m));
+	body[0] = tu_text("Subject line\n");
+	body[1] = tu_text("one\n");
+	body[2] = tu_text("two three\n");
+	body[3] = tu_text("three four\n");
+	body[4].ptr = longline;
+	body[4].len = 2048;			/* a line cut without "\n" */
+	body[5] = tu_text("continued final");
+	m.in.body = body;
+	m.in.nbody = 6;
+	uris[0] = tu_text("http://example.com/a");
+	uris[1] = tu_text("http://example.com/b");
+	m.in.uris = uris;
+	m.in.nuris = 2;
+	for (k = 0; k < 2; k++) {
+		o.flags = k ? RULES_LOAD_PLAIN : 0;
+		sets[k] = tu_load_opts("jp.rules", rules, &o, &d);
+		assert_non_null(sets[k]);
+		rules_diag_free(&d);
+		t[k] = run_eom(sets[k], &m);
+		h[k] = rules_hits(t[k], &n[k]);
+	}
+	assert_int_equal(n[0], n[1]);
+	for (i = 0; i < n[0]; i++) {
+		assert_string_equal(h[0][i].name, h[1][i].name);
+		assert_string_equal(h[0][i].match, h[1][i].match);
+	}
+	assert_null(tu_hit(t[0], "CROSS"));
+	assert_null(tu_hit(t[0], "CROSS2"));
+	assert_non_null(tu_hit(t[0], "INLINE"));
+	assert_non_null(tu_hit(t[0], "ANCH"));
+	assert_non_null(tu_hit(t[0], "ENDW"));
+	assert_null(tu_hit(t[0], "SPLITW"));
+	assert_non_null(tu_hit(t[0], "SUBJ"));
+	assert_string_equal(tu_hit(t[0], "NOSUBJ")->match, "four");
+	assert_null(tu_hit(t[0], "NOSUBJ2"));
+	assert_non_null(tu_hit(t[0], "EMPTY"));
+	assert_null(tu_hit(t[0], "NEG"));
+	assert_null(tu_hit(t[0], "NEG2"));
+	assert_non_null(tu_hit(t[0], "LAST"));
+	assert_null(tu_hit(t[0], "LASTNL"));
+	assert_non_null(tu_hit(t[0], "URI1"));
+	assert_null(tu_hit(t[0], "URI2"));
+	for (k = 0; k < 2; k++) {
+		rules_txn_free(t[k]);
+		rules_set_unref(sets[k]);
+	}
+}
+
 /* SpamAssassin's rendered body text. */
 static void
 test_body_text(void **state)
@@ -889,6 +976,7 @@ main(void)
 		cmocka_unit_test(test_no_jit),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_body_text),
+		cmocka_unit_test(test_joined_equals_plain),
 	};
 
 	return cmocka_run_group_tests(tests, tu_setup, tu_teardown);
