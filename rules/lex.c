@@ -123,7 +123,7 @@ rules__read_file(struct loader *ld, const char *path, char **bufp,
 	int fd;
 
 	*bufp = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		rules__error(ld, "%s: %s", path, strerror(errno));
 		return -1;
 	}
