@@ -788,6 +788,22 @@ rules_lookup(const struct rules_set *set, const char *name, uint32_t *rule)
 	    rule);
 }
 
+/* A rule's description, or NULL. */
+const char *
+rules_describe(const struct rules_set *set, uint32_t rule)
+{
+	return rule < set->nrules ? set->rules[rule].describe : NULL;
+}
+
+/* Where a rule is defined. */
+void
+rules_site(const struct rules_set *set, uint32_t rule, const char **file,
+    unsigned *line)
+{
+	*file = rule < set->nrules ? set->rules[rule].file : NULL;
+	*line = rule < set->nrules ? set->rules[rule].line : 0;
+}
+
 /* required_score, if the files set it. */
 bool
 rules_required_score(const struct rules_set *set, double *score)

@@ -232,6 +232,11 @@ const char *rules_name(const struct rules_set *set, uint32_t rule);
 enum rules_type rules_type_of(const struct rules_set *set, uint32_t rule);
 int	 rules_lookup(const struct rules_set *set, const char *name,
 	    uint32_t *rule);
+/* A rule's "describe" text, or NULL. */
+const char *rules_describe(const struct rules_set *set, uint32_t rule);
+/* Where a rule is defined (file name valid while the set lives). */
+void	 rules_site(const struct rules_set *set, uint32_t rule,
+	    const char **file, unsigned *line);
 /* Approximate bytes the set holds (compiled patterns, JIT code, rules). */
 size_t	 rules_set_memory(const struct rules_set *set);
 /* required_score from the rule files; false if none was given. */

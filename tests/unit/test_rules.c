@@ -68,6 +68,15 @@ test_good_lines(void **state)
 	assert_string_equal(rules_name(set, idx), "META1");
 	assert_int_equal(rules_type_of(set, idx), RULES_T_META);
 	assert_int_equal(rules_lookup(set, "NOPE", &idx), -1);
+	assert_int_equal(rules_lookup(set, "H_SUBJ", &idx), 0);
+	assert_string_equal(rules_describe(set, idx), "Subject says free");
+	{
+		const char *file;
+		unsigned line;
+		rules_site(set, idx, &file, &line);
+		assert_string_equal(file, tu_path("good.rules"));
+		assert_int_equal(line, 3);
+	}
 	assert_true(rules_required_score(set, &req));
 	assert_true(req == 6.5);
 	rules_diag_free(&d);
