@@ -252,7 +252,12 @@ const char *rules_action_name(enum rules_action action);
  */
 bool	 rules_incomplete(const struct rules_set *set, uint32_t rule);
 
-/* Per-transaction state.  NULL on allocation failure. */
+/*
+ * Per-transaction state, for one thread at a time.  rules_txn_new()
+ * takes a reference on the set; rules_txn_reset() readies it for the
+ * next transaction on the same set without allocating (after a reload,
+ * free it and make a new one on the new set).  NULL on ENOMEM.
+ */
 struct rules_txn *rules_txn_new(struct rules_set *set);
 void	 rules_txn_reset(struct rules_txn *txn);
 void	 rules_txn_free(struct rules_txn *txn);
@@ -294,7 +299,10 @@ struct rules_hit {
 	char			 match[RULES_MATCH_MAX + 1]; /* first match */
 };
 
-/* Hits in the order they happened; valid until reset/free. */
+/*
+ * Hits in the order they happened (sub-rules and shadow hits included,
+ * flagged); valid until the next rules_eval(), reset or free.
+ */
 const struct rules_hit *rules_hits(const struct rules_txn *txn, size_t *n);
 /* Sum of the scores of the non-shadow hits. */
 double	 rules_score(const struct rules_txn *txn);
