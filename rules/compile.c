@@ -76,7 +76,7 @@ replace_tags(struct loader *ld)
 			continue;
 		}
 		memset(&nre, 0, sizeof(nre));
-		if (rules__regex_compile(&nre, np, "", err,
+		if (rules__regex_compile(&nre, np, "", ld->cctx, err,
 		    sizeof(err)) == -1) {
 			/* SpamAssassin logs this and keeps the original */
 			at(ld, &tmp, r->file, r->line);
@@ -651,6 +651,9 @@ rules__finish(struct loader *ld, struct rules_set **setp)
 		rules_set_unref(set);
 		return -1;
 	}
+	/* The set takes the tables its patterns point to. */
+	set->tables = ld->tables;
+	ld->tables = NULL;
 	/* The set takes the files (rule sites point into them). */
 	set->files = ld->files;
 	set->nfiles = ld->nfiles;
@@ -687,8 +690,11 @@ rules_load(const char *const paths[], size_t npaths,
 	}
 	ld.replace_start = strdup("<");
 	ld.replace_end = strdup(">");
-	if (ld.replace_start == NULL || ld.replace_end == NULL)
+	if (ld.replace_start == NULL || ld.replace_end == NULL ||
+	    (ld.cctx = pcre2_compile_context_create(NULL)) == NULL)
 		ld.oom = true;
+	else if ((ld.tables = rules__perl_tables()) != NULL)
+		pcre2_set_character_tables(ld.cctx, ld.tables);
 	for (i = 0; i < npaths && !ld.oom; i++)
 		rules__load_path(&ld, paths[i], true);
 	if (ld.oom)
@@ -755,6 +761,8 @@ rules_set_unref(struct rules_set *set)
 	pcre2_code_free(set->mail_re);
 	pcre2_code_free(set->angle_re);
 	free(set->limit_seen);
+	if (set->tables != NULL)
+		pcre2_maketables_free(NULL, set->tables);
 	free(set);
 }
 

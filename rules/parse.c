@@ -157,8 +157,8 @@ set_regex(struct loader *ld, struct rule *r, const char *src, size_t len)
 
 	if (rules__regex_parse(src, len, &r->re.body, &r->re.mods, err,
 	    sizeof(err)) == -1 ||
-	    rules__regex_compile(&r->re, r->re.body, r->re.mods, err,
-	    sizeof(err)) == -1) {
+	    rules__regex_compile(&r->re, r->re.body, r->re.mods, ld->cctx,
+	    err, sizeof(err)) == -1) {
 		rules__error(ld, "invalid regexp for %s '%.*s': %s", r->name,
 		    (int)(len > 200 ? 200 : len), src, err);
 		r->flags &= ~RF_DEFINED;
@@ -1343,5 +1343,8 @@ rules__loader_free(struct loader *ld)
 	}
 	free(ld->replace_start);
 	free(ld->replace_end);
+	pcre2_compile_context_free(ld->cctx);
+	if (ld->tables != NULL)
+		pcre2_maketables_free(NULL, ld->tables);
 	memset(ld, 0, sizeof(*ld));
 }

@@ -17,6 +17,7 @@
  * failure (e.g. under MemoryDenyWriteExecute) silently leaves the
  * interpreter in use.
  */
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -741,8 +742,8 @@ factor_repeat(const char *pat, int serial)
 
 /* Compile PAT, splitting it when PCRE2 finds it too large. */
 static int
-compile_split(struct regex *re, const char *pat, uint32_t opts, int depth,
-    char *err, size_t errlen)
+compile_split(struct regex *re, const char *pat, uint32_t opts,
+    pcre2_compile_context *cctx, int depth, char *err, size_t errlen)
 {
 	PCRE2_UCHAR msg[256];
 	PCRE2_SIZE off;
@@ -752,7 +753,7 @@ compile_split(struct regex *re, const char *pat, uint32_t opts, int depth,
 	int ec, rc = 0;
 
 	code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts,
-	    &ec, &off, NULL);
+	    &ec, &off, cctx);
 	if (code != NULL) {
 		if (re->code == NULL) {
 			re->code = code;
@@ -776,7 +777,7 @@ compile_split(struct regex *re, const char *pat, uint32_t opts, int depth,
 			free(ps.v[i]);
 		ps.n = 0;
 		if (f != NULL) {
-			rc = compile_split(re, f, opts, depth + 1, err,
+			rc = compile_split(re, f, opts, cctx, depth + 1, err,
 			    errlen);
 			free(f);
 			free(ps.v);
@@ -791,17 +792,75 @@ compile_split(struct regex *re, const char *pat, uint32_t opts, int depth,
 		rc = -1;
 	}
 	for (i = 0; rc == 0 && i < ps.n; i++)
-		rc = compile_split(re, ps.v[i], opts, depth + 1, err, errlen);
+		rc = compile_split(re, ps.v[i], opts, cctx, depth + 1, err,
+		    errlen);
 	for (i = 0; i < ps.n; i++)
 		free(ps.v[i]);
 	free(ps.v);
 	return rc;
 }
 
+/*
+ * Character tables for Perl's /aa on octets: the C locale's (\w, \d,
+ * \s and POSIX classes ASCII only), plus Latin-1 case folding of bytes
+ * 0xC0-0xDE <-> 0xE0-0xFE (not 0xD7, 0xF7) for /i, which Perl applies
+ * to native strings under /a: /\xC9/aai matches "\xE9".  Built in the
+ * C locale whatever the process's locale.  The table layout is
+ * PCRE2's (lower-case table, then flip-case table); a self-check falls
+ * back to NULL (PCRE2's built-in ASCII tables) if it ever changes.
+ * Returns tables to free with pcre2_maketables_free(), or NULL.
+ */
+const uint8_t *
+rules__perl_tables(void)
+{
+	locale_t c, old;
+	uint8_t *t;
+	pcre2_code *code;
+	pcre2_compile_context *cctx;
+	pcre2_match_data *md;
+	int ec, i, ok = 0;
+	PCRE2_SIZE off;
+
+	if ((c = newlocale(LC_ALL_MASK, "C", (locale_t)0)) == (locale_t)0)
+		return NULL;
+	old = uselocale(c);
+	t = (uint8_t *)pcre2_maketables(NULL);
+	uselocale(old);
+	freelocale(c);
+	if (t == NULL)
+		return NULL;
+	for (i = 0xc0; i <= 0xde; i++) {
+		if (i == 0xd7)
+			continue;
+		t[i] = (uint8_t)(i + 0x20);		/* lcc */
+		t[256 + i] = (uint8_t)(i + 0x20);	/* fcc */
+		t[256 + i + 0x20] = (uint8_t)i;
+	}
+	/* self-check: é ~ É, and \w still ASCII */
+	if ((cctx = pcre2_compile_context_create(NULL)) != NULL &&
+	    pcre2_set_character_tables(cctx, t) == 0 &&
+	    (code = pcre2_compile((PCRE2_SPTR)"^\\xc9[a-z]\\W$",
+	    PCRE2_ZERO_TERMINATED, PCRE2_CASELESS, &ec, &off, cctx)) != NULL) {
+		if ((md = pcre2_match_data_create(1, NULL)) != NULL) {
+			ok = pcre2_match(code, (PCRE2_SPTR)"\xe9" "A" "\xe9",
+			    3, 0, 0, md, NULL) >= 0 && pcre2_match(code,
+			    (PCRE2_SPTR)"\xe9\xe9\xe9", 3, 0, 0, md, NULL) < 0;
+			pcre2_match_data_free(md);
+		}
+		pcre2_code_free(code);
+	}
+	pcre2_compile_context_free(cctx);
+	if (!ok) {
+		pcre2_maketables_free(NULL, t);
+		return NULL;
+	}
+	return t;
+}
+
 /* Compile PATTERN (Perl syntax) with MODS into RE. */
 int
 rules__regex_compile(struct regex *re, const char *pattern, const char *mods,
-    char *err, size_t errlen)
+    pcre2_compile_context *cctx, char *err, size_t errlen)
 {
 	uint32_t opts;
 	char *tr, bad = 0;
@@ -815,7 +874,7 @@ rules__regex_compile(struct regex *re, const char *pattern, const char *mods,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	rc = compile_split(re, tr, opts, 0, err, errlen);
+	rc = compile_split(re, tr, opts, cctx, 0, err, errlen);
 	free(tr);
 	if (rc == -1)
 		rules__regex_free_code(re);

@@ -172,6 +172,7 @@ struct rules_set {
 	pcre2_code	*addr_re;	/* address parser (header.c) */
 	pcre2_code	*mail_re;
 	pcre2_code	*angle_re;
+	const uint8_t	*tables;	/* the patterns' character tables */
 };
 
 /* A replace_tag / replace_pre / replace_post / replace_inter entry. */
@@ -226,6 +227,8 @@ struct loader {
 	int			 depth;
 	struct srcfile		*cur;
 	bool			 oom;
+	const uint8_t		*tables;	/* Perl /aai case folding */
+	pcre2_compile_context	*cctx;		/* compiles with them */
 };
 
 /* lex.c */
@@ -296,7 +299,9 @@ uint32_t rules__expr_stack(const struct meta_op *prog, uint32_t nprog);
 int	 rules__regex_parse(const char *src, size_t len, char **body,
 	    char **mods, char *err, size_t errlen);
 int	 rules__regex_compile(struct regex *re, const char *pattern,
-	    const char *mods, char *err, size_t errlen);
+	    const char *mods, pcre2_compile_context *cctx, char *err,
+	    size_t errlen);
+const uint8_t *rules__perl_tables(void);
 void	 rules__regex_jit(struct regex *re, bool allowed);
 void	 rules__regex_free(struct regex *re);
 void	 rules__regex_free_code(struct regex *re);

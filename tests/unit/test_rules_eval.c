@@ -184,7 +184,8 @@ test_other_types(void **state)
 	    "uri     URI_NOT  /bad\\.example/\n"
 	    "mimeheader MIME_PDF Content-Type =~ /application\\/pdf/\n"
 	    "mimeheader MIME_TOP Content-Type =~ /multipart/\n"
-	    "mimeheader MIME_RAW Content-Type:raw =~ /^ application\\/pdf;\\n\\tname/\n"
+	    "mimeheader MIME_RAW Content-Type:raw =~ "
+	    "/^ application\\/pdf;\\n\\tname/\n"
 	    "mimeheader MIME_NO Content-Type =~ /image/\n"
 	    "mimeheader MIME_R2 Content-Type =~ /pdf/\n"
 	    "tflags MIME_R2 range=1-2\n"
@@ -616,7 +617,10 @@ test_invalid_utf8(void **state)
 	    "body   B2    /\\bmoney\\b/i\n"
 	    "body   B3    /[\\x80-\\xff]{2}/\n"
 	    "body   WIDE  /[\\x{100}-\\x{2000}\\xa0]/\n"
-	    "body   WIDE2 /\\x{0430}/\n");
+	    "body   WIDE2 /\\x{0430}/\n"
+	    "header FOLD  Subject =~ /CAF\\xc9/i\n"	/* Perl /aai */
+	    "header NOFOLD Subject =~ /CAF\\xc9/\n"
+	    "header WORD  Subject =~ /caf\\w/\n");
 	tu_headers(&m, hdrs);
 	tu_body(&m, body);
 	t = run_eom(set, &m);
@@ -627,6 +631,9 @@ test_invalid_utf8(void **state)
 	assert_null(tu_hit(t, "B3"));
 	assert_non_null(tu_hit(t, "WIDE"));	/* \xa0 part of the class */
 	assert_null(tu_hit(t, "WIDE2"));	/* octets never match U+0430 */
+	assert_non_null(tu_hit(t, "FOLD"));
+	assert_null(tu_hit(t, "NOFOLD"));
+	assert_null(tu_hit(t, "WORD"));		/* \\w stays ASCII */
 	rules_limits(t, &n);
 	assert_int_equal(n, 0);
 	rules_txn_free(t);
@@ -728,7 +735,8 @@ test_meta_details(void **state)
 	    "meta   ZOFF     OFFRULE || __BAD_1\n"
 	    "score  ZOFF     0\n"
 	    "meta   USES_ZOFF !ZOFF\n"		/* never runs */
-	    "header ADDR2    From:addr =~ /^jane\\@example\\.com\\nbob\\@example\\.net$/\n"
+	    "header ADDR2    From:addr =~ "
+	    "/^jane\\@example\\.com\\nbob\\@example\\.net$/\n"
 	    "header NAME2    From:name =~ /^Doe, Jane$/m\n"
 	    "header COMMENT  From:name =~ /^Bob B$/m\n"
 	    "header NOTWORK  From:name =~ /work/\n"
