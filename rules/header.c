@@ -9,7 +9,8 @@
  * :name (Util::_parse_header_addresses, ported with its own regexes).
  *
  * Known differences from SpamAssassin 4.0.1 (see rules/README.md):
- * :name values are not RFC 2047 decoded; the Email::Address::XS second
+ * :name values are RFC 2047 decoded only through the caller's
+ * decode_words callback; the Email::Address::XS second
  * opinion SpamAssassin asks for on odd address lists is not emulated;
  * :host, :domain, :ip and :revip give no value.
  *
@@ -342,11 +343,11 @@ cut_addr(const char *a, size_t len)
 
 /* Append one parsed address or phrase to OUT per the request. */
 static void
-emit_addr(struct vals *out, unsigned mods, const char *addr, size_t alen,
-    const char *phrase, size_t plen)
+emit_addr(struct vals *out, const struct rules_input *in, unsigned mods,
+    const char *addr, size_t alen, const char *phrase, size_t plen)
 {
 	size_t i, j;
-	char *tmp;
+	char *tmp, *dec = NULL;
 
 	if (mods & HM_ADDR) {
 		if (addr != NULL)
@@ -359,16 +360,30 @@ emit_addr(struct vals *out, unsigned mods, const char *addr, size_t alen,
 		res_add(out, phrase, plen, false);
 		return;
 	}
+	/* Message::Node::_decode_header, through the message model */
+	if (in->decode_words != NULL && plen > 0) {
+		size_t cap = plen * 4 + 64;
+		if ((dec = malloc(cap)) == NULL) {
+			out->buf.oom = true;
+			return;
+		}
+		plen = in->decode_words(in->decode_arg, phrase, plen, dec, cap);
+		if (plen > cap)
+			plen = cap;
+		phrase = dec;
+	}
 	/* Normalise white space unless it is all white space. */
 	for (i = 0; i < plen && rules__is_space((unsigned char)phrase[i]);
 	    i++)
 		;
 	if (i == plen) {
 		res_add(out, phrase, plen, false);
+		free(dec);
 		return;
 	}
 	if ((tmp = malloc(plen + 1)) == NULL) {
 		out->buf.oom = true;
+		free(dec);
 		return;
 	}
 	for (i = j = 0; i < plen; i++) {
@@ -387,6 +402,7 @@ emit_addr(struct vals *out, unsigned mods, const char *addr, size_t alen,
 	else
 		res_add(out, tmp, j, false);
 	free(tmp);
+	free(dec);
 }
 
 /* Unquote a phrase: quoted parts unescaped, comments dropped. */
@@ -431,8 +447,8 @@ clean_phrase(char *p, size_t len)
 
 /* Parse one header value's addresses (Util::_parse_header_addresses). */
 static void
-parse_addresses(struct rules_txn *t, const char *in, size_t inlen,
-    unsigned mods, struct vals *out)
+parse_addresses(struct rules_txn *t, const struct rules_input *input,
+    const char *in, size_t inlen, unsigned mods, struct vals *out)
 {
 	const struct rules_set *set = t->set;
 	char *s, *p;
@@ -523,7 +539,7 @@ parse_addresses(struct rules_txn *t, const char *in, size_t inlen,
 			ph = cm;
 			phl = cml;
 		}
-		emit_addr(out, mods, ad, adl, ph, phl);
+		emit_addr(out, input, mods, ad, adl, ph, phl);
 		free(adc);
 		free(phc);
 		if (end == off)
@@ -627,7 +643,7 @@ rules__header_value(struct rules_txn *t, const struct hspec *hs,
 		r = &t->hv2;
 		vals_clear(r);
 		for (i = first; i < last; i++)
-			parse_addresses(t, v->buf.p + v->v[i].off,
+			parse_addresses(t, in, v->buf.p + v->v[i].off,
 			    v->v[i].len, hs->mods, r);
 		if (r->n == 0)
 			return false;

@@ -156,6 +156,17 @@ struct rules_input {
 	struct rules_text	 full;
 	const struct rules_text	*uris;
 	size_t			 nuris;
+
+	/*
+	 * Optional: decode the RFC 2047 encoded words in STR (LEN bytes)
+	 * to UTF-8 as the message model decodes header values, writing at
+	 * most OUTLEN bytes to OUT; returns the length written.  Used for
+	 * :name values (SpamAssassin decodes display names); NULL leaves
+	 * them as they are in the message.
+	 */
+	size_t			(*decode_words)(void *arg, const char *str,
+				    size_t len, char *out, size_t outlen);
+	void			*decode_arg;
 };
 
 /* Load options.  Zero-initialise, then set what you need. */

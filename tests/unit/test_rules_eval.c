@@ -700,6 +700,23 @@ test_split(void **state)
 	assert_int_equal(out[0].len + out[1].len, sizeof(para) - 1);
 }
 
+/* A stand-in RFC 2047 decoder: =?UTF-8?Q?J=C3=B6rg?= -> Jörg. */
+static size_t
+fake_decode(void *arg, const char *s, size_t len, char *out, size_t cap)
+{
+	static const char enc[] = "=?UTF-8?Q?J=C3=B6rg?=";
+
+	(void)arg;
+	if (len >= sizeof(enc) - 1 && memcmp(s, enc, sizeof(enc) - 1) == 0 &&
+	    cap >= len) {
+		memcpy(out, "J\xc3\xb6rg", 5);
+		memcpy(out + 5, s + sizeof(enc) - 1, len - (sizeof(enc) - 1));
+		return 5 + len - (sizeof(enc) - 1);
+	}
+	memcpy(out, s, len < cap ? len : cap);
+	return len < cap ? len : cap;
+}
+
 /* rules_matching(), zero-score metas, :addr and :name details. */
 static void
 test_meta_details(void **state)
@@ -742,10 +759,12 @@ test_meta_details(void **state)
 	    "header NOTWORK  From:name =~ /work/\n"
 	    "header GROUP    To:addr =~ /^a\\@example\\.org\\nb\\@example\\.org$/\n"
 	    "header RAWNAME  Reply-To:name:raw =~ /=\\?UTF-8\\?Q\\?J=C3=B6rg/\n"
-	    "header DECODED  Reply-To =~ /J\\xc3\\xb6rg/\n");
+	    "header DECODED  Reply-To =~ /J\\xc3\\xb6rg/\n"
+	    "header DECNAME  Reply-To:name =~ /^J\\xc3\\xb6rg$/\n");
 	tu_headers(&m, hdrs);
 	/* decoded values as the message model gives them */
 	m.h[3].value = tu_text("J\xc3\xb6rg <j@example.de>");
+	m.in.decode_words = fake_decode;
 	t = run_eom(set, &m);
 	assert_non_null(tu_hit(t, "BADS2"));
 	assert_non_null(tu_hit(t, "BADS_ANY"));
@@ -762,6 +781,7 @@ test_meta_details(void **state)
 	assert_non_null(tu_hit(t, "GROUP"));
 	assert_non_null(tu_hit(t, "RAWNAME"));
 	assert_non_null(tu_hit(t, "DECODED"));
+	assert_non_null(tu_hit(t, "DECNAME"));
 	rules_txn_free(t);
 	rules_set_unref(set);
 }
