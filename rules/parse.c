@@ -1085,7 +1085,7 @@ parse_line(struct loader *ld, char *line)
 	struct srcfile *f = ld->cur;
 	const struct directive *d;
 	char *value, *p;
-	size_t klen, i;
+	size_t i;
 
 	if (strncmp(line, "lang", 4) == 0 && rules__is_space(
 	    (unsigned char)line[4])) {
@@ -1104,14 +1104,12 @@ parse_line(struct loader *ld, char *line)
 	for (p = line; *p != '\0' && !rules__is_space((unsigned char)*p); p++)
 		*p = (*p == '-') ? '_' : (char)(*p >= 'A' && *p <= 'Z' ?
 		    *p - 'A' + 'a' : *p);
-	klen = (size_t)(p - line);
 	if (*p != '\0') {
 		*p++ = '\0';
 		while (rules__is_space((unsigned char)*p))
 			p++;
 	}
 	value = p;
-	(void)klen;
 
 	if (strcmp(line, "endif") == 0) {
 		if (*value != '\0')

@@ -235,7 +235,6 @@ translate_class(const char **pp, const char *end, struct sbuf *out)
 		first = false;
 		class_atom(&p, end, &a);
 		if (p + 1 < end && *p == '-' && p[1] != ']') {
-			const char *save = p;
 			p++;
 			class_atom(&p, end, &b);
 			if (a.val > 0xff)
@@ -248,7 +247,6 @@ translate_class(const char **pp, const char *end, struct sbuf *out)
 			}
 			rules__sb_add(&cls, a.s, (size_t)(p - a.s));
 			kept++;
-			(void)save;
 			continue;
 		}
 		if (a.val > 0xff)
