@@ -16,6 +16,7 @@
  * evaluation that runs out of memory returns -1 (on_filter_error).
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,9 @@ struct regex_inst {
 	struct rules_diag	 diag;		/* kept for `gatehouse check` */
 	bool			 has_required;
 	double			 required;
+	/* Profiling (benchmarks): per-rule nanoseconds of ended txns. */
+	pthread_mutex_t		 prof_mu;
+	uint64_t		*prof;
 };
 
 /* Per-transaction state. */
@@ -79,6 +83,7 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 		return -1;
 	}
 	ri->has_required = rules_required_score(ri->set, &ri->required);
+	pthread_mutex_init(&ri->prof_mu, NULL);
 	*instp = ri;
 	return 0;
 }
@@ -91,6 +96,8 @@ regex_teardown(void *inst)
 
 	rules_set_unref(ri->set);
 	rules_diag_free(&ri->diag);
+	pthread_mutex_destroy(&ri->prof_mu);
+	free(ri->prof);
 	free(ri);
 }
 
@@ -105,6 +112,21 @@ free_headers(struct regex_txn *st)
 	st->nhdrs = 0;
 }
 
+/* Add a transaction's rule times to the filter's totals (profiling). */
+static void
+add_profile(struct regex_inst *ri, const struct rules_txn *rt)
+{
+	const uint64_t	*p = rules_profile(rt);
+	size_t		 i, n = rules_count(ri->set);
+
+	if (p == NULL || ri->prof == NULL)
+		return;
+	pthread_mutex_lock(&ri->prof_mu);
+	for (i = 0; i < n; i++)
+		ri->prof[i] += p[i];
+	pthread_mutex_unlock(&ri->prof_mu);
+}
+
 /* Release (or, between messages, recycle) the per-transaction state. */
 static void
 regex_txn_free(void *inst, struct gh_txn *t, unsigned idx, bool session_end)
@@ -115,6 +137,7 @@ regex_txn_free(void *inst, struct gh_txn *t, unsigned idx, bool session_end)
 		return;
 	free_headers(st);
 	if (session_end) {
+		add_profile(inst, st->rt);
 		rules_txn_free(st->rt);
 		free(st->client);
 		free(st);
@@ -317,6 +340,11 @@ regex_run(void *inst, struct gh_txn *t, unsigned idx, enum gh_stage stage,
 			free(st);
 			return -1;
 		}
+		if (ri->prof != NULL && rules_txn_profile(st->rt, true) == -1) {
+			rules_txn_free(st->rt);
+			free(st);
+			return -1;
+		}
 		t->fstate[idx] = st;
 	}
 	if (fill_input(st, t, stage, &in, &part) == -1 ||
@@ -392,6 +420,38 @@ regex_threshold(void *inst, double *tag)
 	if (ri->has_required)
 		*tag = ri->required;
 	return ri->has_required;
+}
+
+/* The rule set of a chain's rules filter. */
+const struct rules_set *
+gh_regex_rules(const struct gh_chain *c)
+{
+	const struct regex_inst	*ri = gh_chain_instance(c, "rules");
+
+	return ri != NULL ? ri->set : NULL;
+}
+
+/* Turn per-rule profiling on for the transactions to come. */
+int
+gh_regex_profile_on(struct gh_chain *c)
+{
+	struct regex_inst	*ri = gh_chain_instance(c, "rules");
+
+	if (ri == NULL)
+		return -1;
+	if (ri->prof == NULL && (ri->prof = calloc(rules_count(ri->set) + 1,
+	    sizeof(*ri->prof))) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Per-rule nanoseconds of the transactions ended so far, or NULL. */
+const uint64_t *
+gh_regex_profile(const struct gh_chain *c)
+{
+	const struct regex_inst	*ri = gh_chain_instance(c, "rules");
+
+	return ri != NULL ? ri->prof : NULL;
 }
 
 const struct gh_filter gh_filter_rules = {
