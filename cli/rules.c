@@ -61,6 +61,8 @@ print_json(const struct rules_set *set, uint32_t idx,
 	const char	*file;
 	unsigned	 line, t;
 	bool		 first = true;
+	uint32_t	 deps[512];
+	size_t		 n, k;
 
 	rules_site(set, idx, &file, &line);
 	printf("{\"name\":");
@@ -77,6 +79,12 @@ print_json(const struct rules_set *set, uint32_t idx,
 			    rules_type_name((enum rules_type)t));
 			first = false;
 		}
+	printf("],\"deps\":[");
+	n = rules_meta_deps(set, idx, deps, sizeof(deps) / sizeof(deps[0]));
+	for (k = 0; k < n && k < sizeof(deps) / sizeof(deps[0]); k++) {
+		printf("%s", k ? "," : "");
+		json_str(rules_name(set, deps[k]));
+	}
 	printf("],\"file\":");
 	json_str(file);
 	printf(",\"line\":%u", line);

@@ -6,7 +6,7 @@
  *
  * Usage: gatehouse [-c FILE] [-o key=value]... scan [--json] [--offline]
  *            [--client ADDR] [--helo NAME] [--sender ADDR] [--rcpt ADDR]
- *            [--stats | --profile] FILE.eml... | -
+ *            [--stats | --profile] [--subrules] FILE.eml... | -
  *
  * Messages may have LF or CRLF line ends (converted to CRLF as SMTP
  * carries them).  The envelope comes from the options, else the sender
@@ -15,6 +15,7 @@
  * messages per CPU second: the figures bench/rules.sh reports);
  * --profile adds the time spent in each rule, by rule type and for the
  * ten slowest rules (timing every rule costs a little CPU itself).
+ * --subrules lists, in JSON, the sub-rules (__NAME) that hit as well.
  * Exit 0 when every message was scanned, 2 on a usage or load error,
  * 1 when a file could not be read.
  */
@@ -38,6 +39,7 @@ struct scan_opts {
 	bool		 json;
 	bool		 stats;		/* --stats or --profile */
 	bool		 profile;
+	bool		 subrules;	/* --subrules (JSON) */
 	const char	*client, *helo, *sender, *rcpt;
 };
 
@@ -344,9 +346,10 @@ print_text(const char *file, const struct gh_txn *t,
 /* Print one result as a JSON object on one line. */
 static void
 print_json(const char *file, const struct gh_txn *t,
-    const struct gh_verdict *v, double ms)
+    const struct gh_verdict *v, double ms, bool subrules)
 {
-	size_t	 i;
+	const struct rules_hit	*rh;
+	size_t			 i, n, k = 0;
 
 	printf("{\"file\":");
 	json_str(file);
@@ -371,6 +374,16 @@ print_json(const char *file, const struct gh_txn *t,
 			json_str(t->hits.v[i].detail);
 		}
 		putchar('}');
+	}
+	if (subrules) {
+		printf("],\"subrules\":[");
+		rh = gh_regex_txn_hits(t, &n);
+		for (i = 0; i < n; i++) {
+			if (!rh[i].sub)
+				continue;
+			printf("%s", k++ ? "," : "");
+			json_str(rh[i].name);
+		}
 	}
 	printf("],\"results\":[");
 	for (i = 0; i < t->authres.n; i++) {
@@ -448,7 +461,7 @@ scan_one(struct gh_chain *c, const struct scan_opts *o, const char *file,
 	p0 = cpu_ms();
 	w0 = gh_now_us();
 	if (o->json)
-		print_json(file, t, &v, ms);
+		print_json(file, t, &v, ms, o->subrules);
 	else
 		print_text(file, t, &v, ms);
 	p1 = cpu_ms();
@@ -477,6 +490,7 @@ cmd_scan(struct gh_cli *cli)
 		{ "rcpt", required_argument, NULL, 'r' },
 		{ "stats", no_argument, NULL, 'S' },
 		{ "profile", no_argument, NULL, 'P' },
+		{ "subrules", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct scan_opts	 o = { 0 };
@@ -500,13 +514,15 @@ cmd_scan(struct gh_cli *cli)
 		case 'r': o.rcpt = optarg; break;
 		case 'S': o.stats = true; break;
 		case 'P': o.stats = o.profile = true; break;
+		case 'U': o.subrules = true; break;
 		default: return 2;
 		}
 	}
 	if (optind >= cli->argc + 1) {
 		fprintf(stderr, "usage: gatehouse scan [--json] [--offline] "
 		    "[--client ADDR] [--helo NAME] [--sender ADDR] "
-		    "[--rcpt ADDR] [--stats | --profile] FILE.eml... | -\n");
+		    "[--rcpt ADDR] [--stats | --profile] [--subrules] "
+		    "FILE.eml... | -\n");
 		return 2;
 	}
 	if (offline) {

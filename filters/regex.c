@@ -17,6 +17,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ struct regex_inst {
 	/* Profiling (benchmarks): per-rule nanoseconds of ended txns. */
 	pthread_mutex_t		 prof_mu;
 	uint64_t		*prof;
+	/* The filter's index in its chain (fstate slot), -1 before run. */
+	atomic_int		 idx;
 };
 
 /* Per-transaction state. */
@@ -84,6 +87,7 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 	}
 	ri->has_required = rules_required_score(ri->set, &ri->required);
 	pthread_mutex_init(&ri->prof_mu, NULL);
+	atomic_init(&ri->idx, -1);
 	*instp = ri;
 	return 0;
 }
@@ -335,6 +339,7 @@ regex_run(void *inst, struct gh_txn *t, unsigned idx, enum gh_stage stage,
 	const struct gh_reply_conf *def;
 
 	if (st == NULL) {
+		atomic_store(&ri->idx, (int)idx);
 		if ((st = calloc(1, sizeof(*st))) == NULL ||
 		    (st->rt = rules_txn_new(ri->set)) == NULL) {
 			free(st);
@@ -429,6 +434,21 @@ gh_regex_rules(const struct gh_chain *c)
 	const struct regex_inst	*ri = gh_chain_instance(c, "rules");
 
 	return ri != NULL ? ri->set : NULL;
+}
+
+/* Every hit of a transaction's rules, sub-rules included, or NULL. */
+const struct rules_hit *
+gh_regex_txn_hits(const struct gh_txn *t, size_t *n)
+{
+	const struct regex_inst	*ri = gh_chain_instance(t->chain, "rules");
+	const struct regex_txn	*st;
+	int			 idx;
+
+	*n = 0;
+	if (ri == NULL || (idx = atomic_load(&ri->idx)) < 0 ||
+	    (st = t->fstate[idx]) == NULL)
+		return NULL;
+	return rules_hits(st->rt, n);
 }
 
 /* Turn per-rule profiling on for the transactions to come. */

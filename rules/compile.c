@@ -847,6 +847,32 @@ rules_info(const struct rules_set *set, uint32_t rule,
 	return 0;
 }
 
+/* The rules a meta uses directly, each once; returns how many. */
+size_t
+rules_meta_deps(const struct rules_set *set, uint32_t rule, uint32_t *out,
+    size_t max)
+{
+	const struct rule *r;
+	size_t n = 0, k;
+	uint32_t i;
+
+	if (rule >= set->nrules || set->rules[rule].type != RULES_T_META)
+		return 0;
+	r = &set->rules[rule];
+	for (i = 0; i < r->nprog; i++) {
+		if (r->prog[i].op != MO_RULE)
+			continue;
+		for (k = 0; k < n && k < max && out[k] != r->prog[i].arg; k++)
+			;
+		if (k < n && k < max)
+			continue;
+		if (n < max)
+			out[n] = r->prog[i].arg;
+		n++;
+	}
+	return n;
+}
+
 /* True for metas over rules the engine does not evaluate. */
 bool
 rules_incomplete(const struct rules_set *set, uint32_t rule)

@@ -268,6 +268,13 @@ struct rules_info {
 };
 int	 rules_info(const struct rules_set *set, uint32_t rule,
 	    struct rules_info *info);
+/*
+ * The rules meta RULE uses directly, each once, into OUT (at most MAX);
+ * returns how many there are (0 for a rule that is not a meta).  Names
+ * no rule defines are not in it (they make the meta incomplete).
+ */
+size_t	 rules_meta_deps(const struct rules_set *set, uint32_t rule,
+	    uint32_t *out, size_t max);
 /* "header", "body", ... */
 const char *rules_type_name(enum rules_type type);
 const char *rules_stage_name(enum rules_stage stage);
