@@ -68,11 +68,13 @@ print_json(const struct rules_set *set, uint32_t idx,
 	printf("{\"name\":");
 	json_str(ri->name);
 	printf(",\"type\":\"%s\",\"score\":%g,\"sub\":%s,\"disabled\":%s,"
-	    "\"incomplete\":%s,\"blocked\":%s,\"multiple\":%s,\"uses\":[",
+	    "\"incomplete\":%s,\"blocked\":%s,\"multiple\":%s,"
+	    "\"prefiltered\":%s,\"uses\":[",
 	    rules_type_name(ri->type), ri->score, ri->sub ? "true" : "false",
 	    ri->disabled ? "true" : "false",
 	    ri->incomplete ? "true" : "false",
-	    ri->blocked ? "true" : "false", ri->multiple ? "true" : "false");
+	    ri->blocked ? "true" : "false", ri->multiple ? "true" : "false",
+	    ri->prefiltered ? "true" : "false");
 	for (t = 0; t < RULES_T_COUNT; t++)
 		if (ri->uses & (1u << t)) {
 			printf("%s\"%s\"", first ? "" : ",",

@@ -155,6 +155,7 @@ print_profile(const struct gh_chain *c, bool json, double n, double scale)
 		rt[i].ns = prof[i];
 		total += prof[i] / 1e6 * scale;
 	}
+	total += prof[nr] / 1e6 * scale;
 	qsort(rt, nr, sizeof(*rt), cmp_rule_time);
 	printf(json ? ",\"cpu_wall_ratio\":%.3f,\"rules_ms\":%.4f,"
 	    "\"by_type_ms\":{" : "rules: (times scaled by CPU/wall %.3f) "
@@ -166,6 +167,12 @@ print_profile(const struct gh_chain *c, bool json, double n, double scale)
 		    json && k++ ? "," : "", rules_type_name(i),
 		    bytype[i] / 1e6 / n * scale);
 	}
+	if (json)
+		printf("%s\"prefilter\":%.4f", k ? "," : "",
+		    prof[nr] / 1e6 / n * scale);
+	else
+		printf("  %-10s %8.4f ms (scans, line joins)\n", "prefilter",
+		    prof[nr] / 1e6 / n * scale);
 	printf(json ? "},\"slowest\":[" : "slowest rules (ms per message):\n");
 	for (i = 0; i < nr && i < 10 && rt[i].ns > 0; i++) {
 		const char *name = rules_name(set, rt[i].rule);

@@ -126,7 +126,7 @@ add_profile(struct regex_inst *ri, const struct rules_txn *rt)
 	if (p == NULL || ri->prof == NULL)
 		return;
 	pthread_mutex_lock(&ri->prof_mu);
-	for (i = 0; i < n; i++)
+	for (i = 0; i <= n; i++)	/* n: the prefilter's time */
 		ri->prof[i] += p[i];
 	pthread_mutex_unlock(&ri->prof_mu);
 }
@@ -408,8 +408,9 @@ regex_check(void *inst, FILE *fp)
 			fprintf(fp, " %s %zu", rules_type_name(i),
 			    d->by_type[i]);
 	fprintf(fp, "; eval: rules skipped %zu; warnings %zu; "
-	    "regexes jit %zu, interpreted %zu\n", d->eval_skipped,
-	    d->warnings, d->jit, d->interpreted);
+	    "regexes jit %zu, interpreted %zu; prefilter holds %zu\n",
+	    d->eval_skipped, d->warnings, d->jit, d->interpreted,
+	    d->prefiltered);
 	failed = rules_selftest(ri->set, print_note, fp, &ran, &skipped);
 	fprintf(fp, "rules: self-tests: %zu ran, %zu failed, %zu skipped\n",
 	    ran, failed, skipped);

@@ -15,9 +15,9 @@
  * match that stops at a limit (or fails otherwise) counts as no match
  * and is recorded in the transaction's limit list.
  *
- * This is where a multi-pattern prefilter goes: eval_lines() and
- * friends visit every enabled rule of a type; a prefilter would hand
- * them the subset of candidate rules for the message instead.
+ * A multi-pattern prefilter (prefilter.c) scans the texts of a type
+ * once before its rules run; eval_type_lines() and eval_type_text()
+ * then skip the rules it proves cannot match (candidate()).
  *
  * Failure: allocation failures make rules_eval() return -1; the results
  * so far stay readable.
@@ -57,21 +57,26 @@ prof_end(struct rules_txn *t, uint32_t idx, uint64_t start)
 		t->prof[idx] += now_ns() - start;
 }
 
+/* True if the prefilter decides which texts rule IDX runs on. */
+static inline bool
+filtered(const struct rules_txn *t, uint32_t idx)
+{
+	const struct rule *r = &t->set->rules[idx];
+
+	return (r->flags & RF_PREFILTERED) && t->pf_on[r->type];
+}
+
 /*
- * The prefilter hook: true if rule IDX may match this transaction's
- * texts.  Without a prefilter every enabled rule is a candidate.  A
- * multi-pattern prefilter (required literals scanned with Aho-Corasick,
- * or a Hyperscan-style engine in prefilter mode) would scan each text
- * once before the rules of its type run, mark the candidates, and make
- * this a bit test; PCRE2 stays the engine of record, so results must be
- * the same with and without it.
+ * True if rule IDX may match this transaction's texts of its type: the
+ * type's prefilter (prefilter.c) listed texts for it, or does not hold
+ * it, or did not scan.  PCRE2 stays the engine of record: a candidate
+ * still has to match.
  */
 static inline bool
 candidate(const struct rules_txn *t, uint32_t idx)
 {
-	(void)t;
-	(void)idx;
-	return true;
+	return !filtered(t, idx) ||
+	    t->pf_mark[idx] == t->pf_type_stamp[t->set->rules[idx].type];
 }
 
 /* Record that RULE stopped at a limit (once per rule per txn). */
@@ -270,6 +275,41 @@ eval_lines(struct rules_txn *t, uint32_t idx, enum rules_stage stage,
 		    &fs, &fe);
 		if (c > 0)
 			record(t, idx, stage, c, v[i].ptr + fs, fe - fs);
+		total += c;
+		if (total >= max)
+			return;
+	}
+}
+
+/*
+ * eval_lines() over the texts the prefilter listed for rule IDX (in
+ * order): the texts it left out cannot match, so the result is
+ * eval_lines()' over all texts.
+ */
+static void
+eval_listed(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
+    size_t n, size_t skip)
+{
+	const struct rule *r = &t->set->rules[idx];
+	unsigned max = r->maxhits ? r->maxhits : ~0u, total = 0, c;
+	uint32_t k;
+	size_t i, fs, fe;
+
+	for (k = t->pf_head[idx]; k != 0; k = t->pf_pairs[k - 1].next) {
+		i = t->pf_pairs[k - 1].text;
+		if (i < skip || i >= n)
+			continue;
+		if (!(r->flags & RF_MULTIPLE)) {
+			if (eval_text(t, idx, RULES_STAGE_EOM, v[i].ptr,
+			    v[i].len))
+				return;
+			continue;
+		}
+		c = match_count(t, idx, v[i].ptr, v[i].len, max - total,
+		    &fs, &fe);
+		if (c > 0)
+			record(t, idx, RULES_STAGE_EOM, c, v[i].ptr + fs,
+			    fe - fs);
 		total += c;
 		if (total >= max)
 			return;
@@ -533,12 +573,15 @@ eval_type_text(struct rules_txn *t, enum rules_type type,
     enum rules_stage stage, struct rules_text text)
 {
 	uint32_t i;
+	uint64_t p0;
 
 	if (text.ptr == NULL)
 		return;
+	p0 = prof_start(t);
+	rules__prefilter_scan(t, type, &text, 1);
+	prof_end(t, t->set->nrules, p0);
 	for (i = 0; i < t->set->nbytype[type]; i++) {
 		uint32_t idx = t->set->bytype[type][i];
-		uint64_t p0;
 
 		if (!candidate(t, idx))
 			continue;
@@ -554,19 +597,25 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
     const struct rules_text *v, size_t n)
 {
 	uint32_t i;
-	bool joined = n > 1 && join_lines(t, v, n);
+	uint64_t p0 = prof_start(t);
+	bool joined;
 
+	/* only rules the prefilter does not hold search the lines joined */
+	joined = !rules__prefilter_scan(t, type, v, n) || t->set->nbytype[type]
+	    > t->set->pf_held[type] ? n > 1 && join_lines(t, v, n) : false;
+	prof_end(t, t->set->nrules, p0);
 	for (i = 0; i < t->set->nbytype[type]; i++) {
 		uint32_t idx = t->set->bytype[type][i];
 		uint32_t flags = t->set->rules[idx].flags;
 		size_t skip = (flags & RF_NOSUBJECT) && type == RULES_T_BODY ?
 		    1 : 0;
-		uint64_t p0;
 
 		if (!candidate(t, idx))
 			continue;
 		p0 = prof_start(t);
-		if (joined && (flags & RF_JOINABLE))
+		if (filtered(t, idx))
+			eval_listed(t, idx, v, n, skip);
+		else if (joined && (flags & RF_JOINABLE))
 			eval_joined(t, idx, v, n, skip);
 		else
 			eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
@@ -783,6 +832,7 @@ rules_txn_reset(struct rules_txn *t)
 	t->score = t->shadow_score = 0;
 	memset(&t->verdict, 0, sizeof(t->verdict));
 	memset(&t->tag, 0, sizeof(t->tag));
+	memset(t->pf_on, 0, sizeof(t->pf_on));
 	t->next = RULES_STAGE_CONNECT;
 	t->oom = false;
 }
@@ -802,6 +852,9 @@ rules_txn_new(struct rules_set *set)
 	t->stagehit = calloc(n, 1);
 	t->rcpt = calloc(set->nbytype[RULES_T_RCPTTO] + 1, sizeof(*t->rcpt));
 	t->stack = calloc(set->max_stack + 4, sizeof(*t->stack));
+	t->pf_mark = calloc(n, sizeof(*t->pf_mark));
+	t->pf_head = calloc(n, sizeof(*t->pf_head));
+	t->pf_tail = calloc(n, sizeof(*t->pf_tail));
 	t->md = pcre2_match_data_create(1, NULL);
 	t->amd = pcre2_match_data_create(8, NULL);
 	t->mctx = pcre2_match_context_copy(set->mctx_proto);
@@ -809,6 +862,7 @@ rules_txn_new(struct rules_set *set)
 	    NULL);
 	if (t->val == NULL || t->slot == NULL || t->stagehit == NULL ||
 	    t->rcpt == NULL || t->stack == NULL || t->md == NULL ||
+	    t->pf_mark == NULL || t->pf_head == NULL || t->pf_tail == NULL ||
 	    t->amd == NULL || t->mctx == NULL) {
 		t->set = NULL;
 		rules_txn_free(t);
@@ -844,6 +898,7 @@ rules_txn_free(struct rules_txn *t)
 	free(t->hv2.buf.p);
 	free(t->hv2.v);
 	free(t->join.p);
+	rules__prefilter_txn_free(t);
 	pcre2_match_data_free(t->md);
 	pcre2_match_data_free(t->amd);
 	pcre2_match_context_free(t->mctx);

@@ -38,6 +38,12 @@ struct joined {
 	size_t		 cap;
 };
 
+/* One (rule, text) candidate of a prefilter scan, in a per-rule list. */
+struct pf_pair {
+	uint32_t	 text;		/* index in the type's text array */
+	uint32_t	 next;		/* next pair of the rule + 1, or 0 */
+};
+
 /* What an rcptto rule had before this recipient (for refusals). */
 struct rcpt_undo {
 	uint32_t	 rule;
@@ -74,6 +80,25 @@ struct rules_txn {
 	size_t			 nrcpt;
 	uint64_t		*prof;	/* per rule: ns spent, or NULL */
 	struct joined		 jn;	/* body/rawbody/uri lines joined */
+	/*
+	 * Prefilter (prefilter.c).  When pf_on[type], a rule of that type
+	 * that the prefilter holds may match only the texts listed from
+	 * pf_pairs[pf_head[idx] - 1] on, and none at all unless
+	 * pf_mark[idx] == pf_type_stamp[type].
+	 */
+	uint32_t		*pf_mark;
+	uint32_t		*pf_head;	/* first pair + 1 */
+	uint32_t		*pf_tail;	/* last pair */
+	struct pf_pair		*pf_pairs;
+	size_t			 pf_npairs;
+	size_t			 pf_cappairs;
+	uint32_t		 pf_stamp;
+	uint32_t		 pf_type_stamp[RULES_T_COUNT];
+	uint32_t		 pf_text;	/* text being scanned */
+	bool			 pf_on[RULES_T_COUNT];
+	bool			 pf_full;	/* out of pair memory */
+	const uint32_t		*pf_rules;	/* the scanned type's ids */
+	struct hs_scratch	*pf_scratch;
 };
 
 bool	 rules__header_value(struct rules_txn *, const struct hspec *,

@@ -324,6 +324,13 @@ translate(const char *src)
 	return rules__sb_take(&out);
 }
 
+/* The pattern as compiled (Perl constructs translated), malloc'ed. */
+char *
+rules__regex_translate(const char *pattern)
+{
+	return translate(pattern);
+}
+
 /* Map modifier letters to PCRE2 options; -1 on an unknown one. */
 static int
 mod_options(const char *mods, uint32_t *opts, char *bad)
@@ -646,6 +653,199 @@ split_pattern(const char *pat, struct pieces *out)
 	    g[best].start + g[best].open, g[best].end, out);
 	free(g);
 	return rc;
+}
+
+/* End of the group opened at P ('('), just past its ')'; NULL if none. */
+static const char *
+group_end(const char *p, const char *end)
+{
+	int depth = 0;
+
+	while (p < end) {
+		if (*p == '(')
+			depth++, p++;
+		else if (*p == ')') {
+			p++;
+			if (--depth == 0)
+				return p;
+		} else
+			p += elem_len(p, end);
+	}
+	return NULL;
+}
+
+/* Length of the quantifier at P (0 if none); *MIN its lower bound. */
+static size_t
+quant_len(const char *p, const char *end, unsigned long *min)
+{
+	const char *q = p;
+
+	*min = 1;
+	if (p >= end)
+		return 0;
+	if (*p == '?' || *p == '*')
+		*min = 0, q++;
+	else if (*p == '+')
+		q++;
+	else if (*p == '{' && p + 1 < end && p[1] >= '0' && p[1] <= '9') {
+		char *e;
+		*min = strtoul(p + 1, &e, 10);
+		while (e < end && ((*e >= '0' && *e <= '9') || *e == ','))
+			e++;
+		if (e >= end || *e != '}') {
+			*min = 1;
+			return 0;
+		}
+		q = e + 1;
+	} else
+		return 0;
+	if (q < end && (*q == '?' || *q == '+'))
+		q++;
+	return (size_t)(q - p);
+}
+
+#define SHRINK_MIN	48	/* bytes an alternative keeps at least */
+#define SHRINK_ELEMS	1024	/* top-level elements looked at */
+
+static bool shrink_into(struct sbuf *out, const char *p, const char *end,
+    size_t budget, int depth);
+
+/*
+ * Shrink the concatenation [P, END) (no top-level '|') into OUT: the
+ * longest run of its elements that fits BUDGET (a match of the whole
+ * contains a match of any run of its concatenated elements), or the
+ * shrunk contents of its largest group that must match at least once,
+ * whichever keeps more.
+ */
+static bool
+shrink_seq(struct sbuf *out, const char *p, const char *end, size_t budget,
+    int depth)
+{
+	const char *es[SHRINK_ELEMS], *ee[SHRINK_ELEMS], *e;
+	const char *bs = NULL, *be = NULL, *gs = NULL, *ge = NULL, *go = NULL;
+	size_t must[SHRINK_ELEMS];	/* bytes of elements that must match */
+	size_t n = 0, i, j, ql, open, best = 0, m;
+	unsigned long min;
+
+	while (p < end) {
+		if (n == SHRINK_ELEMS)
+			return false;
+		es[n] = p;
+		if (*p == '(') {
+			if ((e = group_end(p, end)) == NULL)
+				return false;
+		} else
+			e = p + elem_len(p, end);
+		ql = quant_len(e, end, &min);
+		open = *p == '(' ? plain_group(p, end) : 0;
+		if (*p == '(' && p + 2 < end && p[1] == '?' && p[2] == '>')
+			open = 3;		/* atomic: must match too */
+		/* consuming elements that must match: not ^ $ \b ... */
+		must[n] = min > 0 && (open > 0 || (*p != '(' && *p != '^' &&
+		    *p != '$' && !(*p == '\\' && e - p == 2 &&
+		    strchr("bBAzZGK", p[1]) != NULL))) ? (size_t)(e - p) : 0;
+		if (open > 0 && min > 0 && (gs == NULL || e - p > ge - gs)) {
+			gs = p;
+			ge = e;
+			go = p + open;
+		}
+		p = ee[n++] = e + ql;
+	}
+	/* the run that fits with the most that must match */
+	for (i = 0; i < n; i++)
+		for (j = i, m = 0; j < n && (size_t)(ee[j] - es[i]) <= budget;
+		    j++) {
+			m += must[j];
+			if (m > best) {
+				best = m;
+				bs = es[i];
+				be = ee[j];
+			}
+		}
+	if (bs != NULL && (best * 2 >= budget || gs == NULL)) {
+		rules__sb_add(out, bs, (size_t)(be - bs));
+		return true;
+	}
+	if (gs == NULL)
+		return false;	/* nothing that must match fits */
+	rules__sb_adds(out, "(?:");
+	if (!shrink_into(out, go, ge - 1, budget, depth + 1))
+		return false;
+	rules__sb_addc(out, ')');
+	return true;
+}
+
+/*
+ * Append to OUT a pattern of at most about BUDGET bytes that matches
+ * wherever [P, END) matches: the text itself if it fits, else each
+ * top-level alternative shrunk (sharing the budget, SHRINK_MIN each at
+ * least), else the concatenation shrunk (shrink_seq).
+ */
+static bool
+shrink_into(struct sbuf *out, const char *p, const char *end, size_t budget,
+    int depth)
+{
+	const char *q, *alt;
+	size_t k = 1, b;
+	int d = 0;
+
+	if ((size_t)(end - p) <= budget) {
+		rules__sb_add(out, p, (size_t)(end - p));
+		return true;
+	}
+	if (depth > 32)
+		return false;
+	for (q = p; q < end; ) {
+		if (*q == '(')
+			d++, q++;
+		else if (*q == ')')
+			d--, q++;
+		else if (*q == '|' && d == 0)
+			k++, q++;
+		else
+			q += elem_len(q, end);
+	}
+	if (k == 1)
+		return shrink_seq(out, p, end, budget, depth);
+	b = budget / k > SHRINK_MIN ? budget / k : SHRINK_MIN;
+	rules__sb_adds(out, "(?:");
+	for (q = alt = p, d = 0; q <= end; ) {
+		if (q == end || (*q == '|' && d == 0)) {
+			if (alt != p)
+				rules__sb_addc(out, '|');
+			if (!shrink_into(out, alt, q, b, depth + 1))
+				return false;
+			alt = ++q;
+			continue;
+		}
+		if (*q == '(')
+			d++, q++;
+		else if (*q == ')')
+			d--, q++;
+		else
+			q += elem_len(q, end);
+	}
+	rules__sb_addc(out, ')');
+	return true;
+}
+
+/*
+ * A pattern of at most about BUDGET bytes that matches wherever PAT
+ * matches (and more), for a prefilter: PAT itself if short enough,
+ * else a necessary part of it (see shrink_into).  PAT must hold no
+ * option settings (the caller removes them and applies the options to
+ * the whole pattern).  Returns a malloc'ed string, or NULL.
+ */
+char *
+rules__regex_shrink(const char *pat, size_t budget)
+{
+	struct sbuf sb = { 0 };
+
+	if (!shrink_into(&sb, pat, pat + strlen(pat), budget, 0) || sb.oom) {
+		free(sb.p);
+		return NULL;
+	}
+	return rules__sb_take(&sb);
 }
 
 /*

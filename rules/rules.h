@@ -182,6 +182,8 @@ struct rules_opts {
 #define RULES_LOAD_PLAIN	0x08	/* no evaluation shortcuts: one
 					   search per rule per text, as
 					   SpamAssassin; same results */
+#define RULES_LOAD_NO_PREFILTER	0x10	/* no multi-pattern prefilter
+					   (PLAIN implies it); same results */
 
 #define RULES_DEFAULT_MATCH_LIMIT	1000000u
 #define RULES_DEFAULT_DEPTH_LIMIT	50000u
@@ -214,6 +216,7 @@ struct rules_diag {
 	size_t			 jit;		/* regexes JIT-compiled */
 	size_t			 interpreted;	/* regexes on the interpreter */
 	size_t			 tests;		/* "test" lines kept */
+	size_t			 prefiltered;	/* rules the prefilter holds */
 };
 
 struct rules_set;
@@ -265,6 +268,7 @@ struct rules_info {
 	bool		 incomplete;	/* see rules_incomplete() */
 	bool		 blocked;	/* a meta that never runs */
 	bool		 multiple;	/* tflags multiple */
+	bool		 prefiltered;	/* held by the multi-pattern prefilter */
 };
 int	 rules_info(const struct rules_set *set, uint32_t rule,
 	    struct rules_info *info);
@@ -363,7 +367,9 @@ const struct rules_limit *rules_limits(const struct rules_txn *txn,
 /*
  * Profiling, for benchmarks: with it on, the time spent on each rule is
  * added up (across rules_txn_reset()) in an array indexed like
- * rules_name(); costs two clock reads per rule.
+ * rules_name(), plus one more element (index rules_count()): the time
+ * the multi-pattern prefilter spent scanning texts, and joining lines.
+ * Costs two clock reads per rule.
  */
 int	 rules_txn_profile(struct rules_txn *txn, bool on);
 const uint64_t *rules_profile(const struct rules_txn *txn);

@@ -73,6 +73,7 @@ struct hspec {
 #define RF_REPLACE	0x4000	/* draft: replace_rules names it */
 #define RF_HAS_SCORE	0x8000	/* draft: a score line was seen */
 #define RF_JOINABLE	0x10000	/* may search all lines joined (eval.c) */
+#define RF_PREFILTERED	0x20000	/* held by its type's prefilter */
 
 /* Meta program: a small stack machine. */
 enum meta_opcode {
@@ -175,6 +176,12 @@ struct rules_set {
 	pcre2_code	*mail_re;
 	pcre2_code	*angle_re;
 	const uint8_t	*tables;	/* the patterns' character tables */
+	/* Prefilter (prefilter.c): per type, a database and its rules. */
+	struct hs_database *pf_db[RULES_T_COUNT];
+	uint32_t	*pf_ids[RULES_T_COUNT];	/* pattern id -> rule */
+	struct hs_scratch *pf_scratch;	/* prototype, cloned per txn */
+	size_t		 pf_count;	/* rules held */
+	uint32_t	 pf_held[RULES_T_COUNT];	/* rules held, by type */
 };
 
 /* A replace_tag / replace_pre / replace_post / replace_inter entry. */
@@ -308,6 +315,8 @@ void	 rules__regex_jit(struct regex *re, bool allowed);
 void	 rules__regex_free(struct regex *re);
 void	 rules__regex_free_code(struct regex *re);
 bool	 rules__regex_local(const char *pattern);
+char	*rules__regex_translate(const char *pattern);
+char	*rules__regex_shrink(const char *pat, size_t budget);
 int	 rules__regex_match(const struct regex *re, const char *s,
 	    size_t len, size_t start, uint32_t opts, pcre2_match_data *md,
 	    pcre2_match_context *mctx, size_t *ms, size_t *me);
@@ -317,6 +326,15 @@ char	*rules__replace_tags(struct loader *, const struct regex *re,
 /* compile.c */
 int	 rules__finish(struct loader *, struct rules_set **setp);
 void	 rules__rule_free(struct rule *r);
+
+/* prefilter.c */
+struct rules_txn;
+size_t	 rules__prefilter_build(struct rules_set *);
+void	 rules__prefilter_free(struct rules_set *);
+size_t	 rules__prefilter_memory(const struct rules_set *);
+bool	 rules__prefilter_scan(struct rules_txn *, enum rules_type,
+	    const struct rules_text *v, size_t n);
+void	 rules__prefilter_txn_free(struct rules_txn *);
 
 /* header.c */
 int	 rules__hspec_parse(const char *s, size_t len, struct hspec *out);
