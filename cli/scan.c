@@ -174,7 +174,7 @@ print_profile(const struct gh_chain *c, bool json, double n, double scale)
 		printf("  %-10s %8.4f ms (scans, line joins)\n", "prefilter",
 		    prof[nr] / 1e6 / n * scale);
 	printf(json ? "},\"slowest\":[" : "slowest rules (ms per message):\n");
-	for (i = 0; i < nr && i < 10 && rt[i].ns > 0; i++) {
+	for (i = 0; i < nr && i < (getenv("GH_TOPN") ? (size_t)atoi(getenv("GH_TOPN")) : 10) && rt[i].ns > 0; i++) {
 		const char *name = rules_name(set, rt[i].rule);
 		const char *type = rules_type_name(rules_type_of(set,
 		    rt[i].rule));

@@ -40,6 +40,7 @@ rules__rule_free(struct rule *r)
 {
 	free(r->name);
 	rules__regex_free(&r->re);
+	rules__regex_free_code(&r->jre);
 	free(r->hdr);
 	free(r->unset);
 	free(r->prog);
@@ -558,6 +559,33 @@ out:
 	return rc;
 }
 
+/*
+ * Mark rule R for searches of all its lines at once (eval.c): as they
+ * are when its pattern is local, else through a /m variant when that
+ * is a superset of the per-line search (rules__regex_joinable).
+ */
+static void
+joinable(struct loader *ld, struct rule *r, bool jit_ok)
+{
+	char mods[32], err[200];
+
+	if (rules__regex_local(r->re.body)) {
+		r->flags |= RF_JOINABLE;
+		return;
+	}
+	if (r->re.nmore > 0 || strlen(r->re.mods) + 2 > sizeof(mods) ||
+	    !rules__regex_joinable(r->re.body, r->re.mods))
+		return;
+	snprintf(mods, sizeof(mods), "%sm", r->re.mods);
+	if (rules__regex_compile(&r->jre, r->re.body, mods, ld->cctx, err,
+	    sizeof(err)) == -1 || r->jre.nmore > 0) {
+		rules__regex_free_code(&r->jre);
+		return;
+	}
+	rules__regex_jit(&r->jre, jit_ok);
+	r->flags |= RF_JOINABLE_M;
+}
+
 /* Header requests, per-type lists, JIT, limits. */
 static int
 build_lists(struct loader *ld, struct rules_set *set)
@@ -605,8 +633,8 @@ build_lists(struct loader *ld, struct rules_set *set)
 			    r->type == RULES_T_RAWBODY ||
 			    r->type == RULES_T_URI) && r->re.body != NULL &&
 			    !(r->flags & RF_MULTIPLE) &&
-			    rules__regex_local(r->re.body))
-				r->flags |= RF_JOINABLE;
+			    !(r->flags & RF_DISABLED))
+				joinable(ld, r, jit_ok);
 			if (!(r->flags & RF_DISABLED))
 				set->bytype[r->type][set->nbytype[r->type]++] =
 				    i;
@@ -942,7 +970,8 @@ rules_set_memory(const struct rules_set *set)
 	total += set->names.size * sizeof(*set->names.slots);
 	for (j = 0; j < set->nrules; j++) {
 		const struct rule *r = &set->rules[j];
-		total += strlen(r->name) + 1 + code_size(r->re.code);
+		total += strlen(r->name) + 1 + code_size(r->re.code) +
+		    code_size(r->jre.code);
 		for (i = 0; i < r->re.nmore; i++)
 			total += code_size(r->re.more[i]);
 		if (r->re.src != NULL)

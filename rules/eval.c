@@ -403,6 +403,31 @@ eval_joined(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
 	eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
 }
 
+/*
+ * A non-multiple rule with a /m variant that is a superset of the
+ * per-line search (RF_JOINABLE_M): one search over all lines joined.
+ * No match: no line matches.  A match: no line before the one it starts
+ * in matches, so the lines are searched one by one from there.
+ */
+static void
+eval_joined_m(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
+    size_t n, size_t skip)
+{
+	const struct rule *r = &t->set->rules[idx];
+	const struct joined *j = &t->jn;
+	size_t ms, me, k;
+	int rc;
+
+	if (skip >= n)
+		return;
+	rc = rules__regex_match(&r->jre, j->buf.p, j->buf.len,
+	    j->start[skip], 0, t->md, t->mctx, &ms, &me);
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return;
+	k = rc >= 0 ? line_of(j, ms) : skip;
+	eval_lines(t, idx, RULES_STAGE_EOM, v, n, k > skip ? k : skip);
+}
+
 /* Header rules, grouped by header request. */
 static void
 eval_headers(struct rules_txn *t, const struct rules_input *in)
@@ -617,6 +642,8 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
 			eval_listed(t, idx, v, n, skip);
 		else if (joined && (flags & RF_JOINABLE))
 			eval_joined(t, idx, v, n, skip);
+		else if (joined && (flags & RF_JOINABLE_M))
+			eval_joined_m(t, idx, v, n, skip);
 		else
 			eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
 		prof_end(t, idx, p0);

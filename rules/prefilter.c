@@ -1,36 +1,26 @@
 /*
  * prefilter.c -- a multi-pattern prefilter in front of PCRE2.
  *
- * Owns: one Vectorscan (Hyperscan API) database per text type (body,
- * rawbody, uri, full) holding every enabled regex rule of that type, and
- * the scan that finds, per transaction, which texts each rule may match.
- * eval.c then runs PCRE2 -- the engine of record -- only on those texts
- * of those rules, and on every text for the rules the prefilter does not
- * hold.
+ * Owns: one Vectorscan (Hyperscan API) literal database per text type
+ * (body, rawbody, uri, full) holding the required literals
+ * (literals.c) of every enabled regex rule of that type that has them,
+ * and the scan that finds, per transaction, which texts each rule may
+ * match: the texts holding one of its literals.  eval.c then runs PCRE2
+ * -- the engine of record -- only on those texts of those rules, and on
+ * every text for the rules the prefilter does not hold (no literal of
+ * PF_LIT_MIN bytes or more in every match: obfuscated-word patterns
+ * made of classes, ".*" patterns...).
  *
  * Invariant: a text is left out for a rule only if the rule's pattern
- * cannot match it; so results are identical with and without the
- * prefilter (RULES_LOAD_NO_PREFILTER, rules.prefilter = no).  What
- * Vectorscan gets for a rule is a pattern that matches wherever the
- * rule's does, often more:
- *   - the pattern as PCRE2 compiles it (Perl constructs translated);
- *   - counted repeats widened ({3,40} -> {1,}), option settings applied
- *     to the whole pattern: both only widen it, and counted repeats of
- *     complex groups take Vectorscan seconds to compile;
- *   - when caseless, each byte 0xC0-0xFE it names joined by its Latin-1
- *     case partner (gatehouse folds Latin-1 letters as Perl /aai does,
- *     Vectorscan only ASCII);
- *   - when longer than PF_BUDGET, a necessary part of it
- *     (rules__regex_shrink: a run of its concatenated elements, each
- *     alternative shrunk), so that no rule costs much to compile;
- *   - compiled in prefilter mode, where Vectorscan widens what it cannot
- *     match exactly (back references, lookaround) and never misses a
- *     match.
- * Each text is scanned on its own with the rule's own flags, so anchors
- * mean what they mean to PCRE2.  Rules whose pattern cannot be handed
- * over that way (a /x pattern too long to keep whole, a Latin-1 escape
- * fold_latin1() does not read, a pattern Vectorscan refuses) are not in
- * the database and always run.
+ * cannot match it (every match holds one of the rule's literals; a text
+ * without any has none); so results are identical with and without the
+ * prefilter (RULES_LOAD_NO_PREFILTER, rules.prefilter = no).
+ *
+ * Why literals and not Vectorscan's prefilter mode over the whole
+ * patterns: with SpamAssassin's stock rules that database takes tens of
+ * seconds to compile and scans at about 10 MB/s (the obfuscation rules
+ * are large automata); the literal database compiles in a fraction of a
+ * second and scans at memory speed.
  *
  * Failure: a database that cannot be built leaves that type without a
  * prefilter (every rule runs on every text); a memory error at scan
@@ -44,324 +34,13 @@
 
 #include "eval_int.h"
 
-#define PF_BUDGET	1200	/* bytes of expression per rule, at most */
+#define PF_LIT_MIN	3	/* shortest literal worth looking for */
 #define PF_PAIRS_MAX	(1u << 20)	/* (rule, text) candidates per scan */
 
 /* The types with a prefilter: texts matched rule by rule at EOM. */
 static const enum rules_type pf_types[] = {
 	RULES_T_BODY, RULES_T_RAWBODY, RULES_T_URI, RULES_T_FULL
 };
-
-/* True if PATTERN sets option letter OPT somewhere ("(?i)", "(?si:"). */
-static bool
-inline_option(const char *p, int opt)
-{
-	const char *q;
-
-	for (; (p = strstr(p, "(?")) != NULL; p += 2)
-		for (q = p + 2; *q != '\0' && *q != '-' &&
-		    strchr("imnsxpaludo^", *q) != NULL; q++)
-			if (*q == opt && (q[1] == ')' || q[1] == ':' ||
-			    strchr("imnsxpaludo^-", q[1]) != NULL))
-				return true;
-	return false;
-}
-
-/* Value of a hex digit, or -1. */
-static int
-latin1_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* The Latin-1 case partner of byte C (as Perl /aai folds), or -1. */
-static int
-latin1_partner(int c)
-{
-	if (c == 0xd7 || c == 0xf7)
-		return -1;
-	if (c >= 0xc0 && c <= 0xde)
-		return c + 0x20;
-	if (c >= 0xe0 && c <= 0xfe)
-		return c - 0x20;
-	return -1;
-}
-
-/*
- * Read one character of a pattern at P: a byte or an escape naming a
- * byte (\xHH, \x{HH}, in a class also octal \ooo).  *V is its value,
- * or -1 when it is not a single known byte (\w, \1, ...); returns its
- * length.  *UNSURE is set for escapes naming a high byte that this
- * reader does not interpret (octal outside a class, \o{}, \N{}).
- */
-static size_t
-pattern_char(const char *p, bool in_class, int *v, bool *unsure)
-{
-	const char *q;
-	int d, n;
-
-	*v = -1;
-	if (*p != '\\') {
-		*v = (unsigned char)*p;
-		return 1;
-	}
-	if (p[1] == '\0')
-		return 1;
-	if (p[1] == 'x') {
-		q = p + 2;
-		if (*q == '{') {
-			for (n = 0, q++; *q != '\0' && *q != '}'; q++) {
-				if ((d = latin1_hex(*q)) < 0)
-					break;
-				n = n * 16 + d;
-				if (n > 0xffff)
-					n = 0xffff;
-			}
-			if (*q != '}')
-				return 2;
-			*v = n;
-			return (size_t)(q + 1 - p);
-		}
-		for (n = 0; q < p + 4 && (d = latin1_hex(*q)) >= 0; q++)
-			n = n * 16 + d;
-		*v = n;
-		return (size_t)(q - p);
-	}
-	if (p[1] >= '0' && p[1] <= '7' && (in_class || p[1] == '0')) {
-		for (n = 0, q = p + 1; q < p + 4 && *q >= '0' && *q <= '7';
-		    q++)
-			n = n * 8 + (*q - '0');
-		*v = n;
-		return (size_t)(q - p);
-	}
-	if ((p[1] >= '1' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7') ||
-	    ((p[1] == 'o' || p[1] == 'N') && p[2] == '{'))
-		*unsure = true;
-	return 2;
-}
-
-/* Append "\xHH" for byte C. */
-static char *
-put_hex(char *w, int c)
-{
-	return w + sprintf(w, "\\x%02x", c);
-}
-
-/*
- * For a caseless pattern: add to every byte 0xC0-0xFE that PATTERN
- * names its Latin-1 case partner ("\xE9" becomes "[\xE9\xC9]", a class
- * with \xE0-\xE6 gains \xC0-\xC6), so that Vectorscan, which folds
- * ASCII only, matches wherever PCRE2 with gatehouse's Perl tables does.
- * Returns a malloc'ed string, or NULL when the pattern names high bytes
- * in a way this does not read (the rule then always runs).
- */
-static char *
-fold_latin1(const char *p)
-{
-	char *out = malloc(strlen(p) * 12 + 1), *w = out;
-	bool cls = false, unsure = false;
-	int v, v2, c;
-	size_t n, n2;
-
-	if (out == NULL)
-		return NULL;
-	while (*p != '\0' && !unsure) {
-		if (!cls && *p == '[') {
-			*w++ = *p++;
-			if (*p == '^')
-				*w++ = *p++;
-			if (*p == ']')
-				*w++ = *p++;
-			cls = true;
-			continue;
-		}
-		if (cls && *p == ']') {
-			cls = false;
-			*w++ = *p++;
-			continue;
-		}
-		if (cls && *p == '[' && p[1] == ':') {
-			const char *q = strstr(p, ":]");
-			n = q != NULL ? (size_t)(q + 2 - p) : 1;
-			memcpy(w, p, n);
-			w += n;
-			p += n;
-			continue;
-		}
-		n = pattern_char(p, cls, &v, &unsure);
-		if (cls && v >= 0 && p[n] == '-' && p[n + 1] != ']' &&
-		    p[n + 1] != '\0') {
-			n2 = pattern_char(p + n + 1, true, &v2, &unsure);
-			memcpy(w, p, n + 1 + n2);
-			w += n + 1 + n2;
-			p += n + 1 + n2;
-			for (c = v; v2 >= 0 && c <= v2 && c <= 0xff; c++)
-				if (latin1_partner(c) >= 0 &&
-				    (latin1_partner(c) < v ||
-				    latin1_partner(c) > v2))
-					w = put_hex(w, latin1_partner(c));
-			continue;
-		}
-		memcpy(w, p, n);
-		p += n;
-		if (v < 0 || v > 0xff || latin1_partner(v) < 0) {
-			w += n;
-			continue;
-		}
-		if (cls) {
-			w += n;
-			w = put_hex(w, latin1_partner(v));
-			continue;
-		}
-		*w++ = '[';
-		w = put_hex(w, v);
-		w = put_hex(w, latin1_partner(v));
-		*w++ = ']';
-	}
-	*w = '\0';
-	if (unsure) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
-
-/*
- * PATTERN with its counted repeats widened: {m,n}, {m,} or {m} becomes
- * {0,} or {1,} (m = 0 or not), and its option settings removed ("(?i)"
- * goes, "(?i:" becomes "(?:"; the caller applies the options found to
- * the whole pattern, which only widens it).  The result matches wherever
- * the original does (and more), which is all a prefilter needs;
- * Vectorscan compiles counted repeats of complex groups very slowly
- * (seconds for {0,99} around {0,1024}, or {3} around a long
- * alternation).  Escapes and character classes are copied as they are.
- * Returns a malloc'ed string, or NULL.
- */
-static char *
-widen_repeats(const char *p)
-{
-	char *out = malloc(strlen(p) * 2 + 1), *w = out, *q;
-	unsigned long m, n;
-	bool cls = false;
-
-	if (out == NULL)
-		return NULL;
-	while (*p != '\0') {
-		if (*p == '\\' && p[1] != '\0') {
-			*w++ = *p++;
-			*w++ = *p++;
-			continue;
-		}
-		if (cls || *p == '[') {
-			if (!cls) {
-				*w++ = *p++;
-				if (*p == '^')
-					*w++ = *p++;
-				if (*p == ']')
-					*w++ = *p++;
-				cls = true;
-				continue;
-			}
-			cls = *p != ']';
-			*w++ = *p++;
-			continue;
-		}
-		if (*p == '(' && p[1] == '?' && p[2] != '\0' &&
-		    strchr("imnsxpaludo^-", p[2]) != NULL) {
-			for (q = (char *)p + 2; *q != '\0' &&
-			    strchr("imnsxpaludo^-", *q) != NULL; q++)
-				;
-			if (*q == ')') {	/* (?i): dropped */
-				p = q + 1;
-				continue;
-			}
-			if (*q == ':') {	/* (?i: -> (?: */
-				w += sprintf(w, "(?:");
-				p = q + 1;
-				continue;
-			}
-		}
-		if (*p != '{' || p[1] < '0' || p[1] > '9') {
-			*w++ = *p++;
-			continue;
-		}
-		m = n = strtoul(p + 1, &q, 10);
-		if (*q == ',' && q[1] == '}')
-			q++;		/* {m,}: unbounded above */
-		else if (*q == ',' && q[1] >= '0' && q[1] <= '9')
-			n = strtoul(q + 1, &q, 10);
-		if (*q != '}' || (m <= 1 && n <= 1)) {
-			*w++ = *p++;
-			continue;
-		}
-		w += sprintf(w, "{%d,}", m > 0);
-		p = q + 1;
-	}
-	*w = '\0';
-	return out;
-}
-
-/* Vectorscan flags for rule R: its modifiers and inline options. */
-static unsigned
-pf_flags(const struct rule *r)
-{
-	unsigned f = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH |
-	    HS_FLAG_ALLOWEMPTY;
-
-	if (strchr(r->re.mods, 'i') != NULL || inline_option(r->re.body, 'i'))
-		f |= HS_FLAG_CASELESS;
-	if (strchr(r->re.mods, 's') != NULL || inline_option(r->re.body, 's'))
-		f |= HS_FLAG_DOTALL;
-	if (strchr(r->re.mods, 'm') != NULL || inline_option(r->re.body, 'm'))
-		f |= HS_FLAG_MULTILINE;
-	return f;
-}
-
-/*
- * The expression to give Vectorscan for rule R (see the top of this
- * file), or NULL if the rule must always run.
- */
-static char *
-pf_expression(const struct rule *r, unsigned flags)
-{
-	bool x = strchr(r->re.mods, 'x') != NULL || inline_option(r->re.body,
-	    'x');
-	char *tr, *e;
-
-	if (r->re.body == NULL || r->re.code == NULL)
-		return NULL;
-	if ((e = rules__regex_translate(r->re.body)) == NULL)
-		return NULL;
-	tr = widen_repeats(e);
-	free(e);
-	if (tr != NULL && (flags & HS_FLAG_CASELESS)) {
-		e = fold_latin1(tr);
-		free(tr);
-		tr = e;
-	}
-	if (tr == NULL || strlen(tr) <= PF_BUDGET)
-		goto done;
-	/* /x: white space and comments; not shrunk */
-	e = x ? NULL : rules__regex_shrink(tr, PF_BUDGET);
-	free(tr);
-	tr = e;
-done:
-	if (tr != NULL && x) {
-		size_t n = strlen(tr) + 8;
-		if ((e = malloc(n)) != NULL)
-			snprintf(e, n, "(?x)%s", tr);
-		free(tr);
-		tr = e;
-	}
-	return tr;
-}
 
 /* Free the prefilter of a set. */
 void
@@ -379,13 +58,138 @@ rules__prefilter_free(struct rules_set *set)
 	set->pf_scratch = NULL;
 }
 
+/* The literals of one database being built, and the rule of each. */
+struct lits {
+	char		**s;
+	size_t		 *len;
+	unsigned	 *flags;
+	uint32_t	 *rule;
+	size_t		  n, cap;
+};
+
+/* Add literal L of RULE with FLAGS; false when memory runs out. */
+static bool
+lits_add(struct lits *x, const struct rules_lit *l, unsigned flags,
+    uint32_t rule)
+{
+	if (x->n == x->cap) {
+		size_t ncap = x->cap ? x->cap * 2 : 512;
+		char **ns = realloc(x->s, ncap * sizeof(*ns));
+		size_t *nl;
+		unsigned *nf;
+		uint32_t *nr;
+
+		if (ns == NULL)
+			return false;
+		x->s = ns;
+		if ((nl = realloc(x->len, ncap * sizeof(*nl))) == NULL)
+			return false;
+		x->len = nl;
+		if ((nf = realloc(x->flags, ncap * sizeof(*nf))) == NULL)
+			return false;
+		x->flags = nf;
+		if ((nr = realloc(x->rule, ncap * sizeof(*nr))) == NULL)
+			return false;
+		x->rule = nr;
+		x->cap = ncap;
+	}
+	if ((x->s[x->n] = malloc(l->len + 1)) == NULL)
+		return false;
+	memcpy(x->s[x->n], l->s, l->len + 1);
+	x->len[x->n] = l->len;
+	x->flags[x->n] = flags;
+	x->rule[x->n] = rule;
+	x->n++;
+	return true;
+}
+
+/* Free a literal list. */
+static void
+lits_free(struct lits *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->n; i++)
+		free(x->s[i]);
+	free(x->s);
+	free(x->len);
+	free(x->flags);
+	free(x->rule);
+	memset(x, 0, sizeof(*x));
+}
+
 /*
- * Build the database of TYPE from the expressions that Vectorscan
- * accepts one by one, then all together (leaving out any expression
- * the whole compile names, a few times at most).
+ * Build the literal database of TYPE: the required literals of every
+ * enabled rule of that type that has a usable set.
  */
 static int
 pf_build_type(struct rules_set *set, enum rules_type type)
+{
+	struct lits x = { 0 };
+	struct rules_lits rl;
+	hs_compile_error_t *err = NULL;
+	hs_database_t *db = NULL;
+	unsigned *ids = NULL;
+	uint32_t i, held = 0;
+	size_t j, n0;
+	bool caseless;
+	int rc = -1;
+
+	for (i = 0; i < set->nbytype[type]; i++) {
+		uint32_t idx = set->bytype[type][i];
+		const struct rule *r = &set->rules[idx];
+
+		if (r->re.body == NULL || r->re.code == NULL ||
+		    rules__required_literals(r->re.body, r->re.mods,
+		    PF_LIT_MIN, &rl, &caseless) == -1) {
+			if (getenv("GH_PF_DEBUG")) fprintf(stderr, "PFNOLIT %s\n", r->name);
+			continue;
+		}
+		if (getenv("GH_PF_DEBUG")) { size_t q; fprintf(stderr, "PFLIT %s %zu:", r->name, rl.n); for (q = 0; q < rl.n && q < 8; q++) fprintf(stderr, " [%s]", rl.v[q].s); fprintf(stderr, "\n"); }
+		n0 = x.n;
+		for (j = 0; j < rl.n; j++)
+			if (!lits_add(&x, &rl.v[j], HS_FLAG_SINGLEMATCH |
+			    (caseless ? HS_FLAG_CASELESS : 0), idx))
+				break;
+		if (j < rl.n) {
+			while (x.n > n0)
+				free(x.s[--x.n]);
+			rules__lits_free(&rl);
+			goto out;
+		}
+		rules__lits_free(&rl);
+		held++;
+	}
+	if (x.n == 0 || (ids = calloc(x.n, sizeof(*ids))) == NULL)
+		goto out;
+	for (j = 0; j < x.n; j++)
+		ids[j] = (unsigned)j;
+	if (hs_compile_lit_multi((const char *const *)x.s, x.flags, ids,
+	    x.len, (unsigned)x.n, HS_MODE_BLOCK, NULL, &db, &err) !=
+	    HS_SUCCESS) {
+		hs_free_compile_error(err);
+		goto out;
+	}
+	if (hs_alloc_scratch(db, &set->pf_scratch) != HS_SUCCESS) {
+		hs_free_database(db);
+		goto out;
+	}
+	for (j = 0; j < x.n; j++)
+		set->rules[x.rule[j]].flags |= RF_PREFILTERED;
+	set->pf_db[type] = db;
+	set->pf_ids[type] = x.rule;
+	x.rule = NULL;
+	set->pf_count += held;
+	set->pf_held[type] = held;
+	rc = 0;
+out:
+	free(ids);
+	lits_free(&x);
+	return rc;
+}
+
+static int
+pf_build_nfa(struct rules_set *set, enum rules_type type)
 {
 	uint32_t n = set->nbytype[type], i, k = 0, tries;
 	char **expr = calloc(n + 1, sizeof(*expr));
@@ -401,9 +205,13 @@ pf_build_type(struct rules_set *set, enum rules_type type)
 		goto out;
 	for (i = 0; i < n; i++) {
 		const struct rule *r = &set->rules[set->bytype[type][i]];
-		unsigned f = pf_flags(r);
-		char *e = pf_expression(r, f);
+		unsigned f;
+		char *e;
 
+		if (r->flags & RF_PREFILTERED)
+			continue;
+		f = rules__pf_flags(r);
+		e = rules__pf_expression(r, f);
 		info = NULL;
 		if (e == NULL || hs_expression_info(e, f, &info, &err) !=
 		    HS_SUCCESS) {
@@ -412,14 +220,18 @@ pf_build_type(struct rules_set *set, enum rules_type type)
 			free(e);
 			continue;
 		}
+		if (info->min_width == 0) {
+			free(info);
+			free(e);
+			continue;
+		}
 		free(info);
-		if (getenv("GH_PF_DUMP")) fprintf(stderr, "PFEXPR\t%s\t%u\t%s\n", r->name, f, e);
+		if (getenv("GH_PF_DEBUG")) fprintf(stderr, "PFNFA %s\n", r->name);
 		expr[k] = e;
 		flags[k] = f;
 		rule[k] = set->bytype[type][i];
 		k++;
 	}
-	if (getenv("GH_PF_DUMP")) goto out;
 	for (tries = 0; k > 0 && tries < 8; tries++) {
 		for (i = 0; i < k; i++)
 			ids[i] = i;
@@ -431,7 +243,6 @@ pf_build_type(struct rules_set *set, enum rules_type type)
 			hs_free_compile_error(err);
 			goto out;
 		}
-		/* leave that one out: it always runs */
 		i = (uint32_t)err->expression;
 		hs_free_compile_error(err);
 		free(expr[i]);
@@ -449,10 +260,10 @@ pf_build_type(struct rules_set *set, enum rules_type type)
 	}
 	for (i = 0; i < k; i++)
 		set->rules[rule[i]].flags |= RF_PREFILTERED;
-	set->pf_db[type] = db;
-	set->pf_ids[type] = rule;
+	set->pf_nfa_db[type] = db;
+	set->pf_nfa_ids[type] = rule;
 	set->pf_count += k;
-	set->pf_held[type] = k;
+	set->pf_held[type] += k;
 	rule = NULL;
 	rc = 0;
 out:
@@ -477,8 +288,11 @@ rules__prefilter_build(struct rules_set *set)
 	if (hs_valid_platform() != HS_SUCCESS)
 		return 0;
 	for (i = 0; i < sizeof(pf_types) / sizeof(pf_types[0]); i++)
-		if (set->nbytype[pf_types[i]] > 0)
+		if (set->nbytype[pf_types[i]] > 0) {
 			(void)pf_build_type(set, pf_types[i]);
+			if (getenv("GH_PF_NFA"))
+				(void)pf_build_nfa(set, pf_types[i]);
+		}
 	return set->pf_count;
 }
 
@@ -488,10 +302,11 @@ rules__prefilter_memory(const struct rules_set *set)
 {
 	size_t total = 0, n, i;
 
-	for (i = 0; i < RULES_T_COUNT; i++)
+	for (i = 0; i < RULES_T_COUNT; i++) {
 		if (set->pf_db[i] != NULL &&
 		    hs_database_size(set->pf_db[i], &n) == HS_SUCCESS)
 			total += n + set->nbytype[i] * sizeof(uint32_t);
+	}
 	if (set->pf_scratch != NULL &&
 	    hs_scratch_size(set->pf_scratch, &n) == HS_SUCCESS)
 		total += n;
@@ -513,6 +328,10 @@ on_match(unsigned id, unsigned long long from, unsigned long long to,
 	(void)from;
 	(void)to;
 	(void)fl;
+	/* another literal of the same rule in the same text */
+	if (t->pf_mark[idx] == t->pf_stamp &&
+	    t->pf_pairs[t->pf_tail[idx]].text == t->pf_text)
+		return 0;
 	if (t->pf_npairs == t->pf_cappairs) {
 		size_t ncap = t->pf_cappairs ? t->pf_cappairs * 2 : 1024;
 		struct pf_pair *np;
@@ -551,7 +370,7 @@ rules__prefilter_scan(struct rules_txn *t, enum rules_type type,
 	size_t i;
 
 	t->pf_on[type] = false;
-	if (set->pf_db[type] == NULL || n > UINT32_MAX)
+	if ((set->pf_db[type] == NULL && set->pf_nfa_db[type] == NULL) || n > UINT32_MAX)
 		return false;
 	if (t->pf_scratch == NULL && hs_clone_scratch(set->pf_scratch,
 	    &t->pf_scratch) != HS_SUCCESS) {
@@ -569,9 +388,15 @@ rules__prefilter_scan(struct rules_txn *t, enum rules_type type,
 		const char *s = v[i].ptr != NULL ? v[i].ptr : "";
 
 		t->pf_text = (uint32_t)i;
-		if (v[i].len > UINT32_MAX || hs_scan(set->pf_db[type], s,
-		    (unsigned)v[i].len, 0, t->pf_scratch, on_match, t) !=
-		    HS_SUCCESS || t->pf_full)
+		if (v[i].len > UINT32_MAX)
+			return false;
+		t->pf_rules = set->pf_ids[type];
+		if (set->pf_db[type] != NULL && (hs_scan(set->pf_db[type], s, (unsigned)v[i].len, 0,
+		    t->pf_scratch, on_match, t) != HS_SUCCESS || t->pf_full))
+			return false;
+		t->pf_rules = set->pf_nfa_ids[type];
+		if (set->pf_nfa_db[type] != NULL && (hs_scan(set->pf_nfa_db[type], s, (unsigned)v[i].len, 0,
+		    t->pf_scratch, on_match, t) != HS_SUCCESS || t->pf_full))
 			return false;
 	}
 	t->pf_type_stamp[type] = t->pf_stamp;

@@ -655,199 +655,6 @@ split_pattern(const char *pat, struct pieces *out)
 	return rc;
 }
 
-/* End of the group opened at P ('('), just past its ')'; NULL if none. */
-static const char *
-group_end(const char *p, const char *end)
-{
-	int depth = 0;
-
-	while (p < end) {
-		if (*p == '(')
-			depth++, p++;
-		else if (*p == ')') {
-			p++;
-			if (--depth == 0)
-				return p;
-		} else
-			p += elem_len(p, end);
-	}
-	return NULL;
-}
-
-/* Length of the quantifier at P (0 if none); *MIN its lower bound. */
-static size_t
-quant_len(const char *p, const char *end, unsigned long *min)
-{
-	const char *q = p;
-
-	*min = 1;
-	if (p >= end)
-		return 0;
-	if (*p == '?' || *p == '*')
-		*min = 0, q++;
-	else if (*p == '+')
-		q++;
-	else if (*p == '{' && p + 1 < end && p[1] >= '0' && p[1] <= '9') {
-		char *e;
-		*min = strtoul(p + 1, &e, 10);
-		while (e < end && ((*e >= '0' && *e <= '9') || *e == ','))
-			e++;
-		if (e >= end || *e != '}') {
-			*min = 1;
-			return 0;
-		}
-		q = e + 1;
-	} else
-		return 0;
-	if (q < end && (*q == '?' || *q == '+'))
-		q++;
-	return (size_t)(q - p);
-}
-
-#define SHRINK_MIN	48	/* bytes an alternative keeps at least */
-#define SHRINK_ELEMS	1024	/* top-level elements looked at */
-
-static bool shrink_into(struct sbuf *out, const char *p, const char *end,
-    size_t budget, int depth);
-
-/*
- * Shrink the concatenation [P, END) (no top-level '|') into OUT: the
- * longest run of its elements that fits BUDGET (a match of the whole
- * contains a match of any run of its concatenated elements), or the
- * shrunk contents of its largest group that must match at least once,
- * whichever keeps more.
- */
-static bool
-shrink_seq(struct sbuf *out, const char *p, const char *end, size_t budget,
-    int depth)
-{
-	const char *es[SHRINK_ELEMS], *ee[SHRINK_ELEMS], *e;
-	const char *bs = NULL, *be = NULL, *gs = NULL, *ge = NULL, *go = NULL;
-	size_t must[SHRINK_ELEMS];	/* bytes of elements that must match */
-	size_t n = 0, i, j, ql, open, best = 0, m;
-	unsigned long min;
-
-	while (p < end) {
-		if (n == SHRINK_ELEMS)
-			return false;
-		es[n] = p;
-		if (*p == '(') {
-			if ((e = group_end(p, end)) == NULL)
-				return false;
-		} else
-			e = p + elem_len(p, end);
-		ql = quant_len(e, end, &min);
-		open = *p == '(' ? plain_group(p, end) : 0;
-		if (*p == '(' && p + 2 < end && p[1] == '?' && p[2] == '>')
-			open = 3;		/* atomic: must match too */
-		/* consuming elements that must match: not ^ $ \b ... */
-		must[n] = min > 0 && (open > 0 || (*p != '(' && *p != '^' &&
-		    *p != '$' && !(*p == '\\' && e - p == 2 &&
-		    strchr("bBAzZGK", p[1]) != NULL))) ? (size_t)(e - p) : 0;
-		if (open > 0 && min > 0 && (gs == NULL || e - p > ge - gs)) {
-			gs = p;
-			ge = e;
-			go = p + open;
-		}
-		p = ee[n++] = e + ql;
-	}
-	/* the run that fits with the most that must match */
-	for (i = 0; i < n; i++)
-		for (j = i, m = 0; j < n && (size_t)(ee[j] - es[i]) <= budget;
-		    j++) {
-			m += must[j];
-			if (m > best) {
-				best = m;
-				bs = es[i];
-				be = ee[j];
-			}
-		}
-	if (bs != NULL && (best * 2 >= budget || gs == NULL)) {
-		rules__sb_add(out, bs, (size_t)(be - bs));
-		return true;
-	}
-	if (gs == NULL)
-		return false;	/* nothing that must match fits */
-	rules__sb_adds(out, "(?:");
-	if (!shrink_into(out, go, ge - 1, budget, depth + 1))
-		return false;
-	rules__sb_addc(out, ')');
-	return true;
-}
-
-/*
- * Append to OUT a pattern of at most about BUDGET bytes that matches
- * wherever [P, END) matches: the text itself if it fits, else each
- * top-level alternative shrunk (sharing the budget, SHRINK_MIN each at
- * least), else the concatenation shrunk (shrink_seq).
- */
-static bool
-shrink_into(struct sbuf *out, const char *p, const char *end, size_t budget,
-    int depth)
-{
-	const char *q, *alt;
-	size_t k = 1, b;
-	int d = 0;
-
-	if ((size_t)(end - p) <= budget) {
-		rules__sb_add(out, p, (size_t)(end - p));
-		return true;
-	}
-	if (depth > 32)
-		return false;
-	for (q = p; q < end; ) {
-		if (*q == '(')
-			d++, q++;
-		else if (*q == ')')
-			d--, q++;
-		else if (*q == '|' && d == 0)
-			k++, q++;
-		else
-			q += elem_len(q, end);
-	}
-	if (k == 1)
-		return shrink_seq(out, p, end, budget, depth);
-	b = budget / k > SHRINK_MIN ? budget / k : SHRINK_MIN;
-	rules__sb_adds(out, "(?:");
-	for (q = alt = p, d = 0; q <= end; ) {
-		if (q == end || (*q == '|' && d == 0)) {
-			if (alt != p)
-				rules__sb_addc(out, '|');
-			if (!shrink_into(out, alt, q, b, depth + 1))
-				return false;
-			alt = ++q;
-			continue;
-		}
-		if (*q == '(')
-			d++, q++;
-		else if (*q == ')')
-			d--, q++;
-		else
-			q += elem_len(q, end);
-	}
-	rules__sb_addc(out, ')');
-	return true;
-}
-
-/*
- * A pattern of at most about BUDGET bytes that matches wherever PAT
- * matches (and more), for a prefilter: PAT itself if short enough,
- * else a necessary part of it (see shrink_into).  PAT must hold no
- * option settings (the caller removes them and applies the options to
- * the whole pattern).  Returns a malloc'ed string, or NULL.
- */
-char *
-rules__regex_shrink(const char *pat, size_t budget)
-{
-	struct sbuf sb = { 0 };
-
-	if (!shrink_into(&sb, pat, pat + strlen(pat), budget, 0) || sb.oom) {
-		free(sb.p);
-		return NULL;
-	}
-	return rules__sb_take(&sb);
-}
-
 /*
  * Rewrite the largest group with a counted repeat, G{m,n}, as a named
  * group called again: (?<ghN>G)(?&ghN){m-1,n-1}.  PCRE2 copies a
@@ -1167,6 +974,179 @@ rules__regex_local(const char *pattern)
 		p += elem_len(p, end);
 	}
 	return true;
+}
+
+/* End of the group opened at P ('('), just past its ')'; NULL if none. */
+static const char *
+group_end(const char *p, const char *end)
+{
+	int depth = 0;
+
+	while (p < end) {
+		if (*p == '(')
+			depth++, p++;
+		else if (*p == ')') {
+			p++;
+			if (--depth == 0)
+				return p;
+		} else
+			p += elem_len(p, end);
+	}
+	return NULL;
+}
+
+#define NL_MAY	(-2)	/* a class member that may match a newline */
+#define NL_NOT	(-3)	/* one that cannot (\\d, \\w, \\h...) */
+
+/*
+ * Read one character or escape at *PP (before END): its byte value,
+ * NL_MAY for \\s \\W \\D \\v \\R \\n \\C \\X \\p \\P, NL_NOT for other
+ * letter escapes.
+ */
+static int
+nl_member(const char **pp, const char *end)
+{
+	const char *q = *pp;
+	int v = 0, d, k;
+
+	if (*q != '\\' || q + 1 >= end) {
+		*pp = q + 1;
+		return (unsigned char)*q;
+	}
+	q++;
+	if (*q == 'x') {
+		q++;
+		if (q < end && *q == '{') {
+			for (q++; q < end && *q != '}'; q++)
+				v = (d = hexval(*q)) < 0 || v > 0xfff ? 0x1000 :
+				    v * 16 + d;
+			*pp = q < end ? q + 1 : q;
+			return v;
+		}
+		for (k = 0; k < 2 && q < end && (d = hexval(*q)) >= 0; k++, q++)
+			v = v * 16 + d;
+		*pp = q;
+		return v;
+	}
+	if (*q >= '0' && *q <= '7') {
+		for (k = 0; k < 3 && q < end && *q >= '0' && *q <= '7'; k++, q++)
+			v = v * 8 + (*q - '0');
+		*pp = q;
+		return v;
+	}
+	*pp = q + 1;
+	if (*q == 'n')
+		return '\n';
+	if (strchr("sWDvRCXpPN", *q) != NULL && *q != 'N')
+		return NL_MAY;
+	if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z'))
+		return NL_NOT;
+	return (unsigned char)*q;
+}
+
+/*
+ * True if the pattern text [P, END) may match a newline somewhere:
+ * "." under /s, \\s \\W \\D \\v \\R \\n \\C \\X \\p, an escape naming 0x0A,
+ * negated classes and classes holding any of those (or a range over
+ * 0x0A).  Conservative: may say yes when no.
+ */
+static bool
+can_match_nl(const char *p, const char *end, bool dotall)
+{
+	const char *q, *ce;
+	int lo, hi;
+
+	while (p < end) {
+		if (*p == '.' && dotall)
+			return true;
+		if (*p == '\\') {
+			lo = nl_member(&p, end);
+			if (lo == NL_MAY || lo == '\n')
+				return true;
+			continue;
+		}
+		if (*p != '[') {
+			p += elem_len(p, end);
+			continue;
+		}
+		ce = p + elem_len(p, end) - 1;	/* at the closing ']' */
+		q = p + 1;
+		if (q < ce && *q == '^')
+			return true;
+		if (q < ce && *q == ']')
+			q++;			/* a leading ']' is literal */
+		while (q < ce) {
+			if (*q == '[' && q + 1 < ce && q[1] == ':') {
+				if (strncmp(q, "[:space:]", 9) == 0 ||
+				    strncmp(q, "[:cntrl:]", 9) == 0 ||
+				    strncmp(q, "[:^", 3) == 0)
+					return true;
+				while (q < ce && !(q[0] == ':' && q[1] == ']'))
+					q++;
+				q += 2;
+				continue;
+			}
+			lo = hi = nl_member(&q, ce);
+			if (q + 1 < ce && *q == '-') {
+				q++;
+				hi = nl_member(&q, ce);
+			}
+			if (lo == NL_MAY || hi == NL_MAY || (lo >= 0 &&
+			    hi >= 0 && lo <= '\n' && hi >= '\n'))
+				return true;
+		}
+		p = ce + 1;
+	}
+	return false;
+}
+
+/*
+ * True if PATTERN (with MODS), compiled with /m added, matches at every
+ * position of a line where it matches the line alone, when the line
+ * sits among other lines in one text (each line followed by a newline):
+ * then a search of all lines joined finds no match only if no line
+ * matches, and its first match starts in or before the first line that
+ * matches.  That holds unless the pattern has \A \z \Z \G, recursion,
+ * conditionals or verbs (anchored to the text, not the line), a
+ * lookaround whose body may match a newline (it could see the next or
+ * the previous line), or a $ when it may consume a newline (per line,
+ * $ also matches after the line's final newline).  Conservative.
+ */
+bool
+rules__regex_joinable(const char *pattern, const char *mods)
+{
+	const char *p = pattern, *end = pattern + strlen(pattern), *e;
+	bool dotall = strchr(mods, 's') != NULL, dollar = false;
+
+	for (e = pattern; (e = strstr(e, "(?")) != NULL; e += 2) {
+		const char *f;
+		for (f = e + 2; f < end && strchr("imnsxpaludo^", *f) != NULL &&
+		    *f != '\0'; f++)
+			if (*f == 's')
+				dotall = true;
+	}
+	while (p < end) {
+		if (*p == '\\' && p + 1 < end && strchr("AzZGK", p[1]) != NULL)
+			return false;
+		if (*p == '$')
+			dollar = true;
+		if (*p == '(' && p + 2 < end && (p[1] == '*' || (p[1] == '?' &&
+		    (p[2] == '(' || p[2] == 'R' || p[2] == '&' ||
+		    p[2] == 'P' || p[2] == '+' || (p[2] >= '0' &&
+		    p[2] <= '9')))))
+			return false;
+		if (*p == '(' && p + 2 < end && p[1] == '?' && (p[2] == '=' ||
+		    p[2] == '!' || (p[2] == '<' && p + 3 < end &&
+		    (p[3] == '=' || p[3] == '!')))) {
+			if ((e = group_end(p, end)) == NULL ||
+			    can_match_nl(p + 3, e - 1, dotall))
+				return false;
+			p = e;
+			continue;
+		}
+		p += elem_len(p, end);
+	}
+	return !dollar || !can_match_nl(pattern, end, dotall);
 }
 
 /* Free the compiled code of RE (not its source). */

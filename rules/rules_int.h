@@ -74,6 +74,8 @@ struct hspec {
 #define RF_HAS_SCORE	0x8000	/* draft: a score line was seen */
 #define RF_JOINABLE	0x10000	/* may search all lines joined (eval.c) */
 #define RF_PREFILTERED	0x20000	/* held by its type's prefilter */
+#define RF_JOINABLE_M	0x40000	/* jre searches all lines joined as a
+				   superset (rules__regex_joinable) */
 
 /* Meta program: a small stack machine. */
 enum meta_opcode {
@@ -116,6 +118,7 @@ struct rule {
 	double		 score;		/* from the active score set */
 	double		 scores[4];
 	struct regex	 re;
+	struct regex	 jre;		/* RF_JOINABLE_M: re with /m added */
 	uint32_t	 hspec;		/* header, mimeheader */
 	char		*hdr;		/* draft: header request text */
 	char		*unset;		/* [if-unset: ...] */
@@ -179,6 +182,8 @@ struct rules_set {
 	/* Prefilter (prefilter.c): per type, a database and its rules. */
 	struct hs_database *pf_db[RULES_T_COUNT];
 	uint32_t	*pf_ids[RULES_T_COUNT];	/* pattern id -> rule */
+	struct hs_database *pf_nfa_db[RULES_T_COUNT];
+	uint32_t	*pf_nfa_ids[RULES_T_COUNT];
 	struct hs_scratch *pf_scratch;	/* prototype, cloned per txn */
 	size_t		 pf_count;	/* rules held */
 	uint32_t	 pf_held[RULES_T_COUNT];	/* rules held, by type */
@@ -315,8 +320,8 @@ void	 rules__regex_jit(struct regex *re, bool allowed);
 void	 rules__regex_free(struct regex *re);
 void	 rules__regex_free_code(struct regex *re);
 bool	 rules__regex_local(const char *pattern);
+bool	 rules__regex_joinable(const char *pattern, const char *mods);
 char	*rules__regex_translate(const char *pattern);
-char	*rules__regex_shrink(const char *pat, size_t budget);
 int	 rules__regex_match(const struct regex *re, const char *s,
 	    size_t len, size_t start, uint32_t opts, pcre2_match_data *md,
 	    pcre2_match_context *mctx, size_t *ms, size_t *me);
@@ -326,6 +331,23 @@ char	*rules__replace_tags(struct loader *, const struct regex *re,
 /* compile.c */
 int	 rules__finish(struct loader *, struct rules_set **setp);
 void	 rules__rule_free(struct rule *r);
+
+/* literals.c: strings one of which every match of a pattern holds. */
+struct rules_lit {
+	char		*s;
+	size_t		 len;
+};
+struct rules_lits {
+	struct rules_lit *v;
+	size_t		  n;
+};
+int	 rules__required_literals(const char *pattern, const char *mods,
+	    size_t minlen, struct rules_lits *out, bool *caseless);
+void	 rules__lits_free(struct rules_lits *);
+
+/* pfexpr.c */
+unsigned rules__pf_flags(const struct rule *);
+char	*rules__pf_expression(const struct rule *, unsigned flags);
 
 /* prefilter.c */
 struct rules_txn;

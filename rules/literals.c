@@ -1,0 +1,961 @@
+/*
+ * literals.c -- the literals a regex needs, for the prefilter.
+ *
+ * Owns: a small parser of the regex syntax gatehouse compiles (Perl as
+ * PCRE2 reads it, after rules__regex_translate) that computes, for a
+ * pattern, a set of byte strings such that every match of the pattern
+ * contains at least one of them ("required literals").  The prefilter
+ * (prefilter.c) looks for all rules' literals in one pass over a text
+ * and runs PCRE2 only for rules with a literal in that text.
+ *
+ * For every piece of the pattern the parser keeps two facts:
+ *   - exact: the finite set of strings the piece can match, when it is
+ *     small (e.g. "colou?r" -> {color, colour}, "[sz]" -> {s, z});
+ *   - req: a set of strings one of which every match of the piece
+ *     contains (e.g. "foo\d+bar" -> {foo} or {bar}).
+ * Concatenation multiplies exact sets while they stay small, else keeps
+ * the best required set of its parts; alternation unites them;
+ * optional pieces (?, *, {0,n}) require nothing.  Assertions (^, \b,
+ * lookaround) match the empty string; back references, classes of
+ * many bytes, ".", \w and anything not understood require nothing.
+ * The result is only ever used as "if none of these strings is in the
+ * text, the pattern cannot match", so every rule above errs towards
+ * requiring less.
+ *
+ * Case: when the pattern is caseless anywhere (/i or an inline (?i)),
+ * ASCII letters are lowered and the set is matched caselessly; bytes
+ * with a Latin-1 case partner (0xC0-0xFE, as gatehouse's Perl tables
+ * fold them) are given in both cases.  That only widens the set.
+ *
+ * Failure: returns "no usable set" (the rule then always runs); memory
+ * errors do the same.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules_int.h"
+
+#define LIT_EXACT_MAX	64	/* strings in an exact set */
+#define LIT_REQ_MAX	256	/* strings in a required set */
+#define LIT_LEN_MAX	64	/* bytes in one string */
+#define LIT_CLASS_MAX	4	/* bytes of a class kept as an exact set */
+#define LIT_DEPTH	64	/* group nesting */
+
+/* A set of byte strings. */
+struct lset {
+	struct rules_lit *v;
+	size_t		  n;
+};
+
+/* What the parser knows about a piece of pattern. */
+struct linfo {
+	bool		 exact_ok;
+	struct lset	 exact;
+	bool		 req_ok;
+	struct lset	 req;
+};
+
+struct lparse {
+	const char	*p, *end;
+	bool		 x;		/* extended syntax */
+	bool		 icase;		/* fold case */
+	bool		 oom;
+	int		 depth;
+};
+
+/* Free a set's strings. */
+static void
+lset_free(struct lset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->v[i].s);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static void
+linfo_free(struct linfo *li)
+{
+	lset_free(&li->exact);
+	lset_free(&li->req);
+	li->exact_ok = li->req_ok = false;
+}
+
+/* Add S (LEN bytes, copied) to SET unless it is there. */
+static bool
+lset_add(struct lset *set, const char *s, size_t len)
+{
+	struct rules_lit *nv;
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->v[i].len == len && memcmp(set->v[i].s, s, len) == 0)
+			return true;
+	if ((nv = realloc(set->v, (set->n + 1) * sizeof(*nv))) == NULL)
+		return false;
+	set->v = nv;
+	if ((nv[set->n].s = malloc(len + 1)) == NULL)
+		return false;
+	memcpy(nv[set->n].s, s, len);
+	nv[set->n].s[len] = '\0';
+	nv[set->n].len = len;
+	set->n++;
+	return true;
+}
+
+/* A copy of set S into D (D empty). */
+static bool
+lset_copy(struct lset *d, const struct lset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (!lset_add(d, s->v[i].s, s->v[i].len))
+			return false;
+	return true;
+}
+
+/* True if SET holds the empty string. */
+static bool
+lset_has_empty(const struct lset *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->v[i].len == 0)
+			return true;
+	return false;
+}
+
+/* Shortest string of SET (0 for an empty set). */
+static size_t
+lset_minlen(const struct lset *set)
+{
+	size_t i, m = set->n ? SIZE_MAX : 0;
+
+	for (i = 0; i < set->n; i++)
+		if (set->v[i].len < m)
+			m = set->v[i].len;
+	return m;
+}
+
+/* The required set a piece gives: its exact set, else its req set. */
+static const struct lset *
+req_of(const struct linfo *li)
+{
+	if (li->exact_ok && !lset_has_empty(&li->exact) && li->exact.n > 0 &&
+	    li->exact.n <= LIT_REQ_MAX)
+		return &li->exact;
+	if (li->req_ok)
+		return &li->req;
+	return NULL;
+}
+
+/* True if required set A is better than B (B may be NULL). */
+static bool
+better(const struct lset *a, const struct lset *b)
+{
+	size_t ma, mb;
+
+	if (a == NULL || a->n == 0)
+		return false;
+	if (b == NULL || b->n == 0)
+		return true;
+	ma = lset_minlen(a);
+	mb = lset_minlen(b);
+	if (ma != mb)
+		return ma > mb;
+	return a->n < b->n;
+}
+
+/* Make LI "requires nothing, not exact". */
+static void
+set_any(struct linfo *li)
+{
+	linfo_free(li);
+}
+
+/* Make LI the empty string exactly (zero-width assertions). */
+static bool
+set_empty(struct linfo *li)
+{
+	linfo_free(li);
+	li->exact_ok = true;
+	return lset_add(&li->exact, "", 0);
+}
+
+/* Fold byte C for a caseless pattern: ASCII lowered. */
+static int
+fold(const struct lparse *lp, int c)
+{
+	if (lp->icase && c >= 'A' && c <= 'Z')
+		return c + 32;
+	return c;
+}
+
+/* Latin-1 case partner of C (as the Perl tables fold), or -1. */
+static int
+partner(int c)
+{
+	if (c == 0xd7 || c == 0xf7)
+		return -1;
+	if (c >= 0xc0 && c <= 0xde)
+		return c + 0x20;
+	if (c >= 0xe0 && c <= 0xfe)
+		return c - 0x20;
+	return -1;
+}
+
+/* Make LI the exact set of the bytes in BITS (256 bits). */
+static bool
+set_bytes(struct lparse *lp, struct linfo *li, const uint8_t *bits)
+{
+	uint8_t folded[32] = { 0 };
+	int c, n = 0;
+	char b;
+
+	for (c = 0; c < 256; c++) {
+		int f = fold(lp, c);
+
+		if (!(bits[c >> 3] & (1 << (c & 7))))
+			continue;
+		folded[f >> 3] |= (uint8_t)(1 << (f & 7));
+		if (lp->icase && partner(f) >= 0)
+			folded[partner(f) >> 3] |= (uint8_t)(1 <<
+			    (partner(f) & 7));
+	}
+	for (c = 0; c < 256; c++)
+		n += (folded[c >> 3] >> (c & 7)) & 1;
+	linfo_free(li);
+	if (n == 0 || n > LIT_CLASS_MAX)
+		return true;		/* nothing useful (or never matches) */
+	li->exact_ok = true;
+	for (c = 0; c < 256; c++)
+		if (folded[c >> 3] & (1 << (c & 7))) {
+			b = (char)c;
+			if (!lset_add(&li->exact, &b, 1))
+				return false;
+		}
+	return true;
+}
+
+/* Set bit C. */
+static void
+bit_set(uint8_t *bits, int c)
+{
+	if (c >= 0 && c < 256)
+		bits[c >> 3] |= (uint8_t)(1 << (c & 7));
+}
+
+/* Value of a hex digit, or -1. */
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Read an escape at lp->p (just past the backslash) that stands for one
+ * byte; returns it, or -1 for escapes that are not one known byte (the
+ * escape is consumed either way).  IN_CLASS: octal digits are octal.
+ */
+static int
+escape_byte(struct lparse *lp, bool in_class)
+{
+	const char *p = lp->p;
+	int c, v = 0, d, k;
+
+	if (p >= lp->end)
+		return -1;
+	c = (unsigned char)*p++;
+	switch (c) {
+	case 'n': lp->p = p; return '\n';
+	case 'r': lp->p = p; return '\r';
+	case 't': lp->p = p; return '\t';
+	case 'f': lp->p = p; return '\f';
+	case 'e': lp->p = p; return 0x1b;
+	case 'a': lp->p = p; return 0x07;
+	case 'x':
+		if (p < lp->end && *p == '{') {
+			for (p++; p < lp->end && *p != '}'; p++) {
+				if ((d = hexval((unsigned char)*p)) < 0)
+					v = 0x10000;
+				else if (v < 0x10000)
+					v = v * 16 + d;
+			}
+			lp->p = p < lp->end ? p + 1 : p;
+			return v <= 0xff ? v : -1;
+		}
+		for (k = 0; k < 2 && p < lp->end &&
+		    (d = hexval((unsigned char)*p)) >= 0; k++, p++)
+			v = v * 16 + d;
+		lp->p = p;
+		return v;
+	case 'c':
+		lp->p = p < lp->end ? p + 1 : p;
+		return p < lp->end ? (((unsigned char)*p & ~0x20) ^ 0x40) & 0xff :
+		    -1;
+	case '0':
+		for (k = 0; k < 2 && p < lp->end && *p >= '0' && *p <= '7';
+		    k++, p++)
+			v = v * 8 + (*p - '0');
+		lp->p = p;
+		return v;
+	default:
+		break;
+	}
+	if (c >= '1' && c <= '9') {
+		if (in_class) {
+			v = c - '0';
+			for (k = 0; k < 2 && p < lp->end && *p >= '0' &&
+			    *p <= '7'; k++, p++)
+				v = v * 8 + (*p - '0');
+			lp->p = p;
+			return v <= 0xff ? v : -1;
+		}
+		while (p < lp->end && *p >= '0' && *p <= '9')
+			p++;		/* back reference */
+		lp->p = p;
+		return -1;
+	}
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+		/* \d \w \s \b \p{..} \g{..} \k<..> ...: not one byte */
+		if ((c == 'p' || c == 'P' || c == 'g' || c == 'k' ||
+		    c == 'o' || c == 'N') && p < lp->end &&
+		    (*p == '{' || *p == '<' || *p == '\'')) {
+			const char *q = memchr(p, *p == '{' ? '}' : *p == '<' ?
+			    '>' : '\'', (size_t)(lp->end - p - 1) + 1);
+			p = q != NULL ? q + 1 : lp->end;
+		} else if ((c == 'p' || c == 'P' || c == 'g') && p < lp->end)
+			p++;
+		lp->p = p;
+		return -1;
+	}
+	lp->p = p;
+	return c;			/* escaped punctuation: itself */
+}
+
+/* Add the bytes of escape class letter C (\d \w \s \h \v) to BITS. */
+static bool
+escape_class(int c, uint8_t *bits)
+{
+	int i;
+	bool neg = c >= 'A' && c <= 'Z';
+	uint8_t t[32] = { 0 };
+
+	switch (c | 0x20) {
+	case 'd':
+		for (i = '0'; i <= '9'; i++)
+			bit_set(t, i);
+		break;
+	case 'w':
+		for (i = 0; i < 256; i++)
+			if ((i >= '0' && i <= '9') || (i >= 'a' && i <= 'z') ||
+			    (i >= 'A' && i <= 'Z') || i == '_')
+				bit_set(t, i);
+		break;
+	case 's':
+		bit_set(t, ' ');
+		for (i = '\t'; i <= '\r'; i++)
+			bit_set(t, i);
+		break;
+	case 'h':
+		bit_set(t, ' ');
+		bit_set(t, '\t');
+		bit_set(t, 0xa0);
+		break;
+	case 'v':
+		for (i = '\n'; i <= '\r'; i++)
+			bit_set(t, i);
+		bit_set(t, 0x85);
+		break;
+	default:
+		return false;
+	}
+	for (i = 0; i < 32; i++)
+		bits[i] |= neg ? (uint8_t)~t[i] : t[i];
+	return true;
+}
+
+/* Parse a class at lp->p ('[' consumed); LI: its bytes, if few. */
+static bool
+parse_class(struct lparse *lp, struct linfo *li)
+{
+	uint8_t bits[32] = { 0 };
+	bool neg = false, first = true, any = false;
+	int lo, hi, i;
+
+	if (lp->p < lp->end && *lp->p == '^') {
+		neg = true;
+		lp->p++;
+	}
+	while (lp->p < lp->end && (*lp->p != ']' || first)) {
+		first = false;
+		if (*lp->p == '[' && lp->p + 1 < lp->end && lp->p[1] == ':') {
+			const char *q = lp->p + 2;
+			while (q + 1 < lp->end && !(q[0] == ':' && q[1] == ']'))
+				q++;
+			lp->p = q + 2 <= lp->end ? q + 2 : lp->end;
+			any = true;	/* POSIX class: many bytes */
+			continue;
+		}
+		if (*lp->p == '\\') {
+			lp->p++;
+			if (lp->p < lp->end && escape_class(
+			    (unsigned char)*lp->p, bits)) {
+				lp->p++;
+				continue;
+			}
+			lo = escape_byte(lp, true);
+		} else
+			lo = (unsigned char)*lp->p++;
+		if (lo < 0) {
+			any = true;
+			continue;
+		}
+		hi = lo;
+		if (lp->p + 1 < lp->end && *lp->p == '-' && lp->p[1] != ']') {
+			lp->p++;
+			if (*lp->p == '\\') {
+				lp->p++;
+				hi = escape_byte(lp, true);
+			} else
+				hi = (unsigned char)*lp->p++;
+			if (hi < 0) {
+				any = true;
+				continue;
+			}
+		}
+		for (i = lo; i <= hi && i < 256; i++)
+			bit_set(bits, i);
+	}
+	if (lp->p < lp->end)
+		lp->p++;		/* ']' */
+	if (any || neg) {
+		set_any(li);
+		return true;
+	}
+	return set_bytes(lp, li, bits);
+}
+
+static bool parse_alt(struct lparse *lp, struct linfo *out);
+
+/* Skip a group's contents to its ')' (consumed); for groups ignored. */
+static void
+skip_group(struct lparse *lp)
+{
+	struct linfo tmp = { 0 };
+
+	(void)parse_alt(lp, &tmp);
+	linfo_free(&tmp);
+	if (lp->p < lp->end && *lp->p == ')')
+		lp->p++;
+}
+
+/* Parse a group after its '('. */
+static bool
+parse_group(struct lparse *lp, struct linfo *li)
+{
+	const char *p = lp->p;
+	bool zero = false, ignore = false;
+
+	if (p < lp->end && *p == '*') {		/* (*VERB) */
+		while (lp->p < lp->end && *lp->p != ')')
+			lp->p++;
+		if (lp->p < lp->end)
+			lp->p++;
+		return set_empty(li);
+	}
+	if (p < lp->end && *p == '?') {
+		p++;
+		if (p >= lp->end)
+			return true;
+		if (*p == '#') {			/* comment */
+			while (lp->p < lp->end && *lp->p != ')')
+				lp->p++;
+			if (lp->p < lp->end)
+				lp->p++;
+			return set_empty(li);
+		}
+		if (*p == '=' || *p == '!')
+			zero = true, p++;
+		else if (*p == '<' && p + 1 < lp->end && (p[1] == '=' ||
+		    p[1] == '!'))
+			zero = true, p += 2;
+		else if (*p == ':' || *p == '>' || *p == '|')
+			p++;
+		else if (*p == '<' || *p == '\'' || (*p == 'P' &&
+		    p + 1 < lp->end && p[1] == '<')) {
+			const char *q = memchr(p, *p == '\'' ? '\'' : '>',
+			    (size_t)(lp->end - p));
+			if (q == NULL)
+				return true;
+			p = q + 1;		/* named group */
+		} else if (*p == '(' || *p == 'R' || *p == '&' ||
+		    (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' ||
+		    *p == 'P') {
+			/* conditional, recursion, subroutine: unknown */
+			if (*p != '-' || (p + 1 < lp->end && p[1] >= '0' &&
+			    p[1] <= '9'))
+				ignore = true;
+		}
+		if (!zero && !ignore && p == lp->p + 1) {
+			/* (?flags) or (?flags:...) */
+			while (p < lp->end && strchr("imnsxpaludo^-", *p) !=
+			    NULL)
+				p++;
+			if (p < lp->end && *p == ')') {
+				lp->p = p + 1;
+				return set_empty(li);
+			}
+			if (p < lp->end && *p == ':')
+				p++;
+			else
+				ignore = true;
+		}
+	}
+	lp->p = p;
+	if (++lp->depth > LIT_DEPTH)
+		return false;
+	if (zero || ignore) {
+		skip_group(lp);
+		lp->depth--;
+		if (zero)
+			return set_empty(li);
+		set_any(li);
+		return true;
+	}
+	if (!parse_alt(lp, li))
+		return false;
+	lp->depth--;
+	if (lp->p < lp->end && *lp->p == ')')
+		lp->p++;
+	return true;
+}
+
+/* Skip white space and comments in extended mode. */
+static void
+skip_extended(struct lparse *lp)
+{
+	while (lp->x && lp->p < lp->end) {
+		if (*lp->p == ' ' || *lp->p == '\t' || *lp->p == '\n' ||
+		    *lp->p == '\r' || *lp->p == '\f' || *lp->p == '\v')
+			lp->p++;
+		else if (*lp->p == '#') {
+			while (lp->p < lp->end && *lp->p != '\n')
+				lp->p++;
+		} else
+			break;
+	}
+}
+
+/* Make LI exactly the one byte C (folded). */
+static bool
+set_byte(struct lparse *lp, struct linfo *li, int c)
+{
+	uint8_t bits[32] = { 0 };
+
+	bit_set(bits, c);
+	return set_bytes(lp, li, bits);
+}
+
+/* Parse one atom (without its quantifier). */
+static bool
+parse_atom(struct lparse *lp, struct linfo *li)
+{
+	int c = (unsigned char)*lp->p++;
+	const char *q;
+
+	switch (c) {
+	case '(':
+		return parse_group(lp, li);
+	case '[':
+		return parse_class(lp, li);
+	case '.':
+		set_any(li);
+		return true;
+	case '^':
+	case '$':
+		return set_empty(li);
+	case '\\':
+		if (lp->p < lp->end && *lp->p == 'Q') {
+			/* \Q...\E: the text itself */
+			struct linfo lit = { 0 };
+			lp->p++;
+			q = lp->p;
+			while (lp->p < lp->end && !(lp->p[0] == '\\' &&
+			    lp->p + 1 < lp->end && lp->p[1] == 'E'))
+				lp->p++;
+			if (!set_empty(li))
+				return false;
+			for (; q < lp->p; q++) {
+				struct lset prod = { 0 };
+				size_t i, j;
+				if (!set_byte(lp, &lit, (unsigned char)*q))
+					return false;
+				for (i = 0; i < li->exact.n; i++)
+					for (j = 0; j < lit.exact.n; j++) {
+						char buf[LIT_LEN_MAX + 2];
+						size_t n = li->exact.v[i].len;
+						if (n + 1 > LIT_LEN_MAX)
+							continue;
+						memcpy(buf, li->exact.v[i].s, n);
+						buf[n] = lit.exact.v[j].s[0];
+						if (!lset_add(&prod, buf, n + 1))
+							return false;
+					}
+				lset_free(&li->exact);
+				li->exact = prod;
+				linfo_free(&lit);
+			}
+			if (lp->p < lp->end)
+				lp->p += 2;
+			return true;
+		}
+		if (lp->p < lp->end && strchr("bBAzZGK", *lp->p) != NULL) {
+			lp->p++;
+			return set_empty(li);
+		}
+		if (lp->p < lp->end && strchr("dDwWsShHvV", *lp->p) != NULL) {
+			uint8_t bits[32] = { 0 };
+			escape_class((unsigned char)*lp->p++, bits);
+			return set_bytes(lp, li, bits);
+		}
+		c = escape_byte(lp, false);
+		if (c < 0) {
+			set_any(li);
+			return true;
+		}
+		return set_byte(lp, li, c);
+	default:
+		return set_byte(lp, li, c);
+	}
+}
+
+/* Cross product of A and B into OUT; false if too large (OUT freed). */
+static bool
+product(const struct lset *a, const struct lset *b, struct lset *out,
+    bool *oom)
+{
+	char buf[2 * LIT_LEN_MAX + 1];
+	size_t i, j;
+
+	if (a->n * b->n > LIT_EXACT_MAX)
+		return false;
+	for (i = 0; i < a->n; i++)
+		for (j = 0; j < b->n; j++) {
+			if (a->v[i].len + b->v[j].len > LIT_LEN_MAX) {
+				lset_free(out);
+				return false;
+			}
+			memcpy(buf, a->v[i].s, a->v[i].len);
+			memcpy(buf + a->v[i].len, b->v[j].s, b->v[j].len);
+			if (!lset_add(out, buf, a->v[i].len + b->v[j].len)) {
+				*oom = true;
+				lset_free(out);
+				return false;
+			}
+		}
+	return true;
+}
+
+/* Apply quantifier {MIN,MAX} (MAX -1: unbounded) to LI. */
+static bool
+quantify(struct lparse *lp, struct linfo *li, unsigned long min, long max)
+{
+	const struct lset *r;
+	struct lset keep = { 0 };
+	unsigned long i;
+
+	if (min == 0) {
+		/* x? keeps an exact set (with ""); otherwise nothing */
+		if (max == 1 && li->exact_ok && li->exact.n < LIT_EXACT_MAX) {
+			lset_free(&li->req);
+			li->req_ok = false;
+			return lset_add(&li->exact, "", 0);
+		}
+		set_any(li);
+		return true;
+	}
+	if ((r = req_of(li)) != NULL && !lset_copy(&keep, r))
+		return false;
+	if (li->exact_ok && max == (long)min && min <= 8) {
+		struct lset acc = { 0 };
+		bool ok = lset_add(&acc, "", 0);
+		for (i = 0; ok && i < min; i++) {
+			struct lset next = { 0 };
+			ok = product(&acc, &li->exact, &next, &lp->oom);
+			lset_free(&acc);
+			acc = next;
+		}
+		if (ok) {
+			lset_free(&li->exact);
+			li->exact = acc;
+			lset_free(&li->req);
+			li->req_ok = false;
+			lset_free(&keep);
+			return true;
+		}
+		lset_free(&acc);
+	}
+	linfo_free(li);
+	li->req = keep;
+	li->req_ok = keep.n > 0;
+	return !lp->oom;
+}
+
+/* Parse a quantifier at lp->p, if any, into MIN/MAX; true if one. */
+static bool
+parse_quant(struct lparse *lp, unsigned long *min, long *max)
+{
+	const char *p = lp->p;
+	char *e;
+
+	if (p >= lp->end)
+		return false;
+	switch (*p) {
+	case '?': *min = 0; *max = 1; p++; break;
+	case '*': *min = 0; *max = -1; p++; break;
+	case '+': *min = 1; *max = -1; p++; break;
+	case '{':
+		if (p + 1 >= lp->end || p[1] < '0' || p[1] > '9')
+			return false;
+		*min = strtoul(p + 1, &e, 10);
+		*max = (long)*min;
+		if (*e == ',') {
+			if (e[1] == '}')
+				*max = -1, e++;
+			else if (e[1] >= '0' && e[1] <= '9')
+				*max = strtol(e + 1, &e, 10);
+			else
+				return false;
+		}
+		if (*e != '}')
+			return false;
+		p = e + 1;
+		break;
+	default:
+		return false;
+	}
+	if (p < lp->end && (*p == '?' || *p == '+'))
+		p++;			/* lazy, possessive */
+	lp->p = p;
+	return true;
+}
+
+/* Offer set CAND as the best required set so far (copied). */
+static bool
+offer(struct lset *best, const struct lset *cand)
+{
+	if (cand == NULL || lset_has_empty(cand) || !better(cand, best))
+		return true;
+	lset_free(best);
+	return lset_copy(best, cand);
+}
+
+/* Parse a concatenation up to '|', ')' or the end. */
+static bool
+parse_seq(struct lparse *lp, struct linfo *out)
+{
+	struct lset cur = { 0 }, best = { 0 };
+	bool all_exact = true, ok = true;
+	unsigned long min;
+	long max;
+
+	if (!lset_add(&cur, "", 0))
+		return false;
+	for (;;) {
+		struct linfo a = { 0 };
+		struct lset next = { 0 };
+
+		skip_extended(lp);
+		if (lp->p >= lp->end || *lp->p == '|' || *lp->p == ')')
+			break;
+		if (!parse_atom(lp, &a)) {
+			linfo_free(&a);
+			ok = false;
+			break;
+		}
+		skip_extended(lp);
+		if (parse_quant(lp, &min, &max) && !quantify(lp, &a, min,
+		    max)) {
+			linfo_free(&a);
+			ok = false;
+			break;
+		}
+		if (a.exact_ok && product(&cur, &a.exact, &next, &lp->oom)) {
+			lset_free(&cur);
+			cur = next;
+		} else {
+			/* cur ends here: keep the best requirement */
+			all_exact = false;
+			ok = offer(&best, &cur) && offer(&best, req_of(&a));
+			lset_free(&cur);
+			if (ok && a.exact_ok)
+				ok = lset_copy(&cur, &a.exact);
+			else if (ok)
+				ok = lset_add(&cur, "", 0);
+		}
+		linfo_free(&a);
+		if (!ok || lp->oom)
+			break;
+	}
+	linfo_free(out);
+	if (!ok || lp->oom || !offer(&best, &cur)) {
+		lset_free(&cur);
+		lset_free(&best);
+		return false;
+	}
+	if (all_exact) {
+		out->exact_ok = true;
+		out->exact = cur;
+		lset_free(&best);
+		return true;
+	}
+	lset_free(&cur);
+	out->req = best;
+	out->req_ok = best.n > 0;
+	return true;
+}
+
+/* Parse alternatives up to ')' or the end. */
+static bool
+parse_alt(struct lparse *lp, struct linfo *out)
+{
+	struct linfo acc = { 0 };
+	bool first = true, exact = true, req = true;
+
+	for (;;) {
+		struct linfo a = { 0 };
+		const struct lset *r;
+		size_t i;
+
+		if (!parse_seq(lp, &a)) {
+			linfo_free(&a);
+			linfo_free(&acc);
+			return false;
+		}
+		if (first) {
+			acc = a;
+			exact = acc.exact_ok;
+			req = req_of(&acc) != NULL;
+			if (req && !acc.req_ok) {
+				if (!lset_copy(&acc.req, &acc.exact))
+					return false;
+				acc.req_ok = true;
+			}
+			first = false;
+		} else {
+			if (exact && a.exact_ok && acc.exact.n + a.exact.n <=
+			    LIT_EXACT_MAX) {
+				for (i = 0; i < a.exact.n; i++)
+					if (!lset_add(&acc.exact, a.exact.v[i].s,
+					    a.exact.v[i].len))
+						return false;
+			} else
+				exact = false;
+			r = req_of(&a);
+			if (req && r != NULL && acc.req.n + r->n <=
+			    LIT_REQ_MAX) {
+				for (i = 0; i < r->n; i++)
+					if (!lset_add(&acc.req, r->v[i].s,
+					    r->v[i].len))
+						return false;
+			} else
+				req = false;
+			linfo_free(&a);
+		}
+		if (lp->p >= lp->end || *lp->p != '|')
+			break;
+		lp->p++;
+	}
+	if (!exact) {
+		lset_free(&acc.exact);
+		acc.exact_ok = false;
+	}
+	if (!req) {
+		lset_free(&acc.req);
+		acc.req_ok = false;
+	}
+	acc.exact_ok = exact;
+	acc.req_ok = req && acc.req.n > 0;
+	linfo_free(out);
+	*out = acc;
+	return true;
+}
+
+/*
+ * The required literals of PATTERN (as written in the rule; translated
+ * here) with modifiers MODS: on success (0) *OUT holds strings of at
+ * least MINLEN bytes, one of which every match contains, and *CASELESS
+ * whether to look for them caselessly.  -1: no such set (the rule must
+ * always run).  Free with rules__lits_free().
+ */
+int
+rules__required_literals(const char *pattern, const char *mods,
+    size_t minlen, struct rules_lits *out, bool *caseless)
+{
+	struct lparse lp = { 0 };
+	struct linfo li = { 0 };
+	const struct lset *r;
+	struct lset res = { 0 };
+	char *tr;
+	const char *q;
+
+	memset(out, 0, sizeof(*out));
+	if ((tr = rules__regex_translate(pattern)) == NULL)
+		return -1;
+	lp.p = tr;
+	lp.end = tr + strlen(tr);
+	lp.x = strchr(mods, 'x') != NULL;
+	lp.icase = strchr(mods, 'i') != NULL;
+	/* inline options anywhere: apply to the whole (only widens) */
+	for (q = tr; (q = strstr(q, "(?")) != NULL; q += 2) {
+		const char *f = q + 2;
+		for (; *f != '\0' && strchr("imnsxpaludo^", *f) != NULL; f++) {
+			if (*f == 'i')
+				lp.icase = true;
+			if (*f == 'x')
+				lp.x = true;	/* conservative */
+		}
+	}
+	if (!parse_alt(&lp, &li) || lp.oom || lp.p != lp.end) {
+		linfo_free(&li);
+		free(tr);
+		return -1;
+	}
+	free(tr);
+	r = req_of(&li);
+	if (r == NULL || lset_minlen(r) < minlen || !lset_copy(&res, r)) {
+		linfo_free(&li);
+		lset_free(&res);
+		return -1;
+	}
+	linfo_free(&li);
+	out->v = res.v;
+	out->n = res.n;
+	*caseless = lp.icase;
+	return 0;
+}
+
+/* Free a literal set. */
+void
+rules__lits_free(struct rules_lits *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].s);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
