@@ -191,10 +191,11 @@ int	gh_message_uris(struct gh_message *, const struct gh_text **uris,
 bool	gh_message_mime_truncated(struct gh_message *);
 
 /*
- * Header field I's value as header rules see it: unfolded, trimmed,
- * RFC 2047 encoded words decoded (not in Received, Message-ID, Date,
- * References, In-Reply-To, MIME-Version, List-*), UTF-8.  Cached; NULL
- * on ENOMEM or a bad index.  Usable once headers are done.
+ * Header field I's value as header rules see it: its first 8192 bytes
+ * (as SpamAssassin keeps), unfolded, trimmed, RFC 2047 encoded words
+ * decoded (not in Received, Message-ID, Date, References, In-Reply-To,
+ * MIME-Version, List-*), UTF-8.  Cached; NULL on ENOMEM or a bad index.
+ * Usable as soon as the field is parsed.
  */
 const char	*gh_message_header_decoded(struct gh_message *, size_t i,
 		    size_t *len);

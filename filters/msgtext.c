@@ -47,6 +47,7 @@
 #define MAX_BODY_LINE_LENGTH	2048
 #define BODY_PART_SCAN_SIZE	50000
 #define RAWBODY_PART_SCAN_SIZE	500000
+#define MAX_HEADER_VALUE_LENGTH	8192
 
 /* An array of texts over one buffer. */
 struct textarr {
@@ -389,7 +390,8 @@ render_part(struct gh_derived *d, const struct gh_message *m,
 		if (pol == NULL)
 			pol = uri__default_policy();
 		for (i = 0, up = h.uris.p; pol != NULL && i < h.nuris; i++) {
-			uri__from_html(pol, up, strlen(up), uris);
+			uri__from_html(pol, up + 1, strlen(up + 1), up[0] == '1',
+			    uris);
 			up += strlen(up) + 1;
 		}
 		mbuf_free(&u);
@@ -600,9 +602,23 @@ gh_message_header_decoded(struct gh_message *m, size_t i, size_t *len)
 		m->hdec_n = m->nhdr;
 	}
 	if (m->hdec[i] == NULL) {
+		struct mbuf	v = { 0 };
+
 		h = &m->hdr[i].h;
+		/* SpamAssassin keeps the first 8192 bytes of a value (with
+		 * LF line ends) of a message's header field. */
+		for (k = 0; k < h->raw_len && v.len < MAX_HEADER_VALUE_LENGTH;
+		    k++)
+			if (!(h->raw[k] == '\r' && k + 1 < h->raw_len &&
+			    h->raw[k + 1] == '\n'))
+				mbuf_addc(&v, h->raw[k]);
+		if (v.err) {
+			mbuf_free(&v);
+			return NULL;
+		}
 		m->hdec[i] = rfc2047__decode_field(h->name, h->name_len,
-		    h->raw, h->raw_len, &m->hdec_len[i]);
+		    v.p ? v.p : "", v.len, &m->hdec_len[i]);
+		mbuf_free(&v);
 		if (m->hdec[i] == NULL)
 			return NULL;
 	}
