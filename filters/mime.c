@@ -195,6 +195,19 @@ is_boundary(const struct mime_line *l, const char *b, bool *last)
 	return space_from(l, i);
 }
 
+/* A NUL-terminated copy of P[0 .. N), which may hold NULs itself. */
+static char *
+memdup(const char *p, size_t n)
+{
+	char	*c;
+
+	if ((c = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(c, p, n);
+	c[n] = '\0';
+	return c;
+}
+
 /* Add the field NAME: VALUE to node N (copies). */
 static void
 node_add(struct mime_tree *t, struct node *n, const char *name, size_t nl,
@@ -213,8 +226,8 @@ node_add(struct mime_tree *t, struct node *n, const char *name, size_t nl,
 		n->hcap = cap;
 	}
 	h = &n->h[n->nh];
-	h->name = strndup(name, nl);
-	h->value = strndup(value, vl);
+	h->name = memdup(name, nl);
+	h->value = memdup(value, vl);
 	if (h->name == NULL || h->value == NULL) {
 		free(h->name);
 		free(h->value);
