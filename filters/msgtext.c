@@ -155,7 +155,6 @@ load_full(const struct gh_message *m, struct gh_derived *d)
 	size_t		 len, i, o;
 	uint64_t	 off = 0;
 	ssize_t		 r;
-	bool		 cr = false;
 
 	if (mbuf_reserve(&b, (size_t)gh_message_size(m)) == -1)
 		return -1;
@@ -183,7 +182,6 @@ load_full(const struct gh_message *m, struct gh_derived *d)
 			continue;
 		b.p[o++] = b.p[i];
 	}
-	(void)cr;
 	b.len = o;
 	b.p[o] = '\0';
 	d->full = mbuf_take(&b, &d->full_len);
@@ -195,7 +193,7 @@ load_full(const struct gh_message *m, struct gh_derived *d)
 static size_t
 scan_cut(const char *t, size_t len, size_t scan, bool chars, const char *seps)
 {
-	size_t	i, c, pos = 0, k;
+	size_t	i, c, pos = 0;
 
 	/* the byte offset of character SCAN */
 	if (chars) {
@@ -222,7 +220,6 @@ scan_cut(const char *t, size_t len, size_t scan, bool chars, const char *seps)
 				i++;
 		}
 	}
-	(void)k;
 	return pos;
 }
 

@@ -86,10 +86,8 @@ static bool
 rehash(struct uset *u)
 {
 	size_t	 size = u->tabsize ? u->tabsize * 2 : 64, i;
-	size_t	*old = u->tab, oldsize = u->tabsize;
+	size_t	*old = u->tab;
 
-	(void)old;
-	(void)oldsize;
 	if ((u->tab = calloc(size, sizeof(*u->tab))) == NULL) {
 		u->tab = old;
 		u->err = ENOMEM;
