@@ -201,6 +201,16 @@ const char	*gh_message_header_decoded(struct gh_message *, size_t i,
 		    size_t *len);
 
 /*
+ * Decode the RFC 2047 encoded words of STR (LEN bytes, e.g. a display
+ * name) to UTF-8 as header values are decoded (unfolded, trimmed, 8-bit
+ * bytes kept when UTF-8, else read as Windows-1252); at most OUTLEN bytes
+ * go to OUT, cut at a character boundary.  Returns the length written (0
+ * on ENOMEM).  ARG is unused: the signature is rules_input.decode_words.
+ */
+size_t	gh_message_decode_words(void *arg, const char *str, size_t len,
+	    char *out, size_t outlen);
+
+/*
  * Call CB on the body bytes (from gh_message_body_offset to the end) in
  * order, in chunks (for DKIM body hashing).  Stops when CB returns
  * non-zero and returns that; -1 with errno on a read error; else 0.

@@ -624,6 +624,29 @@ gh_message_header_decoded(struct gh_message *m, size_t i, size_t *len)
 	return m->hdec[i];
 }
 
+/* Decode encoded words for the rules engine (rules_input.decode_words). */
+size_t
+gh_message_decode_words(void *arg, const char *str, size_t len, char *out,
+    size_t outlen)
+{
+	char	*d;
+	size_t	 dl;
+
+	(void)arg;
+	if (outlen == 0 || (d = rfc2047__decode_field("", 0, str, len,
+	    &dl)) == NULL)
+		return 0;
+	if (dl > outlen) {
+		/* do not cut a UTF-8 sequence in two */
+		dl = outlen;
+		while (dl > 0 && ((unsigned char)d[dl] & 0xc0) == 0x80)
+			dl--;
+	}
+	memcpy(out, d, dl);
+	free(d);
+	return dl;
+}
+
 /* Call CB over the body bytes. */
 int
 gh_message_body_foreach(const struct gh_message *m,

@@ -208,6 +208,27 @@ test_full(void **state)
 	gh_message_free(m);
 }
 
+/* The decoder lent to the rules engine for display names. */
+static void
+test_decode_words(void **state)
+{
+	static const char	 in[] = "  =?UTF-8?Q?J=C3=B6rg?= "
+	    "=?iso-8859-1?q?M=FCller?= ";
+	char			 out[64];
+	size_t			 n;
+
+	(void)state;
+	n = gh_message_decode_words(NULL, in, sizeof(in) - 1, out,
+	    sizeof(out));
+	/* white space between encoded words goes (RFC 2047 section 6.2) */
+	assert_int_equal(n, 12);
+	assert_memory_equal(out, "J\303\266rgM\303\274ller", 12);
+	/* cut at a character boundary */
+	n = gh_message_decode_words(NULL, in, sizeof(in) - 1, out, 2);
+	assert_int_equal(n, 1);
+	assert_int_equal(gh_message_decode_words(NULL, in, 5, out, 0), 0);
+}
+
 /* Texts exist only once the message is complete. */
 static void
 test_not_ended(void **state)
@@ -512,6 +533,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_not_ended),
+		cmocka_unit_test(test_decode_words),
 		cmocka_unit_test(test_depth_cap),
 		cmocka_unit_test(test_part_and_size_caps),
 		cmocka_unit_test(test_decoders),
