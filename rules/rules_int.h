@@ -145,6 +145,13 @@ struct namemap {
 	size_t		 used;
 };
 
+/* Settings kept verbatim for the caller: "key value" pairs in order. */
+struct kvlist {
+	char		**keys;
+	char		**values;
+	size_t		  n, cap;
+};
+
 struct rules_set {
 	atomic_uint	 refs;
 	struct rule	*rules;
@@ -173,6 +180,7 @@ struct rules_set {
 	pcre2_code	*mail_re;
 	pcre2_code	*angle_re;
 	const uint8_t	*tables;	/* the patterns' character tables */
+	struct kvlist	 settings;	/* kept for the caller (uri policy) */
 };
 
 /* A replace_tag / replace_pre / replace_post / replace_inter entry. */
@@ -229,7 +237,10 @@ struct loader {
 	bool			 oom;
 	const uint8_t		*tables;	/* Perl /aai case folding */
 	pcre2_compile_context	*cctx;		/* compiles with them */
+	struct kvlist		 settings;	/* util_rb_tld, ... */
 };
+
+void	 rules__kv_free(struct kvlist *);
 
 /* lex.c */
 void	 rules__note(struct loader *, enum rules_severity, const char *fmt,
