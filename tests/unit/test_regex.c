@@ -59,14 +59,14 @@ static struct gh_chain *
 chain(const char *extra)
 {
 	struct gh_config_errors	 errs = { NULL, 0 };
-	char			 ov1[300], *ov[3] = { ov1, "score.reject=100",
-				    (char *)extra };
+	char			 ov1[300], *ov[5] = { ov1, "score.reject=100",
+				    "spf.enable=no", "dkim.enable=no", (char *)extra };
 	struct gh_config	*cfg;
 	struct gh_chain		*c;
 	char			 err[1024];
 
 	snprintf(ov1, sizeof(ov1), "rules=%s", rules_path);
-	cfg = gh_config_load(NULL, ov, extra ? 3 : 2, &errs);
+	cfg = gh_config_load(NULL, ov, extra ? 5 : 4, &errs);
 	assert_non_null(cfg);
 	c = gh_chain_new(cfg, NULL, err, sizeof(err));
 	if (c == NULL)
@@ -206,7 +206,8 @@ test_uri_policy(void **state)
 {
 	struct gh_config_errors	 errs = { NULL, 0 };
 	char			 path[] = "/tmp/gh-test-uri-XXXXXX.cf", ov[300];
-	char			*ovp[] = { ov, "score.reject=100" };
+	char			*ovp[] = { ov, "score.reject=100",
+				    "spf.enable=no", "dkim.enable=no" };
 	const char		*cf =
 	    "util_rb_tld com\n"
 	    "redirector_pattern /^https?:\\/\\/redir\\.example\\.com"
@@ -227,7 +228,7 @@ test_uri_policy(void **state)
 	assert_int_equal(write(fd, cf, strlen(cf)), (ssize_t)strlen(cf));
 	close(fd);
 	snprintf(ov, sizeof(ov), "rules=%s", path);
-	cfg = gh_config_load(NULL, ovp, 2, &errs);
+	cfg = gh_config_load(NULL, ovp, 4, &errs);
 	assert_non_null(cfg);
 	c = gh_chain_new(cfg, NULL, err, sizeof(err));
 	if (c == NULL)
