@@ -16,4 +16,3 @@ missing(const char *what)
 }
 
 int cmd_proxy(struct gh_cli *cli) { return missing("proxy"); }
-int cmd_milter(struct gh_cli *cli) { return missing("milter"); }
