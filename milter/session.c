@@ -543,8 +543,6 @@ sfsistat
 milter__eoh(struct milter_state *st, void *ctx)
 {
 	struct msess	*s = need_txn(st, ctx);
-	struct gh_verdict v;
-	sfsistat	 r;
 
 	if (s == NULL)
 		return cannot(st, ctx, st->api->getpriv(ctx), "eoh",
@@ -553,12 +551,8 @@ milter__eoh(struct milter_state *st, void *ctx)
 		return cannot(st, ctx, s, "eoh", "without envfrom");
 	if (!s->eoh_done)
 		return headers_done(st, ctx, s);
-	/* A second end of headers: say what was decided again. */
-	if (gh_chain_run(s->txn, GH_STAGE_HEADERS, &v) == -1)
-		return cannot(st, ctx, s, "eoh", "out of memory");
-	r = milter__answer(st->api, ctx, &v, GH_STAGE_HEADERS);
-	gh_verdict_clear(&v);
-	return r;
+	/* A second end of headers: say again what was decided. */
+	return milter__answer(st->api, ctx, &s->txn->final, GH_STAGE_HEADERS);
 }
 
 /* Body chunk: store it. */
