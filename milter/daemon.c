@@ -53,6 +53,7 @@
 
 #include "filters/chain.h"
 #include "filters/log.h"
+#include "filters/metrics.h"
 #include "milter/milter.h"
 #include "milter/milter_int.h"
 
@@ -368,6 +369,7 @@ open_socket(const struct gh_config *cfg)
 {
 	const char	*path = unix_path(cfg->milter_listen);
 	struct group	*gr;
+	struct stat	 sb;
 	mode_t		 old;
 	int		 r, n;
 
@@ -407,7 +409,11 @@ open_socket(const struct gh_config *cfg)
 			    cfg->milter_socket_group);
 			return -1;
 		}
-		if (chown(path, (uid_t)-1, gr->gr_gid) == -1) {
+		/* Skip chown(2) when the directory's group (setgid) or
+		   ours already made it right: a seccomp filter may deny
+		   chown (systemd's @privileged set). */
+		if ((stat(path, &sb) == -1 || sb.st_gid != gr->gr_gid) &&
+		    chown(path, (uid_t)-1, gr->gr_gid) == -1) {
 			startup_error("chown %s: %s", path, strerror(errno));
 			return -1;
 		}
@@ -518,6 +524,7 @@ reload(const struct milter_opts *o, const struct gh_config *running)
 	if (o->reload == NULL || (cfg = o->reload(o->reload_arg)) == NULL) {
 		gh_log(LOG_ERR, "milter: reload failed; the running "
 		    "configuration stays");
+		gh_metrics_reload(false);
 		sd_notify(0, "READY=1");
 		return;
 	}
@@ -525,6 +532,7 @@ reload(const struct milter_opts *o, const struct gh_config *running)
 		gh_log(LOG_ERR, "milter: %s; reload failed, the running "
 		    "configuration stays", err);
 		gh_config_unref(cfg);
+		gh_metrics_reload(false);
 		sd_notify(0, "READY=1");
 		return;
 	}
@@ -539,6 +547,7 @@ reload(const struct milter_opts *o, const struct gh_config *running)
 		gh_log_set_level(cfg->log_level);
 	milter__chain_set(&G, c);
 	gh_config_unref(cfg);
+	gh_metrics_reload(true);
 	gh_log(LOG_NOTICE, "milter: configuration reloaded; new messages "
 	    "use it");
 	sd_notify(0, "READY=1");
@@ -628,7 +637,9 @@ milter_main(struct gh_config *cfg, const struct milter_opts *o)
 	int		 r;
 
 	memset(&made, 0, sizeof(made));
-	if (!o->foreground && detach() == -1)
+	/* Under systemd (Type=notify) the service is the process itself. */
+	if (!o->foreground && getenv("NOTIFY_SOCKET") == NULL &&
+	    detach() == -1)
 		return 1;
 	if (setup_signals() == -1) {
 		startup_error("signals: %s", strerror(errno));

@@ -36,6 +36,7 @@
 #include "filters/chain.h"
 #include "filters/log.h"
 #include "filters/message.h"
+#include "filters/metrics.h"
 #include "milter/milter_int.h"
 
 /* Per-connection state (libmilter's private data). */
@@ -81,6 +82,7 @@ sess_new(struct milter_state *st)
 	s->sid = st->sid_base + __atomic_add_fetch(&st->sid_next, 1,
 	    __ATOMIC_RELAXED);
 	__atomic_add_fetch(&st->sessions, 1, __ATOMIC_RELAXED);
+	gh_metrics_session_open();
 	return s;
 }
 
@@ -93,6 +95,7 @@ sess_free(struct milter_state *st, struct msess *s)
 	gh_verdict_clear(&s->conn_verdict);
 	free(s);
 	__atomic_sub_fetch(&st->sessions, 1, __ATOMIC_RELAXED);
+	gh_metrics_session_close();
 }
 
 /* A macro's value, or NULL. */
@@ -135,22 +138,11 @@ need_txn(struct milter_state *st, void *ctx)
 	return s && s->txn ? s : NULL;
 }
 
-/* Write the summary line of the current message. */
+/* The end of the current message: its one log line and its metrics. */
 static void
 log_summary(struct msess *s, const struct gh_verdict *v, const char *reply)
 {
-	struct gh_buf	 b;
-	char		 esc[100];
-	const char	*qid = s->txn->env.queue_id;
-
-	gh_buf_init(&b, 16384);
-	gh_txn_summary(s->txn, v, reply, &b);
-	if (qid) {
-		gh_printable(esc, sizeof(esc), qid, strlen(qid), 32);
-		gh_buf_printf(&b, " queue_id=%s", esc);
-	}
-	gh_log_session(LOG_INFO, s->sid, "%s", b.p ? b.p : "message");
-	gh_buf_free(&b);
+	gh_txn_finish(s->txn, v, reply);
 	s->logged = true;
 }
 
