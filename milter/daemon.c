@@ -17,7 +17,10 @@
  * what SIGTERM/SIGINT ask anyway.  The main thread reads the pipe:
  * SIGHUP reloads (a new chain from a freshly loaded configuration; any
  * error keeps the running one, logged), SIGTERM/SIGINT stop (listener
- * closed, open sessions finish within shutdown_timeout).
+ * closed, open sessions finish within shutdown_timeout).  smfi_stop()
+ * needs a lock libmilter's listener holds across a 5-second poll(), so
+ * it runs on a helper thread while the main thread connects to the
+ * listener to cut the poll short.
  *
  * TCP_NODELAY.  libmilter creates the listening socket itself and has
  * no option for TCP_NODELAY, yet it matters: at end of message the
@@ -25,7 +28,7 @@
  * them, so without it each edit after the first waits for a delayed ACK
  * (up to 40 ms).  smfi_opensocket() creates the socket before
  * smfi_main(); we then find it among our descriptors (the only
- * listening TCP socket) and set TCP_NODELAY on it — Linux copies it to
+ * listening socket) and set TCP_NODELAY on it — Linux copies it to
  * every accepted socket.  A unix socket (the default) avoids the
  * question and is faster still: recommended.
  *
@@ -36,6 +39,7 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <grp.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pwd.h>
@@ -314,15 +318,19 @@ build_chain(struct gh_config *cfg, char *err, size_t errsz)
 	return c;
 }
 
-/* Set TCP_NODELAY on libmilter's listening TCP socket(s). */
+/* libmilter's listening socket, found after smfi_opensocket(). */
+static struct sockaddr_storage	 listen_ss;
+static socklen_t		 listen_sslen;
+
+/* Find libmilter's listening socket among our descriptors (the only
+   listening stream socket): its descriptor, its address in listen_ss. */
 static int
-nodelay_listener(void)
+find_listener(void)
 {
 	DIR		*d;
 	struct dirent	*de;
-	int		 fd, on = 1, acc, type, n = 0;
+	int		 fd, acc, type, found = -1;
 	socklen_t	 len;
-	struct sockaddr_storage ss;
 
 	if ((d = opendir("/proc/self/fd")) == NULL)
 		return -1;
@@ -340,16 +348,47 @@ nodelay_listener(void)
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
 		    type != SOCK_STREAM)
 			continue;
-		len = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
-		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		listen_sslen = sizeof(listen_ss);
+		if (getsockname(fd, (struct sockaddr *)&listen_ss,
+		    &listen_sslen) == -1)
 			continue;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
-		    sizeof(on)) == 0)
-			n++;
+		found = fd;
+		break;
 	}
 	closedir(d);
-	return n;
+	return found;
+}
+
+/*
+ * Wake libmilter's listener: it holds a lock across a poll() of up to
+ * MI_CHK_TIME (5 s) that smfi_stop() needs, so a stop would wait for
+ * the poll to time out.  A connection makes the poll return.
+ */
+static void
+wake_listener(void)
+{
+	struct sockaddr_storage	 ss = listen_ss;
+	int			 fd;
+
+	if (listen_sslen == 0)
+		return;
+	/* A wildcard address is reached through the loopback. */
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
+			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+			sin6->sin6_addr = in6addr_loopback;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		return;
+	(void)connect(fd, (struct sockaddr *)&ss, listen_sslen);
+	close(fd);
 }
 
 /* The path of a unix socket specification, or NULL. */
@@ -371,7 +410,7 @@ open_socket(const struct gh_config *cfg)
 	struct group	*gr;
 	struct stat	 sb;
 	mode_t		 old;
-	int		 r, n;
+	int		 r, fd, on = 1;
 
 	if (smfi_setconn(cfg->milter_listen) != MI_SUCCESS) {
 		startup_error("milter_listen %s: not usable",
@@ -387,8 +426,10 @@ open_socket(const struct gh_config *cfg)
 		    "message before)", cfg->milter_listen);
 		return -1;
 	}
+	fd = find_listener();
 	if (path == NULL) {
-		if ((n = nodelay_listener()) <= 0)
+		if (fd == -1 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on)) == -1)
 			gh_log(LOG_WARNING, "milter: could not set "
 			    "TCP_NODELAY on %s: expect ~40 ms per header "
 			    "edit; a unix socket is recommended",
@@ -553,17 +594,38 @@ reload(const struct milter_opts *o, const struct gh_config *running)
 	sd_notify(0, "READY=1");
 }
 
+/* smfi_stop() on a thread of its own: it may wait for the listener. */
+static void *
+stopper(void *arg)
+{
+	smfi_stop();
+	__atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
 /* Stop: no new connections; open sessions get shutdown_timeout. */
 static void
 stop(const struct gh_config *cfg)
 {
 	uint64_t	 deadline = gh_now_us() + cfg->shutdown_timeout_ms * 1000;
-	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
+	uint64_t	 closing = gh_now_us() + 6 * 1000 * 1000;
+	struct timespec	 ts = { 0, 20 * 1000 * 1000 };
+	static int	 stopped;
+	pthread_t	 tid;
 	char		 c;
 	int		 n;
 
 	sd_notify(0, "STOPPING=1");
-	smfi_stop();
+	if (pthread_create(&tid, NULL, stopper, &stopped) == 0) {
+		pthread_detach(tid);
+		/* Until the listener is closed, keep waking it. */
+		while (!__atomic_load_n(&stopped, __ATOMIC_ACQUIRE) &&
+		    gh_now_us() < closing) {
+			wake_listener();
+			nanosleep(&ts, NULL);
+		}
+	} else
+		smfi_stop();
 	gh_log(LOG_NOTICE, "milter: stopping, %d session(s) open",
 	    milter__sessions(&G));
 	while ((n = milter__sessions(&G)) > 0 && gh_now_us() < deadline) {

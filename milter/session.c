@@ -47,6 +47,7 @@ struct msess {
 	uint64_t		 sid;
 	int			 msg_err;	/* errno: message not stored */
 	bool			 leadspc;	/* SMFIP_HDR_LEADSPC */
+	bool			 leadspc_known;	/* negotiated or inferred */
 	bool			 nr_hdr;	/* SMFIP_NR_HDR */
 	bool			 nr_body;	/* SMFIP_NR_BODY */
 	bool			 eoh_done;	/* HEADERS ran for this message */
@@ -253,6 +254,7 @@ milter__negotiate(struct milter_state *st, void *ctx, unsigned long f0,
 	}
 	*pf1 = f1 & WANT_STEPS;
 	s->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	s->leadspc_known = true;
 	s->nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
 	s->nr_body = (*pf1 & SMFIP_NR_BODY) != 0;
 	gh_log_session(LOG_DEBUG, s->sid, "milter: negotiated actions=0x%lx "
@@ -493,6 +495,14 @@ milter__header(struct milter_state *st, void *ctx, const char *name,
 		goto out;	/* refused, out of order: EOH/EOM answer */
 	if (value == NULL)
 		value = "";
+	/* A session that began without negotiation (after QUIT_NC,
+	   libmilter calls close, then connect on the same connection)
+	   does not know about SMFIP_HDR_LEADSPC: with it, values keep the
+	   space after the colon, which nearly every header has. */
+	if (!s->leadspc_known) {
+		s->leadspc = value[0] == ' ';
+		s->leadspc_known = true;
+	}
 	gh_buf_init(&b, 1024 * 1024);
 	gh_buf_puts(&b, name);
 	gh_buf_puts(&b, ":");
