@@ -2,12 +2,20 @@
  * session.c — libmilter callbacks mapped onto the filter chain.
  *
  * One `struct msess` per MTA connection, in libmilter's private data:
- * the chain transaction (created at connect), the message being
- * received (created at its first header, end of headers or body chunk),
- * and what was negotiated.  Callback -> stage: connect -> CONNECT,
- * helo -> HELO, envfrom -> MAIL, envrcpt -> RCPT, eoh -> HEADERS,
- * eom -> EOM; header and body feed the message; abort ends the message,
- * close the session.
+ * the chain it runs on (pinned at negotiation: a reload applies to new
+ * connections, open ones finish on the rules they started with), the
+ * chain transaction (created at connect), the message being received
+ * (created at its first header, end of headers or body chunk), and what
+ * was negotiated.  Callback -> stage: connect -> CONNECT, helo -> HELO,
+ * envfrom -> MAIL, envrcpt -> RCPT, eoh -> HEADERS, eom -> EOM; header
+ * and body feed the message; abort ends the message, close the session.
+ *
+ * Round trips.  At negotiation the MTA is told not to wait for a reply
+ * (SMFIP_NR_*) at every stage where no filter of the pinned chain runs,
+ * nor after each header and body chunk; it gets only the macros we read.
+ * A refusal that arises where no reply can go (a failure, or one said
+ * again from earlier) is held and given at the next stage that replies —
+ * at the latest at end of message, which always does.
  *
  * Invariants:
  *  - any order of callbacks is survived: a callback that finds no
@@ -17,9 +25,9 @@
  *    aborts the daemon on exactly that);
  *  - a refusal decided at CONNECT or HELO covers every later message of
  *    the session, even after the transaction was reset;
- *  - every message gets exactly one summary line: when it is refused,
- *    discarded or delivered, or else when it ends (abort, a new MAIL,
- *    close) — marked `reply="aborted"`.
+ *  - every message gets exactly one summary line (gh_txn_finish): when
+ *    it is refused, discarded or delivered, or else when it ends (abort,
+ *    a new MAIL, close) — marked `reply="aborted"`.
  *
  * Failures: out of memory or a message that cannot be stored (too big,
  * spool error) go through the configured failure policy
@@ -41,10 +49,13 @@
 
 /* Per-connection state (libmilter's private data). */
 struct msess {
+	struct gh_chain		*chain;		/* pinned for the connection */
 	struct gh_txn		*txn;		/* NULL until connect */
 	struct gh_message	*msg;		/* NULL outside a message */
 	struct gh_verdict	 conn_verdict;	/* refusal at CONNECT/HELO */
+	struct gh_verdict	 held;		/* message refusal not yet said */
 	uint64_t		 sid;
+	unsigned		 noreply;	/* GH_STAGE_BITs without reply */
 	int			 msg_err;	/* errno: message not stored */
 	bool			 leadspc;	/* SMFIP_HDR_LEADSPC */
 	bool			 leadspc_known;	/* negotiated or inferred */
@@ -54,18 +65,29 @@ struct msess {
 	bool			 logged;	/* summary written */
 };
 
-/* Macros requested from the MTA, per stage (smfi_setsymlist). */
+/*
+ * Macros requested from the MTA, per stage (smfi_setsymlist): only what
+ * is read, so that the MTA sends as few macro packets as possible (the
+ * client's address and port come with the connect packet itself).  An
+ * empty list asks for none.
+ */
 static const struct {
 	int		 stage;
 	const char	*macros;
 } symlists[] = {
-	{ SMFIM_CONNECT, "j {client_addr} {client_name} {client_port} "
-	    "{daemon_name}" },
+	{ SMFIM_CONNECT, "" },
 	{ SMFIM_HELO, "{tls_version} {cipher}" },
-	{ SMFIM_ENVFROM, "i {auth_type} {auth_authen} {tls_version} "
-	    "{cipher}" },
-	{ SMFIM_EOH, "i" },
-	{ SMFIM_EOM, "i" },
+	{ SMFIM_ENVFROM, "i {auth_authen}" },
+	{ SMFIM_ENVRCPT, "" },
+	{ SMFIM_DATA, "" },
+	{ SMFIM_EOH, "" },
+	{ SMFIM_EOM, "" },
+};
+
+/* The "no reply" step of each stage (EOM always replies). */
+static const unsigned long nr_step[GH_NSTAGES] = {
+	SMFIP_NR_CONN, SMFIP_NR_HELO, SMFIP_NR_MAIL, SMFIP_NR_RCPT,
+	SMFIP_NR_EOH, 0
 };
 
 #define NEED_ACTIONS	(SMFIF_ADDHDRS | SMFIF_CHGHDRS)
@@ -92,8 +114,10 @@ static void
 sess_free(struct milter_state *st, struct msess *s)
 {
 	gh_txn_free(s->txn);
+	gh_chain_unref(s->chain);
 	gh_message_free(s->msg);
 	gh_verdict_clear(&s->conn_verdict);
+	gh_verdict_clear(&s->held);
 	free(s);
 	__atomic_sub_fetch(&st->sessions, 1, __ATOMIC_RELAXED);
 	gh_metrics_session_close();
@@ -108,13 +132,51 @@ sym(struct milter_state *st, void *ctx, const char *name)
 	return v && v[0] ? v : NULL;
 }
 
+/* Tell whether an action ends the message. */
+static bool
+ends_message(enum gh_action a)
+{
+	return a == GH_REJECT || a == GH_TEMPFAIL || a == GH_DISCARD;
+}
+
+/*
+ * Answer a verdict at a stage.  Where the MTA waits for no reply, a
+ * refusal is held for the next stage that has one.
+ */
+static sfsistat
+reply(struct milter_state *st, void *ctx, struct msess *s,
+    const struct gh_verdict *v, enum gh_stage stage)
+{
+	if (s == NULL || !(s->noreply & GH_STAGE_BIT(stage)))
+		return milter__answer(st->api, ctx, v, stage);
+	if (ends_message(v->action) && s->held.action == GH_CONTINUE &&
+	    v != &s->held && gh_verdict_copy(&s->held, v) == -1) {
+		gh_verdict_clear(&s->held);
+		s->held.action = GH_TEMPFAIL;
+	}
+	return SMFIS_NOREPLY;
+}
+
+/* A refusal waiting to be said, or NULL. */
+static const struct gh_verdict *
+held(const struct msess *s)
+{
+	if (s->conn_verdict.action != GH_CONTINUE)
+		return &s->conn_verdict;
+	if (s->held.action != GH_CONTINUE)
+		return &s->held;
+	return NULL;
+}
+
 /* Answer tempfail for a callback that cannot be served; log why. */
 static sfsistat
-cannot(struct milter_state *st, void *ctx, const struct msess *s,
-    const char *callback, const char *why)
+cannot(struct milter_state *st, void *ctx, struct msess *s,
+    enum gh_stage stage, const char *callback, const char *why)
 {
-	const char	*qid = sym(st, ctx, "i");
-	char		 esc[64];
+	struct gh_verdict	 v;
+	const char		*qid = sym(st, ctx, "i");
+	char			 esc[64];
+	sfsistat		 r;
 
 	if (qid)
 		gh_printable(esc, sizeof(esc), qid, strlen(qid), 32);
@@ -125,18 +187,13 @@ cannot(struct milter_state *st, void *ctx, const struct msess *s,
 	else
 		gh_log(LOG_WARNING, "milter: %s %s%s%s: tempfail", callback,
 		    why, qid ? " queue_id=" : "", qid ? esc : "");
-	st->api->setreply(ctx, "451", "4.3.0",
-	    "Temporary filter failure, try again later");
-	return SMFIS_TEMPFAIL;
-}
-
-/* The session of a callback that needs a transaction, or NULL. */
-static struct msess *
-need_txn(struct milter_state *st, void *ctx)
-{
-	struct msess	*s = st->api->getpriv(ctx);
-
-	return s && s->txn ? s : NULL;
+	memset(&v, 0, sizeof(v));
+	v.action = GH_TEMPFAIL;
+	v.code = 451;
+	snprintf(v.status, sizeof(v.status), "4.3.0");
+	v.text = "Temporary filter failure, try again later";
+	r = reply(st, ctx, s, &v, stage);
+	return r;
 }
 
 /* The end of the current message: its one log line and its metrics. */
@@ -147,25 +204,21 @@ log_summary(struct msess *s, const struct gh_verdict *v, const char *reply)
 	s->logged = true;
 }
 
-/* End the current message (logged once) and reset the transaction on
-   the current chain, so that a reload takes effect at the next one. */
+/* End the current message (logged once); the session goes on. */
 static void
-end_message(struct milter_state *st, struct msess *s, const char *why)
+end_message(struct msess *s, const char *why)
 {
-	struct gh_chain	*c;
-
-	if (s->txn == NULL)
-		return;
-	if (s->txn->in_message && !s->logged)
-		log_summary(s, NULL, why);
-	c = milter__chain_get(st);
-	gh_txn_reset(s->txn, c);
-	gh_chain_unref(c);
+	if (s->txn) {
+		if (s->txn->in_message && !s->logged)
+			log_summary(s, NULL, why);
+		gh_txn_reset(s->txn, NULL);
+	}
 	gh_message_free(s->msg);
 	s->msg = NULL;
 	s->msg_err = 0;
 	s->eoh_done = false;
 	s->logged = false;
+	gh_verdict_clear(&s->held);
 }
 
 /* Make `v` the configured failure action for a front-end failure. */
@@ -186,13 +239,6 @@ failure_verdict(const struct msess *s, struct gh_verdict *v, const char *what)
 	v->filter = "milter";
 }
 
-/* Tell whether an action ends the message. */
-static bool
-ends_message(enum gh_action a)
-{
-	return a == GH_REJECT || a == GH_TEMPFAIL || a == GH_DISCARD;
-}
-
 /* Run a stage and answer its verdict. */
 static sfsistat
 run_stage(struct milter_state *st, void *ctx, struct msess *s,
@@ -206,7 +252,7 @@ run_stage(struct milter_state *st, void *ctx, struct msess *s,
 		if (v.action == GH_CONTINUE)
 			v.action = GH_TEMPFAIL;	/* never a silent accept */
 	}
-	r = milter__answer(st->api, ctx, &v, stage);
+	r = reply(st, ctx, s, &v, stage);
 	if (ends_message(v.action)) {
 		if (stage <= GH_STAGE_HELO && s->conn_verdict.action ==
 		    GH_CONTINUE && gh_verdict_copy(&s->conn_verdict, &v) == -1)
@@ -220,12 +266,21 @@ run_stage(struct milter_state *st, void *ctx, struct msess *s,
 	return r;
 }
 
+/* Pin the session to the current chain (once). */
+static void
+pin_chain(struct milter_state *st, struct msess *s)
+{
+	if (s->chain == NULL)
+		s->chain = milter__chain_get(st);
+}
+
 /* Negotiate: the actions and steps we use, the macros we read. */
 sfsistat
 milter__negotiate(struct milter_state *st, void *ctx, unsigned long f0,
     unsigned long f1, unsigned long *pf0, unsigned long *pf1)
 {
 	struct msess	*s;
+	enum gh_stage	 stage;
 	size_t		 i;
 
 	if ((f0 & NEED_ACTIONS) != NEED_ACTIONS) {
@@ -245,6 +300,7 @@ milter__negotiate(struct milter_state *st, void *ctx, unsigned long f0,
 			return SMFIS_REJECT;
 		}
 	}
+	pin_chain(st, s);
 	*pf0 = NEED_ACTIONS;
 	if (f0 & SMFIF_SETSYMLIST) {
 		*pf0 |= SMFIF_SETSYMLIST;
@@ -253,6 +309,13 @@ milter__negotiate(struct milter_state *st, void *ctx, unsigned long f0,
 			    symlists[i].macros);
 	}
 	*pf1 = f1 & WANT_STEPS;
+	s->noreply = 0;
+	for (stage = GH_STAGE_CONNECT; stage < GH_STAGE_EOM; stage++)
+		if ((f1 & nr_step[stage]) &&
+		    !gh_chain_runs_at(s->chain, stage)) {
+			*pf1 |= nr_step[stage];
+			s->noreply |= GH_STAGE_BIT(stage);
+		}
 	s->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	s->leadspc_known = true;
 	s->nr_hdr = (*pf1 & SMFIP_NR_HDR) != 0;
@@ -287,40 +350,16 @@ addr_text(const struct sockaddr *sa, char *buf, size_t sz, uint16_t *port,
 	}
 }
 
-/* CONNECT: the client's address and name. */
-sfsistat
-milter__connect(struct milter_state *st, void *ctx, const char *host,
-    const struct sockaddr *sa)
+/* Record the client of a new transaction; -1 when out of memory. */
+static int
+set_client(struct milter_state *st, void *ctx, struct msess *s,
+    const char *host, const struct sockaddr *sa)
 {
-	struct msess	*s = st->api->getpriv(ctx);
-	struct gh_chain	*c;
 	char		 addr[INET6_ADDRSTRLEN];
 	const char	*a, *name, *p;
 	uint16_t	 port;
 	socklen_t	 salen;
 
-	if (s == NULL) {
-		if ((s = sess_new(st)) == NULL)
-			return cannot(st, ctx, NULL, "connect", "out of "
-			    "memory");
-		if (st->api->setpriv(ctx, s) != MI_SUCCESS) {
-			sess_free(st, s);
-			return cannot(st, ctx, NULL, "connect", "cannot "
-			    "set private data");
-		}
-	}
-	if (s->txn) {
-		/* A second connect on one connection: start over. */
-		end_message(st, s, "aborted");
-		gh_txn_free(s->txn);
-		s->txn = NULL;
-		gh_verdict_clear(&s->conn_verdict);
-	}
-	c = milter__chain_get(st);
-	s->txn = gh_txn_new(c, s->sid);
-	gh_chain_unref(c);
-	if (s->txn == NULL)
-		return cannot(st, ctx, s, "connect", "out of memory");
 	addr_text(sa, addr, sizeof(addr), &port, &salen);
 	a = sym(st, ctx, "{client_addr}");
 	if (a == NULL)
@@ -334,18 +373,59 @@ milter__connect(struct milter_state *st, void *ctx, const char *host,
 		name = host && host[0] && host[0] != '[' ? host : "unknown";
 	if (gh_txn_set_client(s->txn, a, port, name, salen ? sa : NULL,
 	    salen) == -1)
-		return cannot(st, ctx, s, "connect", "out of memory");
+		return -1;
 	if (gh_log_enabled(LOG_DEBUG)) {
-		const char *j = sym(st, ctx, "j");
 		char ea[80], en[300];
 
 		gh_log_session(LOG_DEBUG, s->sid, "milter: connect client=%s "
-		    "client_name=%s mta=%s", gh_printable(ea, sizeof(ea),
-		    a ? a : "", a ? strlen(a) : 0, 64),
-		    gh_printable(en, sizeof(en), name, strlen(name), 255),
-		    j ? j : "");
+		    "client_name=%s", gh_printable(ea, sizeof(ea), a ? a : "",
+		    a ? strlen(a) : 0, 64), gh_printable(en, sizeof(en), name,
+		    strlen(name), 255));
 	}
+	return 0;
+}
+
+/* CONNECT: the client's address and name. */
+sfsistat
+milter__connect(struct milter_state *st, void *ctx, const char *host,
+    const struct sockaddr *sa)
+{
+	struct msess	*s = st->api->getpriv(ctx);
+
+	if (s == NULL) {
+		if ((s = sess_new(st)) == NULL)
+			return cannot(st, ctx, NULL, GH_STAGE_CONNECT,
+			    "connect", "out of memory");
+		if (st->api->setpriv(ctx, s) != MI_SUCCESS) {
+			sess_free(st, s);
+			return cannot(st, ctx, NULL, GH_STAGE_CONNECT,
+			    "connect", "cannot set private data");
+		}
+	}
+	if (s->txn) {
+		/* A second connect on one connection: start over. */
+		end_message(s, "aborted");
+		gh_txn_free(s->txn);
+		s->txn = NULL;
+		gh_verdict_clear(&s->conn_verdict);
+	}
+	pin_chain(st, s);
+	if ((s->txn = gh_txn_new(s->chain, s->sid)) == NULL)
+		return cannot(st, ctx, s, GH_STAGE_CONNECT, "connect",
+		    "out of memory");
+	if (set_client(st, ctx, s, host, sa) == -1)
+		return cannot(st, ctx, s, GH_STAGE_CONNECT, "connect",
+		    "out of memory");
 	return run_stage(st, ctx, s, GH_STAGE_CONNECT);
+}
+
+/* The session of a callback that needs a transaction, or NULL. */
+static struct msess *
+need_txn(struct milter_state *st, void *ctx)
+{
+	struct msess	*s = st->api->getpriv(ctx);
+
+	return s && s->txn ? s : NULL;
 }
 
 /* HELO: the name the client gave. */
@@ -355,15 +435,15 @@ milter__helo(struct milter_state *st, void *ctx, const char *helo)
 	struct msess	*s = need_txn(st, ctx);
 
 	if (s == NULL)
-		return cannot(st, ctx, st->api->getpriv(ctx), "helo",
-		    "without connect");
+		return cannot(st, ctx, st->api->getpriv(ctx), GH_STAGE_HELO,
+		    "helo", "without connect");
 	if (s->conn_verdict.action != GH_CONTINUE)
-		return milter__answer(st->api, ctx, &s->conn_verdict,
-		    GH_STAGE_HELO);
+		return reply(st, ctx, s, &s->conn_verdict, GH_STAGE_HELO);
 	if (gh_txn_set_helo(s->txn, helo ? helo : "") == -1 ||
 	    gh_txn_set_tls(s->txn, sym(st, ctx, "{tls_version}"),
 	    sym(st, ctx, "{cipher}")) == -1)
-		return cannot(st, ctx, s, "helo", "out of memory");
+		return cannot(st, ctx, s, GH_STAGE_HELO, "helo",
+		    "out of memory");
 	return run_stage(st, ctx, s, GH_STAGE_HELO);
 }
 
@@ -387,23 +467,24 @@ bare_address(const char *arg)
 sfsistat
 milter__envfrom(struct milter_state *st, void *ctx, char **argv)
 {
-	struct msess	*s = need_txn(st, ctx);
+	struct msess	*s = st->api->getpriv(ctx);
 	const char	*v;
 	char		*from;
 	int		 r;
 
-	if (s == NULL)
-		return cannot(st, ctx, st->api->getpriv(ctx), "envfrom",
+	if (s)
+		end_message(s, "aborted");	/* whatever came before */
+	if (s == NULL || s->txn == NULL)
+		return cannot(st, ctx, s, GH_STAGE_MAIL, "envfrom",
 		    "without connect");
 	if (s->conn_verdict.action != GH_CONTINUE)
-		return milter__answer(st->api, ctx, &s->conn_verdict,
-		    GH_STAGE_MAIL);
-	if (s->txn->in_message || s->msg)
-		end_message(st, s, "aborted");	/* no abort came */
+		return reply(st, ctx, s, &s->conn_verdict, GH_STAGE_MAIL);
 	if (argv == NULL || argv[0] == NULL)
-		return cannot(st, ctx, s, "envfrom", "without a sender");
+		return cannot(st, ctx, s, GH_STAGE_MAIL, "envfrom",
+		    "without a sender");
 	if ((from = bare_address(argv[0])) == NULL)
-		return cannot(st, ctx, s, "envfrom", "out of memory");
+		return cannot(st, ctx, s, GH_STAGE_MAIL, "envfrom",
+		    "out of memory");
 	r = gh_txn_set_mail(s->txn, from);
 	free(from);
 	if ((v = sym(st, ctx, "i")) != NULL)
@@ -413,10 +494,8 @@ milter__envfrom(struct milter_state *st, void *ctx, char **argv)
 	if ((v = sym(st, ctx, "{tls_version}")) != NULL)
 		r |= gh_txn_set_tls(s->txn, v, sym(st, ctx, "{cipher}"));
 	if (r != 0)
-		return cannot(st, ctx, s, "envfrom", "out of memory");
-	if ((v = sym(st, ctx, "{auth_type}")) != NULL)
-		gh_log_session(LOG_DEBUG, s->sid, "milter: auth_type=%.32s",
-		    v);
+		return cannot(st, ctx, s, GH_STAGE_MAIL, "envfrom",
+		    "out of memory");
 	return run_stage(st, ctx, s, GH_STAGE_MAIL);
 }
 
@@ -424,23 +503,30 @@ milter__envfrom(struct milter_state *st, void *ctx, char **argv)
 sfsistat
 milter__envrcpt(struct milter_state *st, void *ctx, char **argv)
 {
-	struct msess	*s = need_txn(st, ctx);
-	char		*rcpt;
-	int		 r;
+	struct msess		*s = need_txn(st, ctx);
+	const struct gh_verdict	*h;
+	char			*rcpt;
+	int			 r;
 
 	if (s == NULL)
-		return cannot(st, ctx, st->api->getpriv(ctx), "envrcpt",
-		    "without connect");
+		return cannot(st, ctx, st->api->getpriv(ctx), GH_STAGE_RCPT,
+		    "envrcpt", "without connect");
+	if ((h = held(s)) != NULL)
+		return reply(st, ctx, s, h, GH_STAGE_RCPT);
 	if (!s->txn->in_message)
-		return cannot(st, ctx, s, "envrcpt", "without envfrom");
+		return cannot(st, ctx, s, GH_STAGE_RCPT, "envrcpt",
+		    "without envfrom");
 	if (argv == NULL || argv[0] == NULL)
-		return cannot(st, ctx, s, "envrcpt", "without a recipient");
+		return cannot(st, ctx, s, GH_STAGE_RCPT, "envrcpt",
+		    "without a recipient");
 	if ((rcpt = bare_address(argv[0])) == NULL)
-		return cannot(st, ctx, s, "envrcpt", "out of memory");
+		return cannot(st, ctx, s, GH_STAGE_RCPT, "envrcpt",
+		    "out of memory");
 	r = gh_txn_add_rcpt(s->txn, rcpt);
 	free(rcpt);
 	if (r == -1)
-		return cannot(st, ctx, s, "envrcpt", "out of memory");
+		return cannot(st, ctx, s, GH_STAGE_RCPT, "envrcpt",
+		    "out of memory");
 	return run_stage(st, ctx, s, GH_STAGE_RCPT);
 }
 
@@ -479,7 +565,8 @@ static bool
 message_open(const struct msess *s)
 {
 	return s && s->txn && s->txn->in_message &&
-	    s->txn->decided == GH_CONTINUE && !s->logged;
+	    s->txn->decided == GH_CONTINUE && !s->logged &&
+	    held(s) == NULL;
 }
 
 /* Header: rebuild "Name: value\r\n" as it was in the message. */
@@ -536,7 +623,8 @@ headers_done(struct milter_state *st, void *ctx, struct msess *s)
 	feed(s, "\r\n", 2);
 	if (s->txn->env.queue_id == NULL && (qid = sym(st, ctx, "i")) &&
 	    gh_txn_set_queue_id(s->txn, qid) == -1)
-		return cannot(st, ctx, s, "eoh", "out of memory");
+		return cannot(st, ctx, s, GH_STAGE_HEADERS, "eoh",
+		    "out of memory");
 	return run_stage(st, ctx, s, GH_STAGE_HEADERS);
 }
 
@@ -544,17 +632,21 @@ headers_done(struct milter_state *st, void *ctx, struct msess *s)
 sfsistat
 milter__eoh(struct milter_state *st, void *ctx)
 {
-	struct msess	*s = need_txn(st, ctx);
+	struct msess		*s = need_txn(st, ctx);
+	const struct gh_verdict	*h;
 
 	if (s == NULL)
-		return cannot(st, ctx, st->api->getpriv(ctx), "eoh",
-		    "without connect");
+		return cannot(st, ctx, st->api->getpriv(ctx),
+		    GH_STAGE_HEADERS, "eoh", "without connect");
+	if ((h = held(s)) != NULL)
+		return reply(st, ctx, s, h, GH_STAGE_HEADERS);
 	if (!s->txn->in_message)
-		return cannot(st, ctx, s, "eoh", "without envfrom");
+		return cannot(st, ctx, s, GH_STAGE_HEADERS, "eoh",
+		    "without envfrom");
 	if (!s->eoh_done)
 		return headers_done(st, ctx, s);
 	/* A second end of headers: say again what was decided. */
-	return milter__answer(st->api, ctx, &s->txn->final, GH_STAGE_HEADERS);
+	return reply(st, ctx, s, &s->txn->final, GH_STAGE_HEADERS);
 }
 
 /* Body chunk: store it. */
@@ -575,43 +667,55 @@ milter__body(struct milter_state *st, void *ctx, const unsigned char *chunk,
 	return s && s->nr_body ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/* The verdict at end of message: the failure policy or the chain. */
+static void
+eom_verdict(struct msess *s, struct gh_verdict *v)
+{
+	char	 what[128];
+
+	memset(v, 0, sizeof(*v));
+	if (s->msg_err && message_open(s)) {
+		snprintf(what, sizeof(what), "message not stored: %s",
+		    strerror(s->msg_err));
+		failure_verdict(s, v, what);
+	}
+	if (v->action == GH_CONTINUE) {
+		gh_verdict_clear(v);
+		if (gh_chain_run(s->txn, GH_STAGE_EOM, v) == -1) {
+			failure_verdict(s, v, "out of memory in the chain");
+			if (v->action == GH_CONTINUE)
+				v->action = GH_TEMPFAIL;
+		}
+	}
+}
+
 /* End of message: EOM, then the header edits. */
 sfsistat
 milter__eom(struct milter_state *st, void *ctx)
 {
 	struct msess		*s = need_txn(st, ctx);
+	const struct gh_verdict	*h;
 	struct gh_verdict	 v;
 	sfsistat		 r;
-	char			 what[128];
 
 	if (s == NULL)
-		return cannot(st, ctx, st->api->getpriv(ctx), "eom",
-		    "without connect");
-	if (!s->txn->in_message)
-		return cannot(st, ctx, s, "eom", "without envfrom");
-	if (!s->eoh_done && message_open(s)) {
-		r = headers_done(st, ctx, s);
-		if (r != SMFIS_CONTINUE) {
-			end_message(st, s, NULL);
-			return r;
-		}
+		return cannot(st, ctx, st->api->getpriv(ctx), GH_STAGE_EOM,
+		    "eom", "without connect");
+	if (!s->txn->in_message && held(s) == NULL)
+		return cannot(st, ctx, s, GH_STAGE_EOM, "eom",
+		    "without envfrom");
+	if (!s->eoh_done && message_open(s))
+		(void)headers_done(st, ctx, s);	/* a refusal is held */
+	if ((h = held(s)) != NULL) {
+		r = milter__answer(st->api, ctx, h, GH_STAGE_EOM);
+		if (s->txn->in_message && !s->logged)
+			log_summary(s, h, NULL);
+		end_message(s, NULL);
+		return r;
 	}
 	if (message(s))
 		(void)gh_message_end(s->msg);
-	memset(&v, 0, sizeof(v));
-	if (s->msg_err && message_open(s)) {
-		snprintf(what, sizeof(what), "message not stored: %s",
-		    strerror(s->msg_err));
-		failure_verdict(s, &v, what);
-	}
-	if (v.action == GH_CONTINUE) {
-		gh_verdict_clear(&v);
-		if (gh_chain_run(s->txn, GH_STAGE_EOM, &v) == -1) {
-			failure_verdict(s, &v, "out of memory in the chain");
-			if (v.action == GH_CONTINUE)
-				v.action = GH_TEMPFAIL;
-		}
-	}
+	eom_verdict(s, &v);
 	if (!ends_message(v.action) && milter__apply_edits(st->api, ctx,
 	    s->txn, s->leadspc) == -1) {
 		gh_verdict_clear(&v);
@@ -623,7 +727,7 @@ milter__eom(struct milter_state *st, void *ctx)
 	if (!s->logged)
 		log_summary(s, &v, NULL);
 	gh_verdict_clear(&v);
-	end_message(st, s, NULL);
+	end_message(s, NULL);
 	return r;
 }
 
@@ -634,7 +738,7 @@ milter__abort(struct milter_state *st, void *ctx)
 	struct msess	*s = st->api->getpriv(ctx);
 
 	if (s)
-		end_message(st, s, "aborted");
+		end_message(s, "aborted");
 	return SMFIS_CONTINUE;
 }
 
@@ -646,7 +750,7 @@ milter__close(struct milter_state *st, void *ctx)
 
 	if (s == NULL)
 		return SMFIS_CONTINUE;
-	end_message(st, s, "aborted");
+	end_message(s, "aborted");
 	st->api->setpriv(ctx, NULL);
 	sess_free(st, s);
 	return SMFIS_CONTINUE;

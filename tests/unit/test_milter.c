@@ -817,7 +817,7 @@ test_negotiate_refuses(void **state)
 	fix_free(f);
 }
 
-/* A new chain applies from the next message of an open session. */
+/* A new chain applies to new connections; open ones keep theirs. */
 static void
 test_chain_swap(void **state)
 {
@@ -837,7 +837,8 @@ test_chain_swap(void **state)
 	assert_non_null(c);
 	milter__chain_set(&f->st, c);
 	gh_config_unref(cfg);
-	/* The open message finishes on the old chain. */
+	/* The open session finishes on its chain, this message and the
+	   next. */
 	assert_int_equal(milter__eom(&f->st, &f->ctx), SMFIS_CONTINUE);
 	assert_true(edit_index(&f->ctx,
 	    "ins 0 Authentication-Results: mx.test;") >= 0);
@@ -846,8 +847,83 @@ test_chain_swap(void **state)
 	rcpt(f, "<b@example.net>");
 	assert_int_equal(milter__eom(&f->st, &f->ctx), SMFIS_CONTINUE);
 	assert_true(edit_index(&f->ctx,
+	    "ins 0 Authentication-Results: mx.test;") >= 0);
+	/* A new connection runs on the new chain. */
+	milter__close(&f->st, &f->ctx);
+	f->ctx.nedits = 0;
+	negotiate(f, SMFI_CURR_PROT);
+	connect_ip(f, "192.0.2.1");
+	mail(f, "<a@example.org>");
+	rcpt(f, "<b@example.net>");
+	assert_int_equal(milter__eom(&f->st, &f->ctx), SMFIS_CONTINUE);
+	assert_true(edit_index(&f->ctx,
 	    "ins 0 Authentication-Results: new.test;") >= 0);
 	assert_true(edit_index(&f->ctx, "add X-Spam-Flag: YES") >= 0);
+	fix_free(f);
+}
+
+/* Stages without a filter are negotiated without reply; a refusal that
+   arises there is held until a stage that replies (EOM at the latest). */
+static void
+test_noreply(void **state)
+{
+	static const struct gh_filter eom_filter = {
+		.name = "eomonly",
+		.stages = GH_STAGE_BIT(GH_STAGE_EOM),
+		.run = tf_run,
+	};
+	static const struct gh_filter *const fl[] = { &eom_filter };
+	struct fix	*f = fix_new(NULL, 0);
+	struct gh_chain	*c;
+	unsigned long	 a, p;
+	char		 err[256], *noargs[] = { NULL };
+
+	c = gh_chain_new_with(f->cfg, fl, 1, NULL, err, sizeof(err));
+	assert_non_null(c);
+	milter__chain_set(&f->st, c);
+	assert_int_equal(milter__negotiate(&f->st, &f->ctx, SMFI_CURR_ACTS,
+	    SMFI_CURR_PROT, &a, &p), SMFIS_CONTINUE);
+	assert_int_equal(p & (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL |
+	    SMFIP_NR_RCPT | SMFIP_NR_EOH), SMFIP_NR_CONN | SMFIP_NR_HELO |
+	    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_EOH);
+	/* Never ask to skip a stage. */
+	assert_int_equal(p & (SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOMAIL |
+	    SMFIP_NORCPT | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY), 0);
+	assert_int_equal(connect_ip(f, "192.0.2.1"), SMFIS_NOREPLY);
+	assert_int_equal(milter__helo(&f->st, &f->ctx, "h"), SMFIS_NOREPLY);
+	assert_int_equal(mail(f, "<a@example.org>"), SMFIS_NOREPLY);
+	assert_int_equal(rcpt(f, "<b@example.net>"), SMFIS_NOREPLY);
+	assert_int_equal(milter__eoh(&f->st, &f->ctx), SMFIS_NOREPLY);
+	assert_int_equal(milter__eom(&f->st, &f->ctx), SMFIS_CONTINUE);
+	assert_true(edit_index(&f->ctx, "ins 0 Authentication-Results") >= 0);
+
+	/* A MAIL that cannot be served: held, said at EOM. */
+	f->ctx.nedits = 0;
+	assert_int_equal(milter__envfrom(&f->st, &f->ctx, noargs),
+	    SMFIS_NOREPLY);
+	assert_int_equal(rcpt(f, "<b@example.net>"), SMFIS_NOREPLY);
+	assert_int_equal(milter__eoh(&f->st, &f->ctx), SMFIS_NOREPLY);
+	f->ctx.rcode[0] = '\0';
+	assert_int_equal(milter__eom(&f->st, &f->ctx), SMFIS_TEMPFAIL);
+	assert_string_equal(f->ctx.rcode, "451");
+	assert_int_equal(f->ctx.nedits, 0);
+	/* The next message is not affected. */
+	assert_int_equal(mail(f, "<a@example.org>"), SMFIS_NOREPLY);
+	assert_int_equal(milter__eom(&f->st, &f->ctx), SMFIS_CONTINUE);
+
+	/* The EOM filter refuses: said at EOM as usual. */
+	tf.stage = GH_STAGE_EOM;
+	tf.action = GH_REJECT;
+	assert_int_equal(mail(f, "<a@example.org>"), SMFIS_NOREPLY);
+	assert_int_equal(milter__eom(&f->st, &f->ctx), SMFIS_REJECT);
+
+	/* An abort drops what was held. */
+	tf.stage = GH_NSTAGES;
+	assert_int_equal(milter__envfrom(&f->st, &f->ctx, noargs),
+	    SMFIS_NOREPLY);
+	milter__abort(&f->st, &f->ctx);
+	assert_int_equal(mail(f, "<a@example.org>"), SMFIS_NOREPLY);
+	assert_int_equal(milter__eom(&f->st, &f->ctx), SMFIS_CONTINUE);
 	fix_free(f);
 }
 
@@ -874,6 +950,7 @@ main(void)
 		cmocka_unit_test(test_setpriv_fails),
 		cmocka_unit_test(test_negotiate_refuses),
 		cmocka_unit_test(test_chain_swap),
+		cmocka_unit_test(test_noreply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
