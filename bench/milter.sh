@@ -109,20 +109,26 @@ mail_ticks() {
 		awk '{ t += $14 + $15 } END { print t }'
 }
 
-# One run: print messages per second and mail-system CPU ms per message
-# (the relay to smtp-sink included: the queue is drained).
+# CPU ticks used so far by the unix milter alone.
+milter_ticks() { awk '{ print $14 + $15 }' "/proc/$UNIX_MILTER/stat"; }
+
+# One run: print messages per second, mail-system CPU ms per message
+# (the relay to smtp-sink included: the queue is drained) and the unix
+# milter's CPU us per message.
 run() {
-	local port=$1 conc=$2 t0 t1 c0 c1
+	local port=$1 conc=$2 t0 t1 c0 c1 m0 m1
 	drain
-	c0=$(mail_ticks)
+	c0=$(mail_ticks); m0=$(milter_ticks)
 	t0=$(date +%s.%N)
 	smtp-source -s "$conc" -m "$MESSAGES" -l "$SIZE" -f a@example.org \
 		-t b@example.net "127.0.0.1:$port" > /dev/null 2>&1
 	t1=$(date +%s.%N)
 	drain
-	c1=$(mail_ticks)
-	python3 -c "print('%.1f %.2f' % ($MESSAGES / ($t1 - $t0),
-    ($c1 - $c0) * 1000.0 / $(getconf CLK_TCK) / $MESSAGES))"
+	c1=$(mail_ticks); m1=$(milter_ticks)
+	python3 -c "hz = $(getconf CLK_TCK)
+print('%.1f %.2f %.0f' % ($MESSAGES / ($t1 - $t0),
+    ($c1 - $c0) * 1000.0 / hz / $MESSAGES,
+    ($m1 - $m0) * 1e6 / hz / $MESSAGES))"
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -133,24 +139,26 @@ run "$PLAIN" 10 > /dev/null	# warm up
 run "$UNIX" 10 > /dev/null
 run "$INET" 10 > /dev/null
 printf '%-5s | %9s %9s %9s | %6s %6s | %s\n' conc "none" "unix" "inet" \
-	"unix" "inet" "CPU ms/msg: none unix inet"
+	"unix" "inet" "CPU ms/msg: none unix inet (unix milter us/msg)"
 for conc in $CONCURRENCY; do
-	p=(); u=(); n=(); ru=(); rn=(); pc=(); uc=(); nc=()
+	p=(); u=(); n=(); ru=(); rn=(); pc=(); uc=(); nc=(); um=()
 	for r in $(seq "$ROUNDS"); do
-		read -r a ac < <(run "$PLAIN" "$conc")
-		read -r b bc < <(run "$UNIX" "$conc")
-		read -r c cc < <(run "$INET" "$conc")
+		read -r a ac _ < <(run "$PLAIN" "$conc")
+		read -r b bc bm < <(run "$UNIX" "$conc")
+		read -r c cc _ < <(run "$INET" "$conc")
+		um+=("$bm")
 		p+=("$a"); u+=("$b"); n+=("$c")
 		pc+=("$ac"); uc+=("$bc"); nc+=("$cc")
 		# Neighbouring runs see the same machine load: a ratio per
 		# round, then the median of the ratios.
 		ru+=("$(ratio "$b" "$a")"); rn+=("$(ratio "$c" "$a")")
 	done
-	printf '%-5s | %9s %9s %9s | %6s %6s | %s %s %s\n' "$conc" \
+	printf '%-5s | %9s %9s %9s | %6s %6s | %s %s %s (%s)\n' "$conc" \
 		"$(median "${p[@]}")" "$(median "${u[@]}")" \
 		"$(median "${n[@]}")" "$(median "${ru[@]}")" \
 		"$(median "${rn[@]}")" "$(median "${pc[@]}")" \
-		"$(median "${uc[@]}")" "$(median "${nc[@]}")"
+		"$(median "${uc[@]}")" "$(median "${nc[@]}")" \
+		"$(median "${um[@]}")"
 done
 echo "msgs/s: median of $ROUNDS runs of $MESSAGES messages of $SIZE bytes;"
 echo "ratio: with milter / without, median of per-round ratios (target >= 0.9);"
