@@ -26,7 +26,7 @@ SIZE=${SIZE:-4096}
 ROUNDS=${ROUNDS:-3}
 PROCESS_LIMIT=${PROCESS_LIMIT:-300}
 [ -x "$GATEHOUSE" ] || { echo "no gatehouse binary at $GATEHOUSE" >&2; exit 2; }
-source "$GH_SRC/tests/milter/postfix.sh"
+source "$GH_SRC/bench/postfix.sh"
 
 T=$(mktemp -d)
 chmod 755 "$T"

@@ -1,82 +1,68 @@
-# lib.sh — helpers for the milter integration tests: start `gatehouse
-# milter` in the foreground on a unix socket in the test's directory,
-# stop it by PID, run miltertest scripts.  Source after setting T (the
-# test's temporary directory); needs GATEHOUSE and GH_SRC.
+# lib.sh — helpers for the milter integration tests, on top of
+# tests/lib/harness.sh (source that first): a configuration for `gatehouse
+# milter` on a unix socket in $T, start and stop it by PID (tracked by the
+# harness), run the miltertest scripts of this directory.
 
-MILTER_SOCK="$T/milter.sock"
-MILTER_LOG="$T/milter.log"
+MILTER_SOCK=$T/milter.sock
+MILTER_LOG=$T/milter.log
 MILTER_PID=
 
-fail() { echo "FAIL: $*" >&2; [ -f "$MILTER_LOG" ] && tail -20 "$MILTER_LOG" >&2; exit 1; }
-skip() { echo "SKIP: $*"; exit 77; }
-
-# Write a configuration for the milter to $T/gatehouse.conf; extra lines
-# come from the arguments.
+# Write $T/gatehouse.conf for the milter; extra lines from the arguments
+# (later lines win).  DKIM and SPF are off: these tests are about the
+# milter, not about DNS.
 milter_conf() {
 	{
 		echo "milter_listen = unix:$MILTER_SOCK"
 		echo "authserv_id = mx.test"
 		echo "rules ="
+		echo "dkim.enable = no"
+		echo "spf.enable = no"
 		echo "log.level = info"
+		local line
 		for line in "$@"; do echo "$line"; done
-	} > "$T/gatehouse.conf"
+	} >"$T/gatehouse.conf"
 }
 
-# Start the milter with $T/gatehouse.conf and -o overrides; wait for it.
+# True once the milter listens (its socket, its log line).
+_milter_ready() {
+	_gh_alive "$MILTER_PID" || fail "milter exited at start"
+	[[ -S $MILTER_SOCK ]] && grep -q "listening on" "$MILTER_LOG"
+}
+
+# Start the milter on $T/gatehouse.conf with -o overrides; wait for it.
 milter_start() {
-	local args=() i
+	local args=() o
 	for o in "$@"; do args+=(-o "$o"); done
-	rm -f "$MILTER_SOCK"
-	"$GATEHOUSE" -c "$T/gatehouse.conf" "${args[@]}" -f milter \
-		>> "$MILTER_LOG" 2>&1 &
-	MILTER_PID=$!
-	for i in $(seq 100); do
-		[ -S "$MILTER_SOCK" ] && grep -q "listening on" "$MILTER_LOG" &&
-			return 0
-		kill -0 "$MILTER_PID" 2>/dev/null || fail "milter exited at start"
-		sleep 0.05
-	done
-	fail "milter did not start"
+	GH_LOG=$MILTER_LOG start_gatehouse -c "$T/gatehouse.conf" \
+	    "${args[@]}" milter
+	MILTER_PID=$GH_PID
+	wait_until 10 _milter_ready || fail "milter did not start"
 }
 
-# Stop it with SIGTERM; it must exit 0 within 10 s and remove its socket.
+# Stop it with SIGTERM: it must exit 0 and remove its socket.
 milter_stop() {
-	local i rc
-	[ -n "$MILTER_PID" ] || return 0
-	kill -TERM "$MILTER_PID"
-	for i in $(seq 200); do
-		kill -0 "$MILTER_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$MILTER_PID" 2>/dev/null && fail "milter ignores SIGTERM"
-	set +e
-	wait "$MILTER_PID"
-	rc=$?
-	set -e
+	[[ -n $MILTER_PID ]] || return 0
+	stop_gatehouse "$MILTER_PID" || fail "milter ignored SIGTERM"
 	MILTER_PID=
-	[ $rc -eq 0 ] || fail "milter exited $rc"
-	[ ! -e "$MILTER_SOCK" ] || fail "socket left behind"
+	assert_eq 0 "$GH_EXIT" "milter exit status"
+	[[ ! -e $MILTER_SOCK ]] || fail "socket left behind"
 }
 
-# Kill it on the way out, whatever happened.
-milter_cleanup() {
-	[ -n "$MILTER_PID" ] && kill -KILL "$MILTER_PID" 2>/dev/null
-	rm -rf "$T"
-}
-
-# Run a miltertest script from tests/milter with -D definitions.
+# Run a miltertest script of tests/milter with -D definitions.
 mtest() {
-	local script=$1; shift
+	local script=$1 d
+	shift
 	local defs=(-D "dir=$GH_SRC/tests/milter" -D "sock=unix:$MILTER_SOCK")
 	for d in "$@"; do defs+=(-D "$d"); done
-	timeout 60 miltertest "${defs[@]}" -s "$GH_SRC/tests/milter/$script" \
-		> "$T/mt.out" 2>&1 || fail "$script: $(cat "$T/mt.out")"
+	timeout -k 2 60 miltertest "${defs[@]}" \
+	    -s "$GH_SRC/tests/milter/$script" >"$T/mt.out" 2>&1 ||
+		fail "$script: $(cat "$T/mt.out")"
 	cat "$T/mt.out"
 }
 
-# Count the summary lines logged so far.
+# Print the number of summary lines logged so far.
 summaries() {
 	grep -c " message client=" "$MILTER_LOG" || true
 }
 
-command -v miltertest > /dev/null || skip "miltertest not installed"
+need miltertest

@@ -1,5 +1,5 @@
-# postfix.sh — a private Postfix instance for the milter tests and the
-# benchmark (settings from shared/RECIPES.md): its own config and queue
+# postfix.sh — a private Postfix instance for bench/milter.sh (tests use
+# tests/lib/harness.sh; settings from shared/RECIPES.md): its own config and queue
 # directory under $1, smtpd on 127.0.0.1:$2, relaying everything to
 # 127.0.0.1:$3 (smtp-sink), optional smtpd_milters $4.  Stop it with
 # postfix_stop DIR.
