@@ -87,6 +87,10 @@ f_setreply(void *ctx, const char *r, const char *x, const char *t)
 /* Record one edit as text. */
 static int
 record(struct fctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+record(struct fctx *c, const char *fmt, ...)
 {
 	va_list	 ap;
 
