@@ -723,6 +723,7 @@ milter_main(struct gh_config *cfg, const struct milter_opts *o)
 	}
 	if (open_socket(cfg) == -1 || drop_privileges(cfg) == -1)
 		return 1;
+	G.tcp = unix_path(cfg->milter_listen) == NULL;
 	if ((path = unix_path(cfg->milter_listen)) != NULL &&
 	    stat(path, &made) == -1)
 		memset(&made, 0, sizeof(made));

@@ -48,6 +48,7 @@ struct milter_state {
 	uint64_t		 sid_base;	/* random, per process */
 	uint64_t		 sid_next;	/* atomic */
 	int			 sessions;	/* atomic: open connections */
+	bool			 tcp;		/* listening on inet: */
 };
 
 /* state.c */
