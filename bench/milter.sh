@@ -15,7 +15,9 @@
 #
 # Usage: bench/milter.sh [BUILD_DIR]   (default: build)
 # Environment: CONCURRENCY ("10 100"), MESSAGES (2000), SIZE (4096),
-# ROUNDS (3), PROCESS_LIMIT (300).  Needs root (a private Postfix).
+# ROUNDS (3), PROCESS_LIMIT (300), MILTER_CONF (extra configuration lines
+# for both milters, e.g. "tag.spam_headers = no").  Needs root (a private
+# Postfix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GH_SRC=$PWD
@@ -56,6 +58,7 @@ milter_socket_group = postfix
 authserv_id = mx.test
 rules =
 log.level = warning
+${MILTER_CONF:-}
 CF
 	"$GATEHOUSE" -c "$T/$name.conf" -f milter > "$T/$name.log" 2>&1 &
 	PIDS+=($!)
