@@ -269,10 +269,10 @@ detach(void)
 	}
 	close(p[0]);
 	notify_fd = p[1];
+	/* The working directory stays: relative paths in the command line
+	   and the configuration (rule files) mean the same at SIGHUP. */
 	if (setsid() == -1)
 		gh_log(LOG_WARNING, "setsid: %s", strerror(errno));
-	if (chdir("/") == -1)
-		gh_log(LOG_WARNING, "chdir /: %s", strerror(errno));
 	return 0;
 }
 

@@ -176,7 +176,6 @@ cannot(struct milter_state *st, void *ctx, struct msess *s,
 	struct gh_verdict	 v;
 	const char		*qid = sym(st, ctx, "i");
 	char			 esc[64];
-	sfsistat		 r;
 
 	if (qid)
 		gh_printable(esc, sizeof(esc), qid, strlen(qid), 32);
@@ -192,15 +191,14 @@ cannot(struct milter_state *st, void *ctx, struct msess *s,
 	v.code = 451;
 	snprintf(v.status, sizeof(v.status), "4.3.0");
 	v.text = "Temporary filter failure, try again later";
-	r = reply(st, ctx, s, &v, stage);
-	return r;
+	return reply(st, ctx, s, &v, stage);
 }
 
 /* The end of the current message: its one log line and its metrics. */
 static void
-log_summary(struct msess *s, const struct gh_verdict *v, const char *reply)
+log_summary(struct msess *s, const struct gh_verdict *v, const char *why)
 {
-	gh_txn_finish(s->txn, v, reply);
+	gh_txn_finish(s->txn, v, why);
 	s->logged = true;
 }
 
