@@ -612,6 +612,29 @@ test_message_too_big(void **state)
 	fix_free(f);
 }
 
+/* With on_filter_error=continue a message too big to store still goes
+   through the chain (on what was stored): edited, delivered. */
+static void
+test_message_too_big_continue(void **state)
+{
+	static const char *const ov[] = { "max_message_size=1024",
+	    "on_filter_error=continue" };
+	struct fix	*f = fix_new(ov, 2);
+	unsigned char	 chunk[800];
+
+	memset(chunk, 'a', sizeof(chunk));
+	envelope(f);
+	milter__header(&f->st, &f->ctx, "Authentication-Results",
+	    " mx.test; spf=pass");
+	milter__eoh(&f->st, &f->ctx);
+	milter__body(&f->st, &f->ctx, chunk, sizeof(chunk));
+	milter__body(&f->st, &f->ctx, chunk, sizeof(chunk));
+	assert_int_equal(milter__eom(&f->st, &f->ctx), SMFIS_CONTINUE);
+	assert_true(edit_index(&f->ctx, "del Authentication-Results 1") >= 0);
+	assert_true(edit_index(&f->ctx, "ins 0 Authentication-Results") >= 0);
+	fix_free(f);
+}
+
 /* A header edit the MTA refuses tempfails the message. */
 static void
 test_edit_failure(void **state)
@@ -963,6 +986,7 @@ main(void)
 		cmocka_unit_test(test_accept),
 		cmocka_unit_test(test_filter_error),
 		cmocka_unit_test(test_message_too_big),
+		cmocka_unit_test(test_message_too_big_continue),
 		cmocka_unit_test(test_edit_failure),
 		cmocka_unit_test(test_rcpt_refused),
 		cmocka_unit_test(test_no_connect),
