@@ -29,6 +29,7 @@
 #include <event2/thread.h>
 
 #include "filters/log.h"
+#include "filters/metrics.h"
 #include "proxy/proxy.h"
 
 #define NBUCKETS	4096
@@ -214,15 +215,18 @@ reload(struct server *srv)
 	if (cfg == NULL) {
 		log_err("reload failed: configuration has errors; the old "
 		    "configuration stays");
+		gh_metrics_reload(false);
 		return;
 	}
 	if ((chain = gh_chain_new(cfg, NULL, err, sizeof(err))) == NULL) {
 		log_err("reload failed: %s; the old configuration stays",
 		    err);
 		gh_config_unref(cfg);
+		gh_metrics_reload(false);
 		return;
 	}
 	gh_config_unref(cfg);
+	gh_metrics_reload(true);
 	gh_chain_unref(srv->chain);
 	srv->chain = chain;
 	gh_log_set_level(gh_chain_config(chain)->log_level);

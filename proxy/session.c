@@ -43,6 +43,7 @@
 
 #include "filters/log.h"
 #include "filters/message.h"
+#include "filters/metrics.h"
 #include "proxy/proxy.h"
 #include "proxy/smtp_parse.h"
 
@@ -184,6 +185,7 @@ error_reply(struct session *s, const char *fmt, ...)
 	if (++s->nerrors >= (unsigned)s->txn->cfg->max_errors) {
 		gh_log_session(LOG_INFO, s->id, "too many errors client=%s",
 		    s->addr);
+		gh_metrics_refused("errors");
 		reply(s, "421 4.7.0 %s Error: too many errors",
 		    s->txn->cfg->hostname);
 		close_session(s);
@@ -236,16 +238,11 @@ close_session(struct session *s)
 	s->closing = true;
 }
 
-/* The one log line per message. */
+/* The one log line per message (and its metrics). */
 static void
 log_message(struct session *s, const struct gh_verdict *v, const char *be)
 {
-	struct gh_buf	 b;
-
-	gh_buf_init(&b, 8192);
-	gh_txn_summary(s->txn, v, be, &b);
-	gh_log_session(LOG_INFO, s->id, "%s", b.p ? b.p : "message");
-	gh_buf_free(&b);
+	gh_txn_finish(s->txn, v, be);
 }
 
 /* Make a tempfail verdict for a failure of our own. */
@@ -320,6 +317,7 @@ backend_failed(struct session *s, const struct be_reply *r, const char *at)
 {
 	gh_log_session(LOG_WARNING, s->id, "backend failure at %s: %s", at,
 	    r->why ? r->why : "unexpected reply");
+	gh_metrics_backend_error(r->why ? r->why : "unexpected reply");
 	drop_backend(s);
 }
 
@@ -1193,6 +1191,7 @@ session_free(struct session *s)
 	gh_buf_free(&s->line);
 	if (s->counted)
 		server_uncount_client(srv, s->addr);
+	gh_metrics_session_close();
 	if (s->bev)
 		bufferevent_free(s->bev);
 	evbuffer_free(s->out);
@@ -1352,6 +1351,7 @@ session_new(struct server *srv, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
+	gh_metrics_session_open();
 	s->srv = srv;
 	s->id = srv->next_id++;
 	gh_buf_init(&s->line, 4096);
@@ -1384,6 +1384,7 @@ session_new(struct server *srv, evutil_socket_t fd,
 	    cfg->max_connections_per_client))) {
 		gh_log_session(LOG_NOTICE, s->id, "too many connections "
 		    "client=%s", s->addr);
+		gh_metrics_refused("connections");
 		reply(s, "421 4.7.0 %s Error: too many connections",
 		    cfg->hostname);
 		close_session(s);
