@@ -1043,6 +1043,14 @@ bad_state(struct session *s, const struct cmd *c)
 		error_reply(s, "503 5.5.1 Error: need RCPT command");
 	else
 		error_reply(s, "503 5.5.1 Error: bad sequence of commands");
+	if (c->verb == SMTP_DATA &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
+		/* DATA ends a pipelined group (RFC 2920 3.1): what follows a
+		   refused DATA is message text.  Never read it as commands. */
+		gh_log_session(LOG_NOTICE, s->id, "client=%s sent text after "
+		    "a refused DATA: closing", s->addr);
+		close_session(s);
+	}
 }
 
 /* Check and run one command line. */
