@@ -667,18 +667,42 @@ fail:
 	return NULL;
 }
 
+/* A connection that was told QUIT, until its output is written. */
+struct closing {
+	TAILQ_ENTRY(closing)	 entry;
+	struct server		*srv;
+	struct bufferevent	*bev;
+};
+
+/* Free a closing connection. */
+static void
+closing_free(struct closing *c)
+{
+	TAILQ_REMOVE(&c->srv->closing, c, entry);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
 /* After QUIT: free the connection once the output is written. */
 static void
 closing_write_cb(struct bufferevent *bev, void *arg)
 {
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_free(bev);
+		closing_free(arg);
 }
 
 static void
 closing_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	bufferevent_free(bev);
+	closing_free(arg);
+}
+
+/* Drop every connection still saying QUIT (at exit). */
+void
+backend_close_all(struct server *srv)
+{
+	while (!TAILQ_EMPTY(&srv->closing))
+		closing_free(TAILQ_FIRST(&srv->closing));
 }
 
 /* Close the connection: QUIT first when `graceful` and in step. */
@@ -690,9 +714,15 @@ backend_free(struct backend *b, bool graceful)
 	if (b == NULL)
 		return;
 	if (b->bev) {
-		if (graceful && b->st == B_READY) {
+		struct closing	*c = NULL;
+
+		if (graceful && b->st == B_READY &&
+		    (c = calloc(1, sizeof(*c))) != NULL) {
+			c->srv = b->srv;
+			c->bev = b->bev;
+			TAILQ_INSERT_TAIL(&b->srv->closing, c, entry);
 			bufferevent_setcb(b->bev, NULL, closing_write_cb,
-			    closing_event_cb, NULL);
+			    closing_event_cb, c);
 			bufferevent_setwatermark(b->bev, EV_WRITE, 0, 0);
 			bufferevent_set_timeouts(b->bev, &tv, &tv);
 			bufferevent_disable(b->bev, EV_READ);

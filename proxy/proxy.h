@@ -26,6 +26,7 @@
 struct session;
 struct backend;
 struct workers;
+struct closing;		/* a backend connection saying QUIT */
 
 /* What the backend offered in its EHLO reply. */
 enum {
@@ -88,6 +89,7 @@ struct server {
 	struct workers		*workers;
 	uint64_t		 messages;	/* relayed, for the log */
 	struct backend		*probe;
+	TAILQ_HEAD(, closing)	 closing;
 };
 
 /* server.c */
@@ -115,6 +117,8 @@ uint64_t session_id(const struct session *);
 struct backend *backend_open(struct server *, struct session *,
 	    const struct gh_config *, const struct client_ident *);
 void	 backend_free(struct backend *, bool graceful);
+/* At exit: drop the connections still saying QUIT. */
+void	 backend_close_all(struct server *);
 const struct backend_caps *backend_caps(const struct backend *);
 bool	 backend_ready(const struct backend *);
 /* Make sure the backend sees `id` (XCLIENT again, or XFORWARD before

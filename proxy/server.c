@@ -312,6 +312,7 @@ server_run(const char *config_path, char *const *overrides,
 	srv.by_id = calloc(NBUCKETS, sizeof(*srv.by_id));
 	srv.counts = calloc(NBUCKETS, sizeof(*srv.counts));
 	TAILQ_INIT(&srv.sessions);
+	TAILQ_INIT(&srv.closing);
 	if (getentropy(&srv.next_id, sizeof(srv.next_id)) == -1)
 		srv.next_id = (uint64_t)getpid() << 32;
 	srv.next_id &= ~(uint64_t)0xffffff;	/* room to count up */
@@ -339,6 +340,7 @@ out:
 		session_abort(s);
 	if (srv.probe)
 		backend_free(srv.probe, false);
+	backend_close_all(&srv);
 	workers_free(srv.workers);
 	close_listeners(&srv);
 	if (srv.ev_term) {

@@ -58,6 +58,15 @@ def stop(p, sig=signal.SIGTERM, timeout=10):
 def cleanup():
     for p in reversed(_procs):
         stop(p)
+    # A sanitizer report in any gatehouse log fails the run.
+    for name in sorted(os.listdir(_tmp)):
+        if name.startswith("gatehouse-") and name.endswith(".log"):
+            with open(os.path.join(_tmp, name), errors="replace") as f:
+                text = f.read()
+            for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                        "runtime error:"):
+                if bad in text:
+                    check(False, f"{name}: {bad}")
 
 
 class Backend:

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# proxy_postfix.sh — gatehouse proxy in front of a real Postfix with
+# smtpd_authorized_xclient_hosts: a message sent from 127.0.0.2 with HELO
+# real-helo.example is delivered, and Postfix's log and Received: header
+# name the client that really connected (via XCLIENT), not gatehouse.
+# A recipient Postfix refuses is refused with Postfix's own reply.
+set -u
+for c in postfix postconf swaks python3; do
+	command -v "$c" >/dev/null || { echo "skip: $c missing"; exit 77; }
+done
+[ "$(id -u)" = 0 ] || { echo "skip: Postfix needs root"; exit 77; }
+
+T=$(mktemp -d /tmp/gh-proxy-postfix.XXXXXX)
+chmod 755 "$T"	# Postfix (user postfix) must reach its directories
+PF=$T/pf
+GH_PID=
+fails=0
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {
+	local i
+	for i in $(seq 1 100); do
+		(exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check() {	# check DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
+}
+cleanup() {
+	[ -n "$GH_PID" ] && kill "$GH_PID" 2>/dev/null && wait "$GH_PID" 2>/dev/null
+	if [ -f "$T/spool/pid/master.pid" ]; then
+		kill "$(tr -d ' ' <"$T/spool/pid/master.pid")" 2>/dev/null
+		sleep 0.5
+	fi
+	if [ "$fails" = 0 ]; then rm -rf "$T"; else echo "logs in $T"; fi
+}
+trap cleanup EXIT
+
+PF_PORT=$(free_port)
+GH_PORT=$(free_port)
+
+# A private Postfix (shared/RECIPES.md): its own queue, log and port.
+mkdir -p "$PF" "$T/mail"
+mkdir -m 755 "$T/spool" "$T/spool/pid"
+for d in active bounce corrupt defer deferred flush hold incoming private \
+    saved trace; do
+	mkdir -m 700 "$T/spool/$d"
+	chown postfix:root "$T/spool/$d"
+done
+mkdir -m 730 "$T/spool/maildrop"
+mkdir -m 710 "$T/spool/public"
+chown postfix:postdrop "$T/spool/maildrop" "$T/spool/public"
+mkdir -m 700 "$T/data"
+chown postfix "$T/data"
+chown nobody:nogroup "$T/mail"
+cat >"$PF/main.cf" <<EOF
+compatibility_level = 3.6
+config_directory = $PF
+queue_directory = $T/spool
+data_directory = $T/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.backend.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+maillog_file = $T/maillog
+maillog_file_prefixes = $T
+alias_maps =
+alias_database =
+smtpd_authorized_xclient_hosts = 127.0.0.1
+virtual_mailbox_domains = backend.test
+virtual_mailbox_base = $T/mail
+virtual_mailbox_maps = texthash:$PF/mailboxes
+virtual_uid_maps = static:$(id -u nobody)
+virtual_gid_maps = static:$(id -g nobody)
+EOF
+echo "user@backend.test user/" >"$PF/mailboxes"
+# The stock services, chroot off, smtpd on our loopback port.
+awk -v port="$PF_PORT" '
+	/^#/ || /^[ \t]/ || NF < 8 { print; next }
+	$1 == "smtp" && $2 == "inet" { $1 = "127.0.0.1:" port }
+	{ $5 = "n"; print }' /etc/postfix/master.cf >"$PF/master.cf"
+postfix -c "$PF" check >"$T/check.log" 2>&1 || { cat "$T/check.log"; exit 1; }
+postfix -c "$PF" start >"$T/start.log" 2>&1 || { echo "postfix start: $?"; cat "$T/start.log" "$T/maillog"; exit 1; }
+wait_port "$PF_PORT" || { echo "Postfix did not start"; cat "$T/maillog"; exit 1; }
+
+"$GATEHOUSE" -f -c /dev/null -o "listen=127.0.0.1:$GH_PORT" \
+	-o "backend=127.0.0.1:$PF_PORT" -o hostname=gate.test \
+	-o "spool_dir=$T" proxy 2>"$T/gatehouse.log" &
+GH_PID=$!
+wait_port "$GH_PORT" || { echo "gatehouse did not start"; exit 1; }
+
+swaks --server "127.0.0.1:$GH_PORT" --local-interface 127.0.0.2 \
+	--helo real-helo.example --from sender@example.org \
+	--to user@backend.test --header "Subject: through gatehouse" \
+	>"$T/swaks1.log" 2>&1
+check "message accepted with Postfix's own queue id" \
+	grep -Eq '^<-  250 2\.0\.0 Ok: queued as [0-9A-Z]+' "$T/swaks1.log"
+
+for i in $(seq 1 50); do
+	ls "$T"/mail/user/new/* >/dev/null 2>&1 && break
+	sleep 0.1
+done
+msg=$(ls "$T"/mail/user/new/* 2>/dev/null | head -1)
+check "delivered to the mailbox" test -n "$msg"
+check "Received: names the real client and its HELO" \
+	grep -q 'from real-helo.example (unknown \[127.0.0.2\])' "${msg:-/dev/null}"
+check "Postfix's log shows the real client address" \
+	grep -q 'client=unknown\[127.0.0.2\]' "$T/maillog"
+check "Postfix never saw gatehouse as the client of the message" \
+	bash -c "! grep -E ': client=[^,]*\[127\.0\.0\.1\]' '$T/maillog'"
+
+swaks --server "127.0.0.1:$GH_PORT" --local-interface 127.0.0.2 \
+	--helo real-helo.example --from sender@example.org \
+	--to nobody@backend.test >"$T/swaks2.log" 2>&1
+check "an unknown recipient gets Postfix's own 550 reply" \
+	grep -Eq '^<\*\* 550 5\.1\.1 <nobody@backend.test>: Recipient address rejected' \
+	"$T/swaks2.log"
+check "the gatehouse log has one line for the message" \
+	grep -q 'message client="127.0.0.2".*helo="real-helo.example".*reply="250 2.0.0 Ok: queued as' \
+	"$T/gatehouse.log"
+[ "$fails" = 0 ]
