@@ -652,6 +652,8 @@ backend_open(struct server *srv, struct session *s,
 		goto fail;
 	bufferevent_setcb(b->bev, read_cb, write_cb, event_cb, b);
 	bufferevent_setwatermark(b->bev, EV_WRITE, SEND_HIGH / 4, 0);
+	bufferevent_set_max_single_read(b->bev, 64 * 1024);
+	bufferevent_set_max_single_write(b->bev, 128 * 1024);
 	bufferevent_set_timeouts(b->bev, &b->tmo_connect, &b->tmo_connect);
 	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
 	b->st = B_CONNECTING;

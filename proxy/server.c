@@ -293,14 +293,24 @@ int
 server_run(const char *config_path, char *const *overrides,
     size_t noverrides, struct gh_config *cfg, struct gh_chain *chain)
 {
-	struct server	 srv;
-	struct session	*s;
-	int		 rc = 0;
+	struct server		 srv;
+	struct session		*s;
+	struct event_config	*ecfg;
+	int			 rc = 0;
 
 	memset(&srv, 0, sizeof(srv));
 	signal(SIGPIPE, SIG_IGN);
-	if (evthread_use_pthreads() == -1 ||
-	    (srv.base = event_base_new()) == NULL) {
+	if (evthread_use_pthreads() == -1 || (ecfg = event_config_new()) ==
+	    NULL) {
+		log_err("cannot start the event loop");
+		return 1;
+	}
+	/* Coalesce epoll_ctl calls: bufferevents toggle EV_WRITE for every
+	   reply, and the changelist turns that into one call per turn. */
+	event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	srv.base = event_base_new_with_config(ecfg);
+	event_config_free(ecfg);
+	if (srv.base == NULL) {
 		log_err("cannot start the event loop");
 		return 1;
 	}

@@ -83,6 +83,8 @@ struct session {
 	struct gh_buf		 line;		/* MAIL/RCPT line to relay */
 
 	unsigned		 nerrors;
+	unsigned		 ncommands;
+	unsigned		 messages;	/* summary lines logged */
 	size_t			 naccepted;	/* recipients the backend took */
 	bool			 esmtp;
 	bool			 trusted;	/* may send XFORWARD */
@@ -242,6 +244,7 @@ close_session(struct session *s)
 static void
 log_message(struct session *s, const struct gh_verdict *v, const char *be)
 {
+	s->messages++;
 	gh_txn_finish(s->txn, v, be);
 }
 
@@ -1060,6 +1063,7 @@ handle_line(struct session *s, const char *line, size_t len)
 	struct smtp_cmd	 c;
 	size_t		 i;
 
+	s->ncommands++;
 	switch (smtp_cmd_parse(line, len, &c)) {
 	case SMTP_OK:
 		break;
@@ -1180,8 +1184,10 @@ session_free(struct session *s)
 {
 	struct server	*srv = s->srv;
 
-	gh_log_session(LOG_INFO, s->id, "disconnect client=%s state=%s",
-	    s->addr, state_name(s->state));
+	/* Sessions that sent a message have had their line already. */
+	gh_log_session(s->messages ? LOG_DEBUG : LOG_INFO, s->id,
+	    "disconnect client=%s state=%s commands=%u errors=%u", s->addr,
+	    state_name(s->state), s->ncommands, s->nerrors);
 	drop_backend(s);
 	if (s->wait == W_CHAIN) {
 		/* The worker owns the transaction and its message now. */
@@ -1379,13 +1385,16 @@ session_new(struct server *srv, evutil_socket_t fd,
 		return;
 	}
 	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
-	/* Stop reading while far ahead of us (pipelining abuse). */
+	/* Stop reading while far ahead of us (pipelining abuse).  Read and
+	   write in large pieces: libevent's default is 4 KB per read(2). */
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 1024 * 1024);
+	bufferevent_set_max_single_read(s->bev, 128 * 1024);
+	bufferevent_set_max_single_write(s->bev, 128 * 1024);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	gh_txn_set_client(s->txn, s->addr, (uint16_t)atoi(s->port), NULL,
 	    sa, salen);
 	s->trusted = s->txn->env.trusted;
-	gh_log_session(LOG_INFO, s->id, "connect client=%s port=%s", s->addr,
+	gh_log_session(LOG_DEBUG, s->id, "connect client=%s port=%s", s->addr,
 	    s->port);
 	if ((long long)srv->nsessions > cfg->max_connections ||
 	    !(s->counted = server_count_client(srv, s->addr,

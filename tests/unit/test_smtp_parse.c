@@ -139,6 +139,64 @@ test_data_bytewise(void **state)
 	assert_memory_equal(o.buf, "Subject: x\r\n\r\n.a\r\nb\r\n", o.len);
 }
 
+/* Feed `in` in pieces of `step` bytes (0: one piece); collect all. */
+static enum smtp_data_res
+feed_steps(const char *in, size_t len, size_t step, bool norm,
+    struct out *o, struct smtp_data *d, size_t *total)
+{
+	enum smtp_data_res	 r = SMTP_DATA_MORE;
+	size_t			 pos = 0, n, used;
+
+	memset(o, 0, sizeof(*o));
+	smtp_data_init(d, 12, 0, norm);
+	*total = 0;
+	while (pos < len && r == SMTP_DATA_MORE) {
+		n = step && len - pos > step ? step : len - pos;
+		r = smtp_data_feed(d, in + pos, n, &used, collect, o);
+		*total += used;
+		pos += n;
+	}
+	return r;
+}
+
+/* Random inputs: any chunking gives the same message, end and flags. */
+static void
+test_data_random(void **state)
+{
+	static const char	 alpha[] = "ab.\r\n\0";
+	char			 in[64];
+	struct out		 o1, o2;
+	struct smtp_data	 d1, d2;
+	size_t			 t1, t2, len, i, step;
+	unsigned		 seed = 12345;
+	int			 k, norm;
+
+	for (k = 0; k < 20000; k++) {
+		len = 1 + (seed = seed * 1103515245 + 12345) % 60;
+		for (i = 0; i < len; i++) {
+			seed = seed * 1103515245 + 12345;
+			in[i] = alpha[(seed >> 16) % 6];
+		}
+		norm = k & 1;
+		step = 1 + (seed >> 8) % 7;
+		assert_int_equal(feed_steps(in, len, 0, norm, &o1, &d1, &t1),
+		    feed_steps(in, len, step, norm, &o2, &d2, &t2));
+		assert_int_equal(t1, t2);
+		assert_int_equal(d1.flags, d2.flags);
+		assert_int_equal(o1.len, o2.len);
+		assert_memory_equal(o1.buf, o2.buf, o1.len);
+		/* Canonical output when normalising: no bare CR/LF/NUL. */
+		for (i = 0; norm && i < o1.len; i++) {
+			assert_true(o1.buf[i] != '\0');
+			if (o1.buf[i] == '\r')
+				assert_true(i + 1 < o1.len &&
+				    o1.buf[i + 1] == '\n');
+			if (o1.buf[i] == '\n')
+				assert_true(i > 0 && o1.buf[i - 1] == '\r');
+		}
+	}
+}
+
 /* Line length counts the bytes as sent, CRLF included. */
 static void
 test_data_long_line(void **state)
@@ -195,6 +253,46 @@ test_dotstuff(void **state)
 	assert_int_equal(smtp_dotstuff(&bol, "\n.\r\n", 4, collect, &o), 0);
 	assert_int_equal(o.len, 13);
 	assert_memory_equal(o.buf, "..a\r\nb.\r\n..\r\n", 13);
+}
+
+/* Dot-stuffing in random pieces equals the byte-by-byte definition. */
+static void
+test_dotstuff_random(void **state)
+{
+	static const char	 alpha[] = "a.\r\n";
+	char			 in[64], want[128];
+	struct out		 o;
+	size_t			 len, i, w, pos, n;
+	unsigned		 seed = 777;
+	bool			 bol, rbol;
+	int			 k;
+
+	for (k = 0; k < 20000; k++) {
+		len = 1 + (seed = seed * 1103515245 + 12345) % 60;
+		for (i = 0; i < len; i++) {
+			seed = seed * 1103515245 + 12345;
+			in[i] = alpha[(seed >> 16) % 4];
+		}
+		rbol = true;
+		for (i = w = 0; i < len; i++) {
+			if (rbol && in[i] == '.')
+				want[w++] = '.';
+			want[w++] = in[i];
+			rbol = in[i] == '\n';
+		}
+		memset(&o, 0, sizeof(o));
+		bol = true;
+		for (pos = 0; pos < len; pos += n) {
+			n = 1 + (seed >> 8) % 9;
+			if (n > len - pos)
+				n = len - pos;
+			assert_int_equal(smtp_dotstuff(&bol, in + pos, n,
+			    collect, &o), 0);
+		}
+		assert_int_equal(o.len, w);
+		assert_memory_equal(o.buf, want, w);
+		assert_int_equal(bol, rbol);
+	}
 }
 
 /* Command lines: verbs, FROM:/TO:, control characters. */
@@ -322,9 +420,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_data_variants),
 		cmocka_unit_test(test_data_bytewise),
+		cmocka_unit_test(test_data_random),
 		cmocka_unit_test(test_data_long_line),
 		cmocka_unit_test(test_data_too_big),
 		cmocka_unit_test(test_dotstuff),
+		cmocka_unit_test(test_dotstuff_random),
 		cmocka_unit_test(test_cmd),
 		cmocka_unit_test(test_path),
 		cmocka_unit_test(test_helo),
