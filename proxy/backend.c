@@ -50,6 +50,8 @@ struct step {
 };
 
 struct backend {
+	TAILQ_ENTRY(backend)	 pool_entry;
+	bool			 pooled;
 	struct server		*srv;
 	struct session		*s;		/* NULL: capability probe */
 	struct bufferevent	*bev;
@@ -67,6 +69,7 @@ struct backend {
 	char			*pending;	/* the command after the steps */
 	size_t			 pending_len;
 	char			*xclient_sent;	/* attributes given by XCLIENT */
+	unsigned		 xclient_granted; /* XCLIENT attrs at connect */
 	struct client_ident	 first;		/* ident at open (copy) */
 	bool			 have_first;
 
@@ -112,6 +115,13 @@ send_line(struct backend *b, const char *line, size_t len)
 {
 	struct evbuffer	*out = bufferevent_get_output(b->bev);
 
+	if (gh_log_enabled(LOG_DEBUG)) {
+		char esc[600];
+
+		gh_printable(esc, sizeof(esc), line, len, 512);
+		gh_log_session(LOG_DEBUG, session_id(b->s), "backend >>> %s",
+		    esc);
+	}
 	evbuffer_add(out, line, len);
 	evbuffer_add(out, "\r\n", 2);
 	bufferevent_set_timeouts(b->bev, &b->tmo_reply, &b->tmo_reply);
@@ -280,8 +290,8 @@ plan_ident(struct backend *b, const struct client_ident *id)
 	if (id == NULL)
 		return 0;
 	gh_buf_init(&a, 4096);
-	if (b->caps.xclient && b->caps.xclient_attrs) {
-		if (backend_ident_attrs(id, b->caps.xclient_attrs &
+	if (b->xclient_granted) {
+		if (backend_ident_attrs(id, b->xclient_granted &
 		    (XA_NAME | XA_ADDR | XA_PORT | XA_PROTO | XA_HELO), true,
 		    &a) == -1)
 			goto fail;
@@ -289,6 +299,13 @@ plan_ident(struct backend *b, const struct client_ident *id)
 			gh_buf_free(&a);
 			return 0;	/* the backend knows already */
 		}
+		/*
+		 * Postfix decides whether XCLIENT is allowed from the client
+		 * it believes in: after one XCLIENT it may offer no other.
+		 * Then this connection cannot speak for another client.
+		 */
+		if (b->xclient_sent && !b->caps.xclient)
+			goto fail;
 		free(b->xclient_sent);
 		b->xclient_sent = gh_buf_steal(&a);
 		if (b->xclient_sent == NULL)
@@ -348,10 +365,11 @@ handshake_done(struct backend *b)
 	b->st = B_READY;
 	bufferevent_set_timeouts(b->bev, NULL, NULL);
 	if (b->s == NULL) {
-		/* The capability probe has what it came for. */
+		/* The capability probe has what it came for; the connection
+		   can serve the first session. */
 		if (srv->probe == b)
 			srv->probe = NULL;
-		backend_free(b, true);
+		backend_release(b, NULL);
 		return;
 	}
 	if (b->pending)
@@ -365,7 +383,8 @@ start_pending(struct backend *b)
 	if (b->have_first) {
 		b->have_first = false;
 		if (plan_ident(b, &b->first) == -1) {
-			fail(b, "cannot format XCLIENT/XFORWARD");
+			fail(b, "cannot identify the client to the backend "
+			    "(XCLIENT/XFORWARD)");
 			return;
 		}
 	}
@@ -448,6 +467,13 @@ dispatch(struct backend *b)
 		fail(b, "malformed reply");
 		return;
 	}
+	if (gh_log_enabled(LOG_DEBUG)) {
+		char esc[600];
+
+		gh_printable(esc, sizeof(esc), b->reply.p, b->reply.len, 512);
+		gh_log_session(LOG_DEBUG, session_id(b->s), "backend <<< %s",
+		    esc);
+	}
 	switch (b->st) {
 	case B_BANNER:
 		if (code != 220) {
@@ -469,6 +495,7 @@ dispatch(struct backend *b)
 			return;
 		}
 		backend_caps_parse(&b->caps, b->reply.p, b->reply.len);
+		b->xclient_granted = b->caps.xclient ? b->caps.xclient_attrs : 0;
 		handshake_done(b);
 		return;
 	case B_STEP:
@@ -597,6 +624,14 @@ fail(struct backend *b, const char *why)
 		return;
 	b->st = B_DEAD;
 	b->msg = NULL;
+	if (b->pooled) {
+		/* An idle pooled connection timed out or was closed. */
+		TAILQ_REMOVE(&b->srv->pool, b, pool_entry);
+		b->srv->npool--;
+		b->pooled = false;
+		backend_free(b, false);
+		return;
+	}
 	if (b->s == NULL) {
 		log_warn("backend probe: %s", why);
 		if (b->srv->probe == b)
@@ -739,6 +774,65 @@ backend_free(struct backend *b, bool graceful)
 	free(b->hostname);
 	gh_buf_free(&b->reply);
 	free(b);
+}
+
+/* A connection for a session: a pooled one, else a new one. */
+struct backend *
+backend_get(struct server *srv, struct session *s,
+    const struct gh_config *cfg)
+{
+	struct backend	*b;
+
+	if ((b = TAILQ_FIRST(&srv->pool)) == NULL)
+		return backend_open(srv, s, cfg, NULL);
+	TAILQ_REMOVE(&srv->pool, b, pool_entry);
+	srv->npool--;
+	b->pooled = false;
+	b->s = s;
+	b->tmo_connect = ms_tv(cfg->backend_connect_timeout_ms);
+	b->tmo_reply = ms_tv(cfg->backend_timeout_ms);
+	bufferevent_set_timeouts(b->bev, NULL, NULL);
+	return b;
+}
+
+/* Keep a connection in step for the next session, or close it. */
+void
+backend_release(struct backend *b, const struct gh_config *cfg)
+{
+	struct server	*srv = b->srv;
+	struct timeval	 tv;
+
+	if (cfg == NULL)
+		cfg = gh_chain_config(srv->chain);
+	if (b->st != B_READY || b->pending || srv->draining ||
+	    (long long)srv->npool >= cfg->backend_pool_size ||
+	    (b->xclient_sent && !b->caps.xclient)) {
+		/* (A connection that cannot say XCLIENT again cannot serve
+		   another client.) */
+		backend_free(b, true);
+		return;
+	}
+	b->s = NULL;
+	b->pooled = true;
+	TAILQ_INSERT_HEAD(&srv->pool, b, pool_entry);
+	srv->npool++;
+	/* Reading stays on: a 421 or a close is noticed (fail()). */
+	tv = ms_tv(cfg->backend_pool_idle_ms);
+	bufferevent_set_timeouts(b->bev, &tv, NULL);
+}
+
+/* Close every pooled connection. */
+void
+backend_pool_flush(struct server *srv)
+{
+	struct backend	*b;
+
+	while ((b = TAILQ_FIRST(&srv->pool)) != NULL) {
+		TAILQ_REMOVE(&srv->pool, b, pool_entry);
+		srv->npool--;
+		b->pooled = false;
+		backend_free(b, true);
+	}
 }
 
 /* The capabilities the backend announced. */

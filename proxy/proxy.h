@@ -90,6 +90,8 @@ struct server {
 	uint64_t		 messages;	/* relayed, for the log */
 	struct backend		*probe;
 	TAILQ_HEAD(, closing)	 closing;
+	TAILQ_HEAD(, backend)	 pool;		/* idle, ready connections */
+	size_t			 npool;
 };
 
 /* server.c */
@@ -117,6 +119,14 @@ uint64_t session_id(const struct session *);
 struct backend *backend_open(struct server *, struct session *,
 	    const struct gh_config *, const struct client_ident *);
 void	 backend_free(struct backend *, bool graceful);
+/* A ready connection for `s`: from the pool, or a new one. */
+struct backend *backend_get(struct server *, struct session *,
+	    const struct gh_config *);
+/* The session is done with a connection that is in step and outside a
+   transaction: keep it for the next session (backend.pool_size). */
+void	 backend_release(struct backend *, const struct gh_config *);
+/* Close every pooled connection (reload, shutdown). */
+void	 backend_pool_flush(struct server *);
 /* At exit: drop the connections still saying QUIT. */
 void	 backend_close_all(struct server *);
 const struct backend_caps *backend_caps(const struct backend *);

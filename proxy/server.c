@@ -227,6 +227,7 @@ reload(struct server *srv)
 	}
 	gh_config_unref(cfg);
 	gh_metrics_reload(true);
+	backend_pool_flush(srv);	/* the backend may have changed */
 	gh_chain_unref(srv->chain);
 	srv->chain = chain;
 	gh_log_set_level(gh_chain_config(chain)->log_level);
@@ -260,6 +261,7 @@ drain(struct server *srv)
 		return;
 	srv->draining = true;
 	close_listeners(srv);
+	backend_pool_flush(srv);
 	log_notice("shutting down: %zu session(s) open", srv->nsessions);
 	for (s = TAILQ_FIRST(&srv->sessions); s; s = next) {
 		next = session_next(s);
@@ -323,6 +325,7 @@ server_run(const char *config_path, char *const *overrides,
 	srv.counts = calloc(NBUCKETS, sizeof(*srv.counts));
 	TAILQ_INIT(&srv.sessions);
 	TAILQ_INIT(&srv.closing);
+	TAILQ_INIT(&srv.pool);
 	if (getentropy(&srv.next_id, sizeof(srv.next_id)) == -1)
 		srv.next_id = (uint64_t)getpid() << 32;
 	srv.next_id &= ~(uint64_t)0xffffff;	/* room to count up */
@@ -350,6 +353,7 @@ out:
 		session_abort(s);
 	if (srv.probe)
 		backend_free(srv.probe, false);
+	backend_pool_flush(&srv);
 	backend_close_all(&srv);
 	workers_free(srv.workers);
 	close_listeners(&srv);

@@ -521,7 +521,7 @@ mail_done(struct session *s, struct gh_verdict *v)
 	if (s->be && !backend_ready(s->be))
 		drop_backend(s);
 	if (s->be == NULL &&
-	    (s->be = backend_open(s->srv, s, s->txn->cfg, NULL)) == NULL) {
+	    (s->be = backend_get(s->srv, s, s->txn->cfg)) == NULL) {
 		gh_log_session(LOG_WARNING, s->id, "cannot connect to the "
 		    "backend");
 		reply(s, "451 4.4.1 Temporary backend failure, try again "
@@ -1188,6 +1188,12 @@ session_free(struct session *s)
 	gh_log_session(s->messages ? LOG_DEBUG : LOG_INFO, s->id,
 	    "disconnect client=%s state=%s commands=%u errors=%u", s->addr,
 	    state_name(s->state), s->ncommands, s->nerrors);
+	if (s->be && s->wait == W_NONE && !backend_busy(s->be) &&
+	    (s->state == S_IDLE || s->state == S_HELO)) {
+		/* In step and outside a transaction: reusable. */
+		backend_release(s->be, s->txn->cfg);
+		s->be = NULL;
+	}
 	drop_backend(s);
 	if (s->wait == W_CHAIN) {
 		/* The worker owns the transaction and its message now. */

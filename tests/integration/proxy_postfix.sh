@@ -97,7 +97,7 @@ wait_port "$PF_PORT" || { echo "Postfix did not start"; cat "$T/maillog"; exit 1
 
 "$GATEHOUSE" -f -c /dev/null -o "listen=127.0.0.1:$GH_PORT" \
 	-o "backend=127.0.0.1:$PF_PORT" -o hostname=gate.test \
-	-o "spool_dir=$T" proxy 2>"$T/gatehouse.log" &
+	-o "spool_dir=$T" ${GH_DEBUG:+-v} proxy 2>"$T/gatehouse.log" &
 GH_PID=$!
 wait_port "$GH_PORT" || { echo "gatehouse did not start"; exit 1; }
 
@@ -121,13 +121,29 @@ check "Postfix's log shows the real client address" \
 check "Postfix never saw gatehouse as the client of the message" \
 	bash -c "! grep -E ': client=[^,]*\[127\.0\.0\.1\]' '$T/maillog'"
 
-swaks --server "127.0.0.1:$GH_PORT" --local-interface 127.0.0.2 \
-	--helo real-helo.example --from sender@example.org \
+# This session reuses the backend connection of the first (pooled):
+# XCLIENT again, and Postfix must see the new client.
+swaks --server "127.0.0.1:$GH_PORT" --local-interface 127.0.0.4 \
+	--helo fourth.example --from sender@example.org \
 	--to nobody@backend.test >"$T/swaks2.log" 2>&1
 check "an unknown recipient gets Postfix's own 550 reply" \
 	grep -Eq '^<\*\* 550 5\.1\.1 <nobody@backend.test>: Recipient address rejected' \
 	"$T/swaks2.log"
+check "Postfix's refusal names the client of the reused connection" \
+	grep -q 'reject: RCPT from unknown\[127.0.0.4\]: 550 5.1.1' "$T/maillog"
 check "the gatehouse log has one line for the message" \
 	grep -q 'message client="127.0.0.2".*helo="real-helo.example".*reply="250 2.0.0 Ok: queued as' \
 	"$T/gatehouse.log"
+# A third client, on a fresh backend connection.
+swaks --server "127.0.0.1:$GH_PORT" --local-interface 127.0.0.3 \
+	--helo other-helo.example --from sender@example.org \
+	--to user@backend.test --header "Subject: second" \
+	>"$T/swaks3.log" 2>&1
+check "second message accepted" \
+	grep -Eq '^<-  250 2\.0\.0 Ok: queued as' "$T/swaks3.log"
+sleep 1
+check "Postfix names the third client" \
+	grep -q 'client=unknown\[127.0.0.3\]' "$T/maillog"
+check "and its HELO" \
+	grep -rq 'from other-helo.example (unknown \[127.0.0.3\])' "$T/mail/user/new"
 [ "$fails" = 0 ]

@@ -8,6 +8,7 @@ Postfix, and misbehaves on request at a chosen stage:
   --close STAGE        close the connection at STAGE (before replying)
   --stall STAGE        never answer at STAGE (the proxy must time out)
   --xclient            offer XCLIENT (else XFORWARD, unless --plain)
+  --xclient-once       as Postfix: no XCLIENT offered after an XCLIENT
   --plain              offer neither XCLIENT nor XFORWARD
 
 STAGE is one of banner, ehlo, xclient, xforward, mail, rcpt, data, dot,
@@ -63,6 +64,7 @@ class Handler(socketserver.StreamRequestHandler):
         rec = a.record
         conn = {"conn": id(self), "t": time.time()}
         mail, rcpts = None, []
+        xclient_done = False
         try:
             if not self.misbehave("banner"):
                 self.send("220 fake.backend ESMTP")
@@ -78,13 +80,17 @@ class Handler(socketserver.StreamRequestHandler):
                     self.send("250-PIPELINING")
                     self.send("250-SIZE 100000000")
                     self.send("250-8BITMIME")
-                    if a.xclient:
+                    if a.xclient and not (a.xclient_once and xclient_done):
                         self.send("250-XCLIENT NAME ADDR PORT PROTO HELO")
                     elif not a.plain:
                         self.send("250-XFORWARD NAME ADDR PORT PROTO HELO")
                     self.send("250 ENHANCEDSTATUSCODES")
                 elif verb == "XCLIENT":
-                    if not self.misbehave("xclient"):
+                    if a.xclient_once and xclient_done:
+                        self.send("550 5.7.0 Error: insufficient "
+                                  "authorization")
+                    elif not self.misbehave("xclient"):
+                        xclient_done = True
                         self.send("220 fake.backend ESMTP")
                 elif verb == "XFORWARD":
                     if not self.misbehave("xforward"):
@@ -146,8 +152,10 @@ def main():
     p.add_argument("--stall", action="append", default=[])
     p.add_argument("--xclient", action="store_true")
     p.add_argument("--plain", action="store_true")
+    p.add_argument("--xclient-once", action="store_true")
     a = p.parse_args()
     a.reply = dict(r.split("=", 1) for r in a.reply)
+    a.xclient = a.xclient or a.xclient_once
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.args = a
     if a.pidfile:

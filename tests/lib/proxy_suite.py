@@ -61,6 +61,38 @@ def test_relay_basic():
           "envelope relayed")
 
 
+def test_backend_pool():
+    """Idle backend connections serve the next session, XCLIENT again."""
+    for size, want, opt in (("16", 1, "--xclient"), ("0", 3, "--xclient"),
+                            ("16", 3, "--xclient-once")):
+        be = Backend(opt)
+        gh = Gatehouse(be.port, "backend.pool_size=" + size)
+        for i in range(3):
+            c = Client(gh.port)
+            c.hello(f"client{i}.example")
+            transaction(c)
+            c.cmd("DATA")
+            c.send(message() + ".\r\n")
+            c.reply()
+            c.cmd("QUIT")
+            c.close()
+            time.sleep(0.1)
+        ents = be.entries()
+        conns = {e["conn"] for e in ents if e.get("cmd", "").startswith(
+            "MAIL")}
+        xc = [e["cmd"] for e in ents if e.get("cmd", "").startswith(
+            "XCLIENT")]
+        check(len(conns) == want, f"pool_size={size} {opt}: {len(conns)} "
+              f"backend connection(s) for 3 sessions")
+        check(len(xc) == 3 and all(f"HELO=client{i}.example" in xc[i]
+                                   for i in range(3)),
+              f"pool_size={size} {opt}: each session announced with "
+              "XCLIENT")
+        check(len(be.messages()) == 3, "all delivered")
+        gh.stop()
+        be.stop()
+
+
 def test_xforward_to_backend():
     be = Backend()      # offers XFORWARD only
     gh = Gatehouse(be.port)
@@ -519,7 +551,8 @@ def test_xforward_mode():
 
 
 GROUPS = {
-    "relay": [test_relay_basic, test_xforward_to_backend, test_pipelining,
+    "relay": [test_relay_basic, test_backend_pool, test_xforward_to_backend,
+              test_pipelining,
               test_pipelining_refused_rcpts],
     "smuggling": [test_smuggling_reject, test_smuggling_normalize,
                   test_terminator_split],
