@@ -85,6 +85,8 @@ struct session {
 	unsigned		 nerrors;
 	unsigned		 ncommands;
 	unsigned		 messages;	/* summary lines logged */
+	bool			 txn_logged;	/* this transaction's line */
+	char			 last_be[200];	/* backend's last reply */
 	size_t			 naccepted;	/* recipients the backend took */
 	bool			 esmtp;
 	bool			 trusted;	/* may send XFORWARD */
@@ -245,7 +247,25 @@ static void
 log_message(struct session *s, const struct gh_verdict *v, const char *be)
 {
 	s->messages++;
+	s->txn_logged = true;
 	gh_txn_finish(s->txn, v, be);
+}
+
+/* A transaction that ended without a message (RSET, QUIT, refused by the
+   backend): its line, verdict=none, not counted as a message. */
+static void
+log_abandoned(struct session *s)
+{
+	struct gh_buf	 b;
+
+	if (s->txn_logged || s->txn->env.mail_from == NULL)
+		return;
+	s->txn_logged = true;
+	s->messages++;
+	gh_buf_init(&b, 16 * 1024);
+	gh_txn_summary(s->txn, NULL, s->last_be[0] ? s->last_be : NULL, &b);
+	gh_log_session(LOG_INFO, s->id, "%s", b.p ? b.p : "message");
+	gh_buf_free(&b);
 }
 
 /* Make a tempfail verdict for a failure of our own. */
@@ -470,17 +490,31 @@ pass_params(struct session *s, const struct smtp_path *p, bool mail,
 	return 0;
 }
 
+/* The MAIL failed or was refused: log it, forget the sender. */
+static void
+reset_mail(struct session *s)
+{
+	log_abandoned(s);
+	gh_txn_reset(s->txn, NULL);
+	s->txn_logged = false;
+	s->last_be[0] = '\0';
+}
+
 /* The backend answered MAIL. */
 static void
 mail_reply(struct session *s, const struct be_reply *r)
 {
 	char	 be[256];
 
+	if (r->code)
+		first_line(r, s->last_be, sizeof(s->last_be));
 	if (r->code == 0) {
+		snprintf(s->last_be, sizeof(s->last_be), "backend failure: %s",
+		    r->why ? r->why : "?");
 		backend_failed(s, r, "MAIL");
 		reply(s, "451 4.4.1 Temporary backend failure, try again "
 		    "later");
-		gh_txn_reset(s->txn, NULL);
+		reset_mail(s);
 		return;
 	}
 	if (r->code / 100 == 2) {
@@ -496,7 +530,7 @@ mail_reply(struct session *s, const struct be_reply *r)
 		    "makes no sense: %s", be);
 		reply(s, "451 4.3.0 Temporary backend failure");
 	}
-	gh_txn_reset(s->txn, NULL);
+	reset_mail(s);
 }
 
 /* After the MAIL stage: open the backend if needed, relay MAIL. */
@@ -512,7 +546,7 @@ mail_done(struct session *s, struct gh_verdict *v)
 			reply_verdict(s, v);
 		log_message(s, v, NULL);
 		if (v->action != GH_DISCARD)
-			gh_txn_reset(s->txn, NULL);
+			reset_mail(s);
 		else
 			enter_state(s, S_MAIL);
 		return;
@@ -526,7 +560,9 @@ mail_done(struct session *s, struct gh_verdict *v)
 		    "backend");
 		reply(s, "451 4.4.1 Temporary backend failure, try again "
 		    "later");
-		gh_txn_reset(s->txn, NULL);
+		snprintf(s->last_be, sizeof(s->last_be), "backend failure: "
+		    "cannot connect");
+		reset_mail(s);
 		return;
 	}
 	to_backend(s, &s->ident, line->p, line->len, mail_reply);
@@ -598,6 +634,8 @@ rcpt_reply(struct session *s, const struct be_reply *r)
 {
 	char	 be[256];
 
+	if (r->code)
+		first_line(r, s->last_be, sizeof(s->last_be));
 	if (r->code == 0) {
 		backend_failed(s, r, "RCPT");
 		reply(s, "451 4.4.1 Temporary backend failure, try again "
@@ -880,6 +918,9 @@ read_data(struct session *s)
 static void
 end_txn(struct session *s)
 {
+	log_abandoned(s);
+	s->txn_logged = false;
+	s->last_be[0] = '\0';
 	gh_txn_reset(s->txn, s->srv->chain);
 	gh_message_free(s->msg);
 	s->msg = NULL;
@@ -1188,6 +1229,8 @@ session_free(struct session *s)
 	gh_log_session(s->messages ? LOG_DEBUG : LOG_INFO, s->id,
 	    "disconnect client=%s state=%s commands=%u errors=%u", s->addr,
 	    state_name(s->state), s->ncommands, s->nerrors);
+	if (s->wait != W_CHAIN && s->txn)
+		log_abandoned(s);
 	if (s->be && s->wait == W_NONE && !backend_busy(s->be) &&
 	    (s->state == S_IDLE || s->state == S_HELO)) {
 		/* In step and outside a transaction: reusable. */

@@ -11,8 +11,6 @@ done
 [ "$(id -u)" = 0 ] || { echo "skip: Postfix needs root"; exit 77; }
 
 T=$(mktemp -d /tmp/gh-proxy-postfix.XXXXXX)
-chmod 755 "$T"	# Postfix (user postfix) must reach its directories
-PF=$T/pf
 GH_PID=
 fails=0
 
@@ -34,10 +32,7 @@ check() {	# check DESCRIPTION COMMAND...
 }
 cleanup() {
 	[ -n "$GH_PID" ] && kill "$GH_PID" 2>/dev/null && wait "$GH_PID" 2>/dev/null
-	if [ -f "$T/spool/pid/master.pid" ]; then
-		kill "$(tr -d ' ' <"$T/spool/pid/master.pid")" 2>/dev/null
-		sleep 0.5
-	fi
+	postfix_local_stop "$T"
 	if [ "$fails" = 0 ]; then rm -rf "$T"; else echo "logs in $T"; fi
 }
 trap cleanup EXIT
@@ -45,55 +40,8 @@ trap cleanup EXIT
 PF_PORT=$(free_port)
 GH_PORT=$(free_port)
 
-# A private Postfix (shared/RECIPES.md): its own queue, log and port.
-mkdir -p "$PF" "$T/mail"
-mkdir -m 755 "$T/spool" "$T/spool/pid"
-for d in active bounce corrupt defer deferred flush hold incoming private \
-    saved trace; do
-	mkdir -m 700 "$T/spool/$d"
-	chown postfix:root "$T/spool/$d"
-done
-mkdir -m 730 "$T/spool/maildrop"
-mkdir -m 710 "$T/spool/public"
-chown postfix:postdrop "$T/spool/maildrop" "$T/spool/public"
-mkdir -m 700 "$T/data"
-chown postfix "$T/data"
-chown nobody:nogroup "$T/mail"
-cat >"$PF/main.cf" <<EOF
-compatibility_level = 3.6
-config_directory = $PF
-queue_directory = $T/spool
-data_directory = $T/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.backend.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-smtp_dns_support_level = disabled
-smtpd_peername_lookup = no
-maillog_file = $T/maillog
-maillog_file_prefixes = $T
-alias_maps =
-alias_database =
-smtpd_authorized_xclient_hosts = 127.0.0.1
-virtual_mailbox_domains = backend.test
-virtual_mailbox_base = $T/mail
-virtual_mailbox_maps = texthash:$PF/mailboxes
-virtual_uid_maps = static:$(id -u nobody)
-virtual_gid_maps = static:$(id -g nobody)
-EOF
-echo "user@backend.test user/" >"$PF/mailboxes"
-# The stock services, chroot off, smtpd on our loopback port.
-awk -v port="$PF_PORT" '
-	/^#/ || /^[ \t]/ || NF < 8 { print; next }
-	$1 == "smtp" && $2 == "inet" { $1 = "127.0.0.1:" port }
-	{ $5 = "n"; print }' /etc/postfix/master.cf >"$PF/master.cf"
-postfix -c "$PF" check >"$T/check.log" 2>&1 || { cat "$T/check.log"; exit 1; }
-postfix -c "$PF" start >"$T/start.log" 2>&1 || { echo "postfix start: $?"; cat "$T/start.log" "$T/maillog"; exit 1; }
-wait_port "$PF_PORT" || { echo "Postfix did not start"; cat "$T/maillog"; exit 1; }
+. "$GH_SRC/tests/lib/postfix_local.sh"
+postfix_local_start "$T" "$PF_PORT" || exit 1
 
 "$GATEHOUSE" -f -c /dev/null -o "listen=127.0.0.1:$GH_PORT" \
 	-o "backend=127.0.0.1:$PF_PORT" -o hostname=gate.test \
