@@ -235,50 +235,6 @@ backend_caps_parse(struct backend_caps *c, const char *text, size_t len)
 	}
 }
 
-/* Append " KEY=xtext(value)" when the attribute is wanted. */
-static int
-attr(struct gh_buf *out, unsigned attrs, unsigned bit, const char *key,
-    const char *value)
-{
-	char	 x[1024];
-
-	if ((attrs & bit) == 0)
-		return 0;
-	if (value == NULL || *value == '\0')
-		value = "[UNAVAILABLE]";
-	if (smtp_xtext_encode(value, strlen(value), x, sizeof(x)) == -1)
-		return -1;
-	return gh_buf_printf(out, " %s=%s", key, x);
-}
-
-/* Format the XCLIENT/XFORWARD attributes of an identity. */
-int
-backend_ident_attrs(const struct client_ident *id, unsigned attrs,
-    bool xclient, struct gh_buf *out)
-{
-	char	 addr[128];
-	int	 r = 0;
-
-	addr[0] = '\0';
-	if (id->addr) {
-		/* Postfix wants IPv6 addresses as IPV6:... (XCLIENT_README). */
-		snprintf(addr, sizeof(addr), "%s%s",
-		    strchr(id->addr, ':') ? "IPV6:" : "", id->addr);
-	}
-	r |= attr(out, attrs, XA_NAME, "NAME", id->name);
-	r |= attr(out, attrs, XA_ADDR, "ADDR", addr);
-	r |= attr(out, attrs, XA_PORT, "PORT", id->port);
-	r |= attr(out, attrs, XA_PROTO, "PROTO", id->proto);
-	r |= attr(out, attrs, XA_HELO, "HELO", id->helo);
-	if (!xclient) {
-		if (id->ident)
-			r |= attr(out, attrs, XA_IDENT, "IDENT", id->ident);
-		if (id->source)
-			r |= attr(out, attrs, XA_SOURCE, "SOURCE", id->source);
-	}
-	return r ? -1 : 0;
-}
-
 /* Plan the steps that make the backend see `id` before a MAIL. */
 static int
 plan_ident(struct backend *b, const struct client_ident *id)
@@ -291,7 +247,7 @@ plan_ident(struct backend *b, const struct client_ident *id)
 		return 0;
 	gh_buf_init(&a, 4096);
 	if (b->xclient_granted) {
-		if (backend_ident_attrs(id, b->xclient_granted &
+		if (relay_ident_attrs(id, b->xclient_granted &
 		    (XA_NAME | XA_ADDR | XA_PORT | XA_PROTO | XA_HELO), true,
 		    &a) == -1)
 			goto fail;
@@ -322,7 +278,7 @@ plan_ident(struct backend *b, const struct client_ident *id)
 		return add_step(b, line, true);
 	}
 	if (b->caps.xforward && b->caps.xforward_attrs) {
-		if (backend_ident_attrs(id, b->caps.xforward_attrs, false,
+		if (relay_ident_attrs(id, b->caps.xforward_attrs, false,
 		    &a) == -1 || a.len == 0)
 			goto fail;
 		if (asprintf(&line, "XFORWARD%s", a.p) == -1)
@@ -643,24 +599,6 @@ fail(struct backend *b, const char *why)
 	deliver(b, 0, why);
 }
 
-/* Copy an identity (the strings). */
-static void
-ident_copy(struct client_ident *d, const struct client_ident *s)
-{
-#define C(f)	d->f = s->f ? strdup(s->f) : NULL
-	C(name); C(addr); C(port); C(proto); C(helo); C(ident); C(source);
-#undef C
-}
-
-/* Free an identity's strings. */
-static void
-ident_free(struct client_ident *d)
-{
-	free(d->name); free(d->addr); free(d->port); free(d->proto);
-	free(d->helo); free(d->ident); free(d->source);
-	memset(d, 0, sizeof(*d));
-}
-
 /* Open a connection to the backend (see proxy.h). */
 struct backend *
 backend_open(struct server *srv, struct session *s,
@@ -678,7 +616,7 @@ backend_open(struct server *srv, struct session *s,
 	if ((b->hostname = strdup(cfg->hostname)) == NULL)
 		goto fail;
 	if (id) {
-		ident_copy(&b->first, id);
+		relay_ident_copy(&b->first, id);
 		b->have_first = true;
 	}
 	b->bev = bufferevent_socket_new(srv->base, -1,
@@ -768,7 +706,7 @@ backend_free(struct backend *b, bool graceful)
 			bufferevent_free(b->bev);
 	}
 	clear_steps(b);
-	ident_free(&b->first);
+	relay_ident_free(&b->first);
 	free(b->pending);
 	free(b->xclient_sent);
 	free(b->hostname);
@@ -868,8 +806,8 @@ backend_command(struct backend *b, const struct client_ident *id,
 	}
 	b->pending_len = len;
 	if (id) {
-		ident_free(&b->first);
-		ident_copy(&b->first, id);
+		relay_ident_free(&b->first);
+		relay_ident_copy(&b->first, id);
 		b->have_first = true;
 	}
 	if (b->st == B_READY)

@@ -142,9 +142,22 @@ void	 backend_message(struct backend *, struct gh_message *,
 bool	 backend_busy(const struct backend *);
 void	 backend_caps_parse(struct backend_caps *, const char *text,
 	    size_t len);
-/* An XCLIENT/XFORWARD attribute list for `id` limited to `attrs`. */
-int	 backend_ident_attrs(const struct client_ident *, unsigned attrs,
+
+/* relay.c: identities and ESMTP parameters on their way to the backend */
+struct smtp_path;
+void	 relay_ident_copy(struct client_ident *, const struct client_ident *);
+void	 relay_ident_free(struct client_ident *);
+void	 relay_ident_peer(struct client_ident *, const char *addr,
+	    const char *port, bool esmtp, const char *helo);
+int	 relay_xforward(struct client_ident *, const char *args, size_t len);
+/* The XCLIENT/XFORWARD attribute list for `id` limited to `attrs`. */
+int	 relay_ident_attrs(const struct client_ident *, unsigned attrs,
 	    bool xclient, struct gh_buf *out);
+int	 relay_params(const struct smtp_path *, bool mail,
+	    const struct backend_caps *, struct gh_buf *line,
+	    struct gh_str *bad);
+void	 relay_addr_text(const struct sockaddr *, char *addr, size_t asz,
+	    char *port, size_t psz);
 
 /* workers.c */
 struct workers *workers_new(struct server *, int n);

@@ -426,18 +426,9 @@ cmd_helo(struct session *s, const struct smtp_cmd *c)
 static void
 make_ident(struct session *s)
 {
-	if (s->xforwarded)
-		return;		/* a trusted front told us already */
-	free(s->ident.name);
-	free(s->ident.addr);
-	free(s->ident.port);
-	free(s->ident.proto);
-	free(s->ident.helo);
-	s->ident.name = strdup("[UNAVAILABLE]");
-	s->ident.addr = strdup(s->addr);
-	s->ident.port = strdup(s->port);
-	s->ident.proto = strdup(s->esmtp ? "ESMTP" : "SMTP");
-	s->ident.helo = s->txn->env.helo ? strdup(s->txn->env.helo) : NULL;
+	if (!s->xforwarded)	/* else a trusted front told us already */
+		relay_ident_peer(&s->ident, s->addr, s->port, s->esmtp,
+		    s->txn->env.helo);
 }
 
 /* Append the parameters the backend may see; -1 (with the reply
@@ -446,48 +437,20 @@ static int
 pass_params(struct session *s, const struct smtp_path *p, bool mail,
     struct gh_buf *line)
 {
-	const struct backend_caps	*c = &s->srv->caps;
-	size_t				 i;
+	struct gh_str	 bad;
+	char		 esc[80];
 
-	for (i = 0; i < p->nparams; i++) {
-		const struct smtp_param *pa = &p->params[i];
-		const struct gh_str *k = &pa->key;
-		bool pass = false, ok = true;
-
-		if (mail && gh_strcaseeq(k->p, k->len, "SIZE"))
-			pass = c->size != 0 || !c->known;
-		else if (mail && gh_strcaseeq(k->p, k->len, "BODY"))
-			ok = pa->value.p && (gh_strcaseeq(pa->value.p,
-			    pa->value.len, "7BIT") || gh_strcaseeq(pa->value.p,
-			    pa->value.len, "8BITMIME")), pass = ok &&
-			    (c->eightbitmime || !c->known);
-		else if (mail && gh_strcaseeq(k->p, k->len, "SMTPUTF8"))
-			pass = ok = c->smtputf8;
-		else if (mail && (gh_strcaseeq(k->p, k->len, "RET") ||
-		    gh_strcaseeq(k->p, k->len, "ENVID")))
-			pass = ok = c->dsn;
-		else if (!mail && (gh_strcaseeq(k->p, k->len, "NOTIFY") ||
-		    gh_strcaseeq(k->p, k->len, "ORCPT")))
-			pass = ok = c->dsn;
-		else if (mail && gh_strcaseeq(k->p, k->len, "AUTH"))
-			pass = false;	/* we offer no AUTH yet */
-		else
-			ok = false;
-		if (!ok) {
-			char esc[80];
-
-			gh_printable(esc, sizeof(esc), k->p, k->len, 40);
-			error_reply(s, "555 5.5.4 Unsupported option: %s",
-			    esc);
-			return -1;
-		}
-		if (pass && (gh_buf_puts(line, " ") == -1 ||
-		    gh_buf_append(line, k->p, k->len) == -1 ||
-		    (pa->value.p && (gh_buf_puts(line, "=") == -1 ||
-		    gh_buf_append(line, pa->value.p, pa->value.len) == -1))))
-			return -1;
+	switch (relay_params(p, mail, &s->srv->caps, line, &bad)) {
+	case 0:
+		return 0;
+	case -1:
+		gh_printable(esc, sizeof(esc), bad.p, bad.len, 40);
+		error_reply(s, "555 5.5.4 Unsupported option: %s", esc);
+		return -1;
+	default:
+		reply(s, "451 4.3.0 Temporary local problem");
+		return -1;
 	}
-	return 0;
 }
 
 /* The MAIL failed or was refused: log it, forget the sender. */
@@ -977,29 +940,10 @@ cmd_not_impl(struct session *s, const struct smtp_cmd *c)
 	error_reply(s, "502 5.5.1 Error: command not implemented");
 }
 
-/* Set an identity field from an XFORWARD value. */
-static int
-xf_set(char **f, const char *v, size_t n)
-{
-	char	 buf[512];
-
-	if (smtp_xtext_decode(v, n, buf, sizeof(buf)) == -1)
-		return -1;
-	free(*f);
-	*f = NULL;
-	if (strcmp(buf, "[UNAVAILABLE]") != 0 &&
-	    strcmp(buf, "[TEMPUNAVAIL]") != 0 && (*f = strdup(buf)) == NULL)
-		return -1;
-	return 0;
-}
-
 /* XFORWARD from a trusted front end (Postfix smtpd_proxy_filter). */
 static void
 cmd_xforward(struct session *s, const struct smtp_cmd *c)
 {
-	const char	*p = c->args.p, *end = p + c->args.len, *w, *eq;
-	char		**f;
-
 	if (!s->trusted) {
 		error_reply(s, "550 5.7.0 Error: insufficient authorization");
 		return;
@@ -1012,35 +956,13 @@ cmd_xforward(struct session *s, const struct smtp_cmd *c)
 		make_ident(s);
 		s->xforwarded = true;
 	}
-	while (p < end) {
-		while (p < end && *p == ' ')
-			p++;
-		for (w = p; w < end && *w != ' '; w++)
-			;
-		if (w == p)
-			break;
-		if ((eq = memchr(p, '=', (size_t)(w - p))) == NULL)
-			goto bad;
-#define K(n)	gh_strcaseeq(p, (size_t)(eq - p), n)
-		f = K("NAME") ? &s->ident.name : K("ADDR") ? &s->ident.addr :
-		    K("PORT") ? &s->ident.port : K("PROTO") ? &s->ident.proto :
-		    K("HELO") ? &s->ident.helo : K("IDENT") ? &s->ident.ident :
-		    K("SOURCE") ? &s->ident.source : NULL;
-#undef K
-		if (f == NULL || xf_set(f, eq + 1, (size_t)(w - eq - 1)) == -1)
-			goto bad;
-		p = w;
+	if (relay_xforward(&s->ident, c->args.p, c->args.len) == -1) {
+		error_reply(s, "501 5.5.4 Bad XFORWARD attribute");
+		return;
 	}
-	/* Postfix writes IPv6 addresses as IPV6:... */
-	if (s->ident.addr && strncasecmp(s->ident.addr, "IPV6:", 5) == 0)
-		memmove(s->ident.addr, s->ident.addr + 5,
-		    strlen(s->ident.addr + 5) + 1);
 	if (s->ident.helo)
 		gh_txn_set_helo(s->txn, s->ident.helo);
 	reply(s, "250 2.0.0 Ok");
-	return;
-bad:
-	error_reply(s, "501 5.5.4 Bad XFORWARD attribute");
 }
 
 /* The command table: states where each verb is allowed. */
@@ -1244,13 +1166,7 @@ session_free(struct session *s)
 		gh_txn_free(s->txn);
 		gh_message_free(s->msg);
 	}
-	free(s->ident.name);
-	free(s->ident.addr);
-	free(s->ident.port);
-	free(s->ident.proto);
-	free(s->ident.helo);
-	free(s->ident.ident);
-	free(s->ident.source);
+	relay_ident_free(&s->ident);
 	gh_buf_free(&s->line);
 	if (s->counted)
 		server_uncount_client(srv, s->addr);
@@ -1360,32 +1276,6 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	kick(s);
 }
 
-/* Convert a socket address to text (IPv4-mapped addresses as IPv4). */
-static void
-addr_text(const struct sockaddr *sa, char *addr, size_t asz, char *port,
-    size_t psz)
-{
-	struct sockaddr_in	 sin;
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-	socklen_t		 len = sizeof(struct sockaddr_in6);
-
-	if (sa->sa_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_port = s6->sin6_port;
-		memcpy(&sin.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
-		sa = (struct sockaddr *)&sin;
-	}
-	if (sa->sa_family == AF_INET)
-		len = sizeof(struct sockaddr_in);
-	if (getnameinfo(sa, len, addr, asz, port, psz,
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		snprintf(addr, asz, "unknown");
-		snprintf(port, psz, "0");
-	}
-}
-
 /* After the CONNECT stage: the banner, or a refusal and close. */
 static void
 connect_done(struct session *s, struct gh_verdict *v)
@@ -1419,7 +1309,7 @@ session_new(struct server *srv, evutil_socket_t fd,
 	s->id = srv->next_id++;
 	gh_buf_init(&s->line, 4096);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	addr_text(sa, s->addr, sizeof(s->addr), s->port, sizeof(s->port));
+	relay_addr_text(sa, s->addr, sizeof(s->addr), s->port, sizeof(s->port));
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->txn = gh_txn_new(srv->chain, s->id);
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
