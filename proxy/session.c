@@ -458,7 +458,7 @@ static void
 reset_mail(struct session *s)
 {
 	log_abandoned(s);
-	gh_txn_reset(s->txn, NULL);
+	gh_txn_reset(s->txn, s->srv->chain);
 	s->txn_logged = false;
 	s->last_be[0] = '\0';
 }
@@ -571,6 +571,9 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 		gh_txn_set_client(s->txn, s->ident.addr, (uint16_t)atoi(
 		    s->ident.port ? s->ident.port : "0"), s->ident.name, NULL,
 		    0);
+	/* A new transaction: on the current rules (SIGHUP). */
+	if (s->txn->chain != s->srv->chain)
+		gh_txn_reset(s->txn, s->srv->chain);
 	if (gh_txn_set_mail(s->txn, p.addr) == -1) {
 		reply(s, "451 4.3.0 Temporary local problem");
 		return;
@@ -768,7 +771,21 @@ abort_backend_txn(struct session *s)
 static void
 eom_done(struct session *s, struct gh_verdict *v)
 {
-	struct gh_txn	*t = s->txn;
+	struct gh_txn		*t = s->txn;
+	struct gh_verdict	 gone;
+
+	if (s->eof &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0) {
+		/* The client vanished before it could see a reply: it must
+		   send again, so delivering now would only make a copy. */
+		memset(&gone, 0, sizeof(gone));
+		gone.action = GH_TEMPFAIL;
+		gone.reason = (char *)"client gone before the message was "
+		    "relayed";
+		log_message(s, &gone, NULL);
+		abort_backend_txn(s);
+		return;
+	}
 
 	if (refuses(v) || v->action == GH_DISCARD) {
 		if (v->action == GH_DISCARD)

@@ -106,8 +106,11 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&list, j, entry);
 		if ((s = server_find_session(w->srv, j->sid)) != NULL)
 			session_on_verdict(s, &j->v);
-		else
+		else {
+			gh_log_session(LOG_DEBUG, j->sid, "late verdict for a "
+			    "closed session dropped");
 			session_free_orphan(j->txn);	/* gone: drop */
+		}
 		gh_verdict_clear(&j->v);
 		free(j);
 	}

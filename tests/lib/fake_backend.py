@@ -19,6 +19,7 @@ The port is given with --port; the PID goes to --pidfile.
 """
 import argparse
 import base64
+import itertools
 import json
 import os
 import socketserver
@@ -27,6 +28,7 @@ import threading
 import time
 
 LOCK = threading.Lock()
+CONNS = itertools.count(1)
 
 
 def record(path, obj):
@@ -62,7 +64,7 @@ class Handler(socketserver.StreamRequestHandler):
     def handle(self):
         a = self.server.args
         rec = a.record
-        conn = {"conn": id(self), "t": time.time()}
+        conn = {"conn": next(CONNS), "t": time.time()}
         mail, rcpts = None, []
         xclient_done = False
         try:

@@ -550,6 +550,146 @@ def test_xforward_mode():
     check(c.cmd("XFORWARD ADDR=192.0.2.7")[0] == 550, "and refused")
 
 
+# ---------------------------------------------------------------- chain
+
+RULES = r"""
+client   T_BAD_CLIENT  /\[127\.0\.0\.9\]$/
+action   T_BAD_CLIENT  reject "554 5.7.1 Your network is blocked"
+mailfrom T_SPAMMER     /^spammer@/
+action   T_SPAMMER     reject "550 5.7.1 Sender refused by rule"
+rcptto   T_TRAP        /^trap@/
+action   T_TRAP        reject "550 5.1.1 No such user"
+header   T_TAGME       Subject =~ /tag-me/
+action   T_TAGME       tag
+header   T_DROP        Subject =~ /drop-me/
+action   T_DROP        discard
+body     T_GTUBE       /XJS\*C4JDBQADN1/
+action   T_GTUBE       reject "554 5.7.1 GTUBE found"
+"""
+
+
+def rules_file(name, text):
+    path = os.path.join(tmpdir(), name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_chain_verdicts():
+    be = Backend()
+    rules = rules_file("t.rules", RULES)
+    gh = Gatehouse(be.port, "rules=" + rules, "dkim.enable=no")
+    # connect stage: refused before the banner, the backend never asked
+    c = socket.create_connection(("127.0.0.1", gh.port))
+    c.close()
+    bad = Client(gh.port)
+    bad.s.close()
+    s = socket.socket()
+    s.bind(("127.0.0.9", 0))
+    s.connect(("127.0.0.1", gh.port))
+    data = s.recv(1000).decode()
+    check(data.startswith("554 5.7.1 Your network is blocked"),
+          "CONNECT rule: 554 instead of the banner: " + data.strip())
+    s.close()
+    c = Client(gh.port)
+    c.hello()
+    code, lines = c.cmd("MAIL FROM:<spammer@example.org>")
+    check(code == 550 and "Sender refused by rule" in lines[0],
+          "MAIL rule: the chain's reply " + lines[0])
+    check(c.cmd("MAIL FROM:<a@example.org>")[0] == 250, "next MAIL ok")
+    code, lines = c.cmd("RCPT TO:<trap@example.net>")
+    check(code == 550 and "No such user" in lines[0],
+          "RCPT rule refuses that recipient only")
+    check(c.cmd("RCPT TO:<b@example.net>")[0] == 250, "others go on")
+    c.cmd("DATA")
+    c.send(message(body="XJS*C4JDBQADN1.NSBN3\r\n") + ".\r\n")
+    code, lines = c.reply()
+    check(code == 554 and "GTUBE" in lines[0], "EOM rule: 554 " + lines[0])
+    transaction(c)
+    c.cmd("DATA")
+    c.send(message("please tag-me") + ".\r\n")
+    check(c.reply()[0] == 250, "tagged message delivered")
+    transaction(c)
+    c.cmd("DATA")
+    c.send(message("drop-me") + ".\r\n")
+    check(c.reply()[0] == 250, "discarded message: 250 (asked for)")
+    c.cmd("QUIT")
+    time.sleep(0.3)
+    cmds = be.commands()
+    msgs = be.messages()
+    check(not any("spammer" in x or "trap@" in x for x in cmds),
+          "refused sender and recipient never reached the backend")
+    check(len(msgs) == 1, f"only the tagged message was delivered "
+          f"({len(msgs)})")
+    if msgs:
+        d = msgs[0]["data"]
+        check(b"X-Spam-Flag: YES" in d and b"T_TAGME" in d,
+              "the chain's header edits reached the backend")
+        check(d.startswith(b"Authentication-Results:"),
+              "Authentication-Results inserted at the top")
+    check(cmds.count("DATA") == 1, "DATA sent to the backend once only")
+    log = gh.logtext()
+    check("verdict=reject" in log and "verdict=tag" in log and
+          "verdict=discard" in log, "each fate in the log lines")
+
+
+def test_chain_reload_rules():
+    be = Backend()
+    rules = rules_file("r.rules", 'mailfrom T_ONE /^one@/\n'
+                       'action T_ONE reject "550 5.7.1 one refused"\n')
+    gh = Gatehouse(be.port, "rules=" + rules, "dkim.enable=no")
+    c = Client(gh.port)
+    c.hello()
+    check(c.cmd("MAIL FROM:<one@example.org>")[0] == 550, "rule one acts")
+    # a good new rule set: new transactions use it
+    rules_file("r.rules", 'mailfrom T_TWO /^two@/\n'
+               'action T_TWO reject "550 5.7.1 two refused"\n')
+    gh.signal(signal.SIGHUP)
+    time.sleep(0.5)
+    check(c.cmd("MAIL FROM:<two@example.org>")[0] == 550,
+          "after SIGHUP the next transaction uses the new rules")
+    check(c.cmd("MAIL FROM:<one@example.org>")[0] == 250,
+          "and the old rule is gone")
+    c.cmd("RSET")
+    # a broken rule file: refused with file:line, the old set stays
+    rules_file("r.rules", 'mailfrom T_THREE /^three@/\n'
+               'action T_THREE explode\n')
+    gh.signal(signal.SIGHUP)
+    time.sleep(0.5)
+    check(c.cmd("MAIL FROM:<two@example.org>")[0] == 550,
+          "a broken rule file keeps the old rules")
+    check(c.cmd("MAIL FROM:<three@example.org>")[0] == 250,
+          "none of the broken file is used")
+    check(f"{rules}:2" in gh.logtext(), "the error names file:line")
+    check(gh.alive(), "still running")
+
+
+def test_worker_late_result():
+    """A blocking stage (DKIM, DNS) outlives its client: dropped."""
+    dead = free_port()
+    be = Backend()
+    gh = Gatehouse(be.port, f"resolver=127.0.0.1@{dead}", "dns.timeout=1s",
+                   "dns.budget=2s", "log.level=debug")
+    c = Client(gh.port)
+    c.hello()
+    transaction(c)
+    c.cmd("DATA")
+    c.send("DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=sel; "
+           "h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; "
+           "b=AAAA\r\n" + message() + ".\r\n")
+    time.sleep(0.2)
+    # gone (a reset) while the worker waits on DNS
+    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                   b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    c.close()
+    time.sleep(3)
+    check(gh.alive() and "late verdict for a closed session dropped" in
+          gh.logtext(), "the late verdict for a gone session is dropped")
+    check(be.messages() == [], "and nothing was delivered")
+    check(one_message(gh) in ([250, 250, 354, 250], [250, 250, 354, 451]),
+          "the proxy serves on")
+
+
 GROUPS = {
     "relay": [test_relay_basic, test_backend_pool, test_xforward_to_backend,
               test_pipelining,
@@ -561,6 +701,8 @@ GROUPS = {
     "disconnects": [test_disconnects],
     "lifecycle": [test_reload, test_drain],
     "xforward": [test_xforward_mode],
+    "chain": [test_chain_verdicts, test_chain_reload_rules,
+              test_worker_late_result],
 }
 
 if __name__ == "__main__":
