@@ -1232,6 +1232,13 @@ kick(struct session *s)
 	s->in_kick = true;
 	process_input(s);
 	s->in_kick = false;
+	if (s->wait == W_NONE && !s->closing && s->srv->draining &&
+	    (s->state == S_HELO || s->state == S_IDLE)) {
+		/* Shutting down and between transactions: say so now. */
+		reply(s, "421 4.3.2 %s Service shutting down",
+		    s->txn->cfg->hostname);
+		close_session(s);
+	}
 	if (s->wait == W_NONE && !s->closing) {
 		flush(s);
 		if (s->eof) {
@@ -1280,9 +1287,11 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	s->eof = true;			/* BEV_EVENT_EOF */
 	bufferevent_disable(bev, EV_READ);
-	if (s->state == S_DATA) {
+	if (s->state == S_DATA && !s->in_kick) {
 		/* Gone in the middle of a message: nothing is relayed. */
+		s->in_kick = true;
 		process_input(s);
+		s->in_kick = false;
 		if (s->state == S_DATA) {
 			gh_log_session(LOG_INFO, s->id, "lost connection "
 			    "in DATA client=%s", s->addr);
