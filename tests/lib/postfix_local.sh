@@ -3,13 +3,16 @@
 # virtual mailboxes for user@backend.test in DIR/mail/user/, XCLIENT
 # allowed from 127.0.0.1.  Source it; needs root.
 #
-#   postfix_local_start DIR PORT   start (DIR must be empty or new)
+#   postfix_local_start DIR PORT [MASTER_LINES [MAIN_LINES]]
+#                                  start (DIR must be empty or new); the
+#                                  optional lines are added to master.cf
+#                                  and main.cf
 #   postfix_local_stop DIR         stop it by the PID in its pid file
 
 # Create Postfix's directories as postfix-files wants them, write the
 # configuration, start, and wait for the port.
 postfix_local_start() {
-	local T=$1 port=$2 d i
+	local T=$1 port=$2 master_extra=${3:-} main_extra=${4:-} d i
 	local PF=$T/pf
 	chmod 755 "$T"	# the postfix user must reach its directories
 	mkdir -p "$PF" "$T/mail"
@@ -51,12 +54,14 @@ virtual_mailbox_maps = texthash:$PF/mailboxes
 virtual_uid_maps = static:$(id -u nobody)
 virtual_gid_maps = static:$(id -g nobody)
 EOC
+	[ -n "$main_extra" ] && printf '%s\n' "$main_extra" >>"$PF/main.cf"
 	echo "user@backend.test user/" >"$PF/mailboxes"
 	# The stock services with chroot off, smtpd on our loopback port.
 	awk -v port="$port" '
 		/^#/ || /^[ \t]/ || NF < 8 { print; next }
 		$1 == "smtp" && $2 == "inet" { $1 = "127.0.0.1:" port }
 		{ $5 = "n"; print }' /etc/postfix/master.cf >"$PF/master.cf"
+	[ -n "$master_extra" ] && printf '%s\n' "$master_extra" >>"$PF/master.cf"
 	postfix -c "$PF" check >"$T/postfix-check.log" 2>&1 || {
 		cat "$T/postfix-check.log"
 		return 1

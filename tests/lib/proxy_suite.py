@@ -299,6 +299,37 @@ def test_limits():
           f"max_errors: 421 and closed {codes} {last}")
 
 
+def test_timeouts_and_ipv6():
+    be = Backend()
+    v6, port4 = free_port(), free_port()
+    gh = Gatehouse(be.port, "smtp.idle_timeout=500ms",
+                   "smtp.data_timeout=700ms",
+                   f"listen=127.0.0.1:{port4},[::1]:{v6}", port=port4)
+    try:
+        s6 = socket.create_connection(("::1", v6), timeout=5)
+        check(s6.recv(100).startswith(b"220 "), "IPv6 listener: 220")
+        s6.close()
+    except OSError as e:
+        print("skip IPv6:", e)
+    c = Client(port4)
+    c.hello()
+    t0 = time.time()
+    code, lines = c.reply()
+    check(code == 421 and "timeout" in lines[0] and c.closed() and
+          0.4 < time.time() - t0 < 3, "idle timeout: 421 and closed")
+    c = Client(port4)
+    c.hello()
+    transaction(c)
+    c.cmd("DATA")
+    c.send("Subject: slow\r\n")
+    t0 = time.time()
+    code, lines = c.reply()
+    check(code == 421 and c.closed() and 0.5 < time.time() - t0 < 3,
+          "DATA timeout: 421, nothing relayed")
+    time.sleep(0.2)
+    check(be.messages() == [], "the half message never reached the backend")
+
+
 def test_connection_limits():
     be = Backend()
     gh = Gatehouse(be.port, "smtp.max_connections_per_client=2")
@@ -696,7 +727,7 @@ GROUPS = {
               test_pipelining_refused_rcpts],
     "smuggling": [test_smuggling_reject, test_smuggling_normalize,
                   test_terminator_split],
-    "limits": [test_limits, test_connection_limits],
+    "limits": [test_limits, test_timeouts_and_ipv6, test_connection_limits],
     "failures": [test_failures],
     "disconnects": [test_disconnects],
     "lifecycle": [test_reload, test_drain],
