@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <event2/thread.h>
+#include <systemd/sd-daemon.h>
 
 #include "filters/log.h"
 #include "filters/metrics.h"
@@ -154,32 +155,67 @@ bind_one(const struct gh_addr *a)
 	return fd;
 }
 
-/* Open every listener; -1 (logged) if one fails. */
+/* Wrap a listening socket in a listener. */
+static int
+add_listener(struct server *srv, evutil_socket_t fd, const char *what)
+{
+	struct evconnlistener	*l;
+
+	l = evconnlistener_new(srv->base, accept_cb, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (l == NULL) {
+		close(fd);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	srv->listeners[srv->nlisteners++] = l;
+	log_info("listening on %s", what);
+	return 0;
+}
+
+/*
+ * Open every listener; -1 (logged) if one fails.  Sockets passed by
+ * systemd (socket activation: gatehouse-proxy.socket) take the place of
+ * `listen`, so the daemon never needs the privilege to bind port 25.
+ */
 static int
 open_listeners(struct server *srv, const struct gh_config *cfg)
 {
 	size_t		 i;
+	int		 n, k;
 	evutil_socket_t	 fd;
+	char		 what[64];
 
-	srv->listeners = calloc(cfg->listen.n, sizeof(*srv->listeners));
+	n = sd_listen_fds(1);
+	if (n < 0)
+		n = 0;
+	srv->listeners = calloc(n > 0 ? (size_t)n : cfg->listen.n,
+	    sizeof(*srv->listeners));
 	if (srv->listeners == NULL)
 		return -1;
+	if (n > 0) {
+		for (k = 0; k < n; k++) {
+			fd = SD_LISTEN_FDS_START + k;
+			if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+				log_err("socket activation: fd %d is not a "
+				    "listening stream socket", fd);
+				return -1;
+			}
+			evutil_make_socket_nonblocking(fd);
+			snprintf(what, sizeof(what), "fd %d from systemd", fd);
+			if (add_listener(srv, fd, what) == -1)
+				return -1;
+		}
+		return 0;
+	}
 	for (i = 0; i < cfg->listen.n; i++) {
 		if ((fd = bind_one(&cfg->listen.v[i])) == -1) {
 			log_err("listen %s: %s", cfg->listen.v[i].text,
 			    strerror(errno));
 			return -1;
 		}
-		srv->listeners[i] = evconnlistener_new(srv->base, accept_cb,
-		    srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-		if (srv->listeners[i] == NULL) {
-			close(fd);
+		if (add_listener(srv, fd, cfg->listen.v[i].text) == -1)
 			return -1;
-		}
-		evconnlistener_set_error_cb(srv->listeners[i],
-		    accept_error_cb);
-		srv->nlisteners++;
-		log_info("listening on %s", cfg->listen.v[i].text);
 	}
 	return 0;
 }
@@ -197,9 +233,20 @@ close_listeners(struct server *srv)
 	srv->nlisteners = 0;
 }
 
+static void	reload_load(struct server *);
+
 /* SIGHUP: a new configuration and chain, or keep the old ones. */
 static void
 reload(struct server *srv)
+{
+	sd_notify(0, "RELOADING=1");
+	reload_load(srv);
+	sd_notify(0, "READY=1");
+}
+
+/* Load the configuration and build the chain; swap or keep the old. */
+static void
+reload_load(struct server *srv)
 {
 	struct gh_config_errors	 errs = { NULL, 0 };
 	struct gh_config	*cfg;
@@ -260,6 +307,7 @@ drain(struct server *srv)
 	if (srv->draining)
 		return;
 	srv->draining = true;
+	sd_notify(0, "STOPPING=1");
 	close_listeners(srv);
 	backend_pool_flush(srv);
 	log_notice("shutting down: %zu session(s) open", srv->nsessions);
@@ -346,6 +394,7 @@ server_run(const char *config_path, char *const *overrides,
 	srv.probe = backend_open(&srv, NULL, cfg, NULL);
 	log_info("gatehouse proxy %s ready, backend %s", GH_VERSION,
 	    cfg->backend.text);
+	sd_notifyf(0, "READY=1\nSTATUS=relaying to %s", cfg->backend.text);
 	event_base_dispatch(srv.base);
 	log_info("gatehouse proxy stopped");
 out:
