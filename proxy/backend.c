@@ -482,6 +482,12 @@ dispatch(struct backend *b)
 			send_more(b);
 			return;
 		}
+		if (code / 100 == 2) {
+			/* "250" to DATA: nothing was sent, so this must never
+			   reach the client as a success. */
+			fail(b, "unexpected 2xx reply to DATA");
+			return;
+		}
 		b->st = B_READY;
 		b->msg = NULL;
 		bufferevent_set_timeouts(b->bev, NULL, NULL);
