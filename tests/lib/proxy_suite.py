@@ -502,7 +502,9 @@ class GatehouseConf(Gatehouse):
         self.proc = subprocess.Popen(
             [os.environ.get("GATEHOUSE", "build/gatehouse"), "-f", "-c", conf,
              "-o", f"listen=127.0.0.1:{self.port}",
-             "-o", f"backend=127.0.0.1:{backend_port}", "proxy"],
+             "-o", f"backend=127.0.0.1:{backend_port}",
+             "-o", "spf.enable=no", "-o", "dkim.enable=no", "-o", "rules=",
+             "proxy"],
             stderr=self.logf)
         _procs.append(self.proc)
         wait_port(self.port)
@@ -703,7 +705,7 @@ def test_worker_late_result():
     dead = free_port()
     be = Backend()
     gh = Gatehouse(be.port, f"resolver=127.0.0.1@{dead}", "dns.timeout=1s",
-                   "dns.budget=2s", "log.level=debug")
+                   "dns.budget=2s", "log.level=debug", "dkim.enable=yes")
     c = Client(gh.port)
     c.hello()
     transaction(c)

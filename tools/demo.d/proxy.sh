@@ -30,6 +30,8 @@ GH_PORT=$(port)
 postfix_local_start "$T" "$PF_PORT"
 "$GATEHOUSE" -f -c /dev/null -o "listen=127.0.0.1:$GH_PORT" \
 	-o "backend=127.0.0.1:$PF_PORT" -o hostname=gate.demo \
+	-o "rules=$GH_SRC/rules/default/*.rules" \
+	-o spf.enable=no -o dkim.enable=no \
 	-o max_message_size=64k -o "spool_dir=$T" proxy 2>"$T/gatehouse.log" &
 GH_PID=$!
 for i in $(seq 1 100); do
@@ -37,7 +39,8 @@ for i in $(seq 1 100); do
 	sleep 0.1
 done
 echo "Postfix on 127.0.0.1:$PF_PORT (XCLIENT allowed from 127.0.0.1);"
-echo "gatehouse proxy on 127.0.0.1:$GH_PORT in front of it."
+echo "gatehouse proxy on 127.0.0.1:$GH_PORT in front of it, with the shipped"
+echo "rules (no DNS here, so SPF and DKIM are off)."
 echo
 
 # fate WHAT SWAKS-ARGS...: send, then print the final reply line.
@@ -58,7 +61,10 @@ fate "2. to an unknown recipient (Postfix says)" --to nobody@backend.test
 fate "3. 100 KB, over max_message_size=64k" --to user@backend.test \
 	--body "$(head -c 100000 /dev/zero | tr '\0' 'x' | fold -w 76)"
 
-# 4. SMTP smuggling: a bare-LF "end of data" hiding a second message.
+fate "4. the GTUBE test string (shipped rules)" --to user@backend.test \
+	--body 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
+
+# 5. SMTP smuggling: a bare-LF "end of data" hiding a second message.
 python3 - "$GH_PORT" >"$T/smuggle.log" <<'EOF'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -78,7 +84,7 @@ s.sendall(b"Subject: innocent\r\n\r\nhi\n.\nMAIL FROM:<ceo@bank.demo>\r\n"
 print(reply())
 s.sendall(b"QUIT\r\n")
 EOF
-printf '%-44s -> %s\n' "4. smuggling: <LF>.<LF> + a forged message" \
+printf '%-44s -> %s\n' "5. smuggling: <LF>.<LF> + a forged message" \
 	"$(cat "$T/smuggle.log")"
 sleep 1
 
