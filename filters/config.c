@@ -150,6 +150,9 @@ static const struct key keys[] = {
 	{ "backend.timeout", CT_DURATION, "10m", 100, 86400000,
 	    O(backend_timeout_ms), NULL,
 	    "Time to wait for any backend reply (10m for end of data)." },
+	{ "backend.chunking", CT_BOOL, "yes", 0, 0, O(backend_chunking), NULL,
+	    "Send messages with BDAT when the backend offers CHUNKING (one "
+	    "round trip less, no dot-stuffing); else DATA." },
 	{ "backend.pool_size", CT_INT, "16", 0, 10000, O(backend_pool_size),
 	    NULL, "Idle backend connections kept for the next session "
 	    "(0: one connection per session)." },

@@ -79,6 +79,8 @@ struct backend {
 	uint64_t		 off;
 	bool			 bol;
 	bool			 headers_sent;
+	bool			 chunking;	/* backend.chunking */
+	bool			 bdat;		/* this message goes by BDAT */
 };
 
 static void	fail(struct backend *, const char *why);
@@ -395,8 +397,9 @@ send_more(struct backend *b)
 			fail(b, "cannot read the spooled message");
 			return;
 		}
-		if (smtp_dotstuff(&b->bol, buf, (size_t)r, stuff_out,
-		    out) == -1) {
+		if ((b->bdat ? evbuffer_add(out, buf, (size_t)r) :
+		    smtp_dotstuff(&b->bol, buf, (size_t)r, stuff_out,
+		    out)) == -1) {
 			fail(b, "out of memory");
 			return;
 		}
@@ -404,9 +407,11 @@ send_more(struct backend *b)
 	}
 	if (b->off < size)
 		return;		/* the write callback comes back */
-	if (!b->bol)
-		evbuffer_add(out, "\r\n", 2);
-	evbuffer_add(out, ".\r\n", 3);
+	if (!b->bdat) {
+		if (!b->bol)
+			evbuffer_add(out, "\r\n", 2);
+		evbuffer_add(out, ".\r\n", 3);
+	}
 	b->st = B_DOT;
 	b->msg = NULL;
 	gh_buf_reset(&b->reply);
@@ -618,6 +623,7 @@ backend_open(struct server *srv, struct session *s,
 	b->s = s;
 	b->tmo_connect = ms_tv(cfg->backend_connect_timeout_ms);
 	b->tmo_reply = ms_tv(cfg->backend_timeout_ms);
+	b->chunking = cfg->backend_chunking;
 	gh_buf_init(&b->reply, REPLY_MAX);
 	if ((b->hostname = strdup(cfg->hostname)) == NULL)
 		goto fail;
@@ -733,6 +739,7 @@ backend_get(struct server *srv, struct session *s,
 	srv->npool--;
 	b->pooled = false;
 	b->s = s;
+	b->chunking = cfg->backend_chunking;
 	b->tmo_connect = ms_tv(cfg->backend_connect_timeout_ms);
 	b->tmo_reply = ms_tv(cfg->backend_timeout_ms);
 	bufferevent_set_timeouts(b->bev, NULL, NULL);
@@ -821,6 +828,49 @@ backend_command(struct backend *b, const struct client_ident *id,
 	/* else: still connecting; handshake_done() sends it. */
 }
 
+/* Sink into a gh_buf. */
+static int
+buf_sink(void *ctx, const char *p, size_t n)
+{
+	return gh_buf_append(ctx, p, n);
+}
+
+/*
+ * BDAT (RFC 3030): the edited header section is rendered first so that
+ * the size is known, then "BDAT size LAST" and the bytes as they are —
+ * length-delimited, so no dot-stuffing and no terminator to get wrong.
+ * -1 when the header section cannot be rendered (DATA is used then).
+ */
+static int
+send_bdat(struct backend *b)
+{
+	struct evbuffer	*out = bufferevent_get_output(b->bev);
+	struct gh_buf	 hb;
+	uint64_t	 body;
+	char		 line[64];
+	int		 n;
+
+	gh_buf_init(&hb, 0);
+	if (gh_edits_write_headers(b->msg, b->edits, b->nedits, buf_sink,
+	    &hb) == -1) {
+		gh_buf_free(&hb);
+		return -1;
+	}
+	b->off = gh_message_body_offset(b->msg);
+	body = gh_message_size(b->msg) - b->off;
+	n = snprintf(line, sizeof(line), "BDAT %llu LAST",
+	    (unsigned long long)(hb.len + body));
+	send_line(b, line, (size_t)n);
+	if (hb.len)
+		evbuffer_add(out, hb.p, hb.len);
+	gh_buf_free(&hb);
+	b->bdat = true;
+	b->headers_sent = true;
+	b->st = B_SEND;
+	send_more(b);
+	return 0;
+}
+
 /* Send the message (see proxy.h). */
 void
 backend_message(struct backend *b, struct gh_message *msg,
@@ -834,6 +884,9 @@ backend_message(struct backend *b, struct gh_message *msg,
 	b->edits = edits;
 	b->nedits = nedits;
 	b->headers_sent = false;
+	b->bdat = false;
+	if (b->caps.chunking && b->chunking && send_bdat(b) == 0)
+		return;
 	b->st = B_DATA;
 	send_line(b, "DATA", 4);
 }

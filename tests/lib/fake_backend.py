@@ -10,6 +10,7 @@ Postfix, and misbehaves on request at a chosen stage:
   --xclient            offer XCLIENT (else XFORWARD, unless --plain)
   --xclient-once       as Postfix: no XCLIENT offered after an XCLIENT
   --plain              offer neither XCLIENT nor XFORWARD
+  --chunking           offer CHUNKING and take BDAT (stage "dot" for LAST)
 
 STAGE is one of banner, ehlo, xclient, xforward, mail, rcpt, data, dot,
 rset.  Every command line and every message received (with the MAIL
@@ -67,6 +68,7 @@ class Handler(socketserver.StreamRequestHandler):
         conn = {"conn": next(CONNS), "t": time.time()}
         mail, rcpts = None, []
         xclient_done = False
+        bdat = None
         try:
             if not self.misbehave("banner"):
                 self.send("220 fake.backend ESMTP")
@@ -86,6 +88,8 @@ class Handler(socketserver.StreamRequestHandler):
                         self.send("250-XCLIENT NAME ADDR PORT PROTO HELO")
                     elif not a.plain:
                         self.send("250-XFORWARD NAME ADDR PORT PROTO HELO")
+                    if a.chunking:
+                        self.send("250-CHUNKING")
                     self.send("250 ENHANCEDSTATUSCODES")
                 elif verb == "XCLIENT":
                     if a.xclient_once and xclient_done:
@@ -124,6 +128,25 @@ class Handler(socketserver.StreamRequestHandler):
                                  "conn": conn["conn"]})
                     mail, rcpts = None, []
                     self.send("250 2.0.0 Ok: queued as FAKE")
+                elif verb == "BDAT" and a.chunking:
+                    parts = line.split()
+                    size = int(parts[1])
+                    last = len(parts) > 2 and parts[2].upper() == "LAST"
+                    chunk = self.rfile.read(size)
+                    if len(chunk) != size:
+                        raise ConnectionAbortedError
+                    bdat = (bdat or b"") + chunk
+                    if not last:
+                        self.send(f"250 2.0.0 Ok: {size} octets")
+                        continue
+                    if self.misbehave("dot"):
+                        bdat = None
+                        continue
+                    record(rec, {"message": base64.b64encode(bdat).decode(),
+                                 "mail": mail, "rcpts": rcpts, "bdat": True,
+                                 "conn": conn["conn"]})
+                    bdat, mail, rcpts = None, None, []
+                    self.send("250 2.0.0 Ok: queued as FAKEBDAT")
                 elif verb == "RSET":
                     if not self.misbehave("rset"):
                         mail, rcpts = None, []
@@ -155,6 +178,7 @@ def main():
     p.add_argument("--xclient", action="store_true")
     p.add_argument("--plain", action="store_true")
     p.add_argument("--xclient-once", action="store_true")
+    p.add_argument("--chunking", action="store_true")
     a = p.parse_args()
     a.reply = dict(r.split("=", 1) for r in a.reply)
     a.xclient = a.xclient or a.xclient_once

@@ -61,6 +61,42 @@ def test_relay_basic():
           "envelope relayed")
 
 
+def test_bdat():
+    """CHUNKING offered: the message goes by BDAT, length-delimited."""
+    be = Backend("--chunking")
+    gh = Gatehouse(be.port)
+    c = Client(gh.port)
+    c.hello()
+    body = "..dot line\r\nplain\r\n"
+    for subject in ("one", "two"):
+        transaction(c)
+        c.cmd("DATA")
+        c.send(message(subject, body + ("x" * 70 + "\r\n") * 1000) +
+               ".\r\n")
+        code, lines = c.reply()
+        check(code == 250 and "FAKEBDAT" in lines[0],
+              "the backend's BDAT reply reaches the client: " + lines[0])
+    c.cmd("QUIT")
+    time.sleep(0.2)
+    msgs = be.messages()
+    check(len(msgs) == 2 and all(m.get("bdat") for m in msgs),
+          "both messages went by BDAT")
+    check(all(b"\r\n.dot line\r\n" in m["data"] for m in msgs),
+          "no dot-stuffing inside BDAT: the line is '.dot line'")
+    check(not any(x == "DATA" for x in be.commands()), "no DATA command")
+    be2 = Backend("--chunking", "--reply", "dot=452")
+    gh2 = Gatehouse(be2.port)
+    check(one_message(gh2) == [250, 250, 354, 452],
+          "a 4xx to BDAT LAST is relayed")
+    be3 = Backend("--chunking")
+    gh3 = Gatehouse(be3.port, "backend.chunking=no")
+    one_message(gh3)
+    time.sleep(0.2)
+    check("DATA" in be3.commands() and
+          not any(m.get("bdat") for m in be3.messages()),
+          "backend.chunking=no: DATA even when CHUNKING is offered")
+
+
 def test_backend_pool():
     """Idle backend connections serve the next session, XCLIENT again."""
     for size, want, opt in (("16", 1, "--xclient"), ("0", 3, "--xclient"),
@@ -727,7 +763,8 @@ def test_worker_late_result():
 
 
 GROUPS = {
-    "relay": [test_relay_basic, test_backend_pool, test_xforward_to_backend,
+    "relay": [test_relay_basic, test_bdat, test_backend_pool,
+              test_xforward_to_backend,
               test_pipelining,
               test_pipelining_refused_rcpts],
     "smuggling": [test_smuggling_reject, test_smuggling_normalize,
