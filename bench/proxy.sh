@@ -2,7 +2,7 @@
 # bench/proxy.sh — the SMTP proxy's cost: smtp-source -> gatehouse ->
 # smtp-sink against smtp-source -> smtp-sink directly, in the same run,
 # for 4 KB and 100 KB messages at concurrency 1, 10 and 100: messages/s
-# and the ratio to direct, latency p50/p99 (bench/smtp_latency.py, one
+# (best of three interleaved rounds each) and the ratio to direct, latency p50/p99 (bench/smtp_latency.py, one
 # message per connection), gatehouse CPU ms per message (from
 # /proc/PID/stat), and RSS per idle session with 1,000 sessions open.
 # Loopback only; every loop is bounded.  Reports, asserts nothing.
@@ -86,24 +86,32 @@ printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for size in 4096 102400; do
 	for conc in 1 10 100; do
 		n=$(count "$size" "$conc")
-		s0=$(cpu_ticks "$SINKPID")
-		td=$(run_source "$SINK" "$size" "$conc" "$n")
-		s1=$(cpu_ticks "$SINKPID")
-		c0=$(cpu_ticks "$GHPID")
-		tg=$(run_source "$GATE" "$size" "$conc" "$n")
-		c1=$(cpu_ticks "$GHPID")
+		# Three interleaved rounds of n/3 each; the best rate of each
+		# side counts (the machine is shared: noise only slows down).
+		r=$(( n / 3 ))
+		bd=0; bg=0; sd=0; cg=0
+		for round in 1 2 3; do
+			a=$(cpu_ticks "$SINKPID")
+			t=$(run_source "$SINK" "$size" "$conc" "$r")
+			b=$(cpu_ticks "$SINKPID")
+			sd=$(( sd + b - a ))
+			bd=$(awk -v r="$r" -v t="$t" -v m="$bd" 'BEGIN { x = r / t; print (x > m ? x : m) }')
+			a=$(cpu_ticks "$GHPID")
+			t=$(run_source "$GATE" "$size" "$conc" "$r")
+			b=$(cpu_ticks "$GHPID")
+			cg=$(( cg + b - a ))
+			bg=$(awk -v r="$r" -v t="$t" -v m="$bg" 'BEGIN { x = r / t; print (x > m ? x : m) }')
+		done
+		n=$(( r * 3 ))
 		ln=$(awk -v n="$n" 'BEGIN { n = int(n / 4); print n < 50 ? 50 : n }')
 		read -r d50 d99 _ < <(python3 bench/smtp_latency.py "$SINK" "$size" "$conc" "$ln")
 		read -r g50 g99 _ < <(python3 bench/smtp_latency.py "$GATE" "$size" "$conc" "$ln")
-		awk -v s="$size" -v c="$conc" -v n="$n" -v td="$td" -v tg="$tg" \
-		    -v c0="$c0" -v c1="$c1" -v hz="$HZ" -v d50="$d50" \
-		    -v s0="$s0" -v s1="$s1" \
+		awk -v s="$size" -v c="$conc" -v n="$n" -v d="$bd" -v g="$bg" \
+		    -v cg="$cg" -v sd="$sd" -v hz="$HZ" -v d50="$d50" \
 		    -v g50="$g50" -v d99="$d99" -v g99="$g99" 'BEGIN {
-			d = n / td; g = n / tg
 			printf "| %d KB | %d | %d | %.0f | %.0f | %.2f | %.3f | %.3f | %.2f ms | %.2f ms | %.2f ms | %.2f ms |\n",
-			    s / 1024, c, n, d, g, g / d,
-			    (c1 - c0) * 1000 / hz / n,
-			    (s1 - s0) * 1000 / hz / n, d50, g50, d99, g99 }'
+			    s / 1024, c, n, d, g, g / d, cg * 1000 / hz / n,
+			    sd * 1000 / hz / n, d50, g50, d99, g99 }'
 	done
 done
 echo
