@@ -237,6 +237,19 @@ backend_caps_parse(struct backend_caps *c, const char *text, size_t len)
 	}
 }
 
+/* Tell whether a HELO name can go on an EHLO line as it is (a front's
+   XFORWARD HELO= may hold spaces once decoded). */
+static bool
+helo_word(const char *h)
+{
+	if (h == NULL || *h == '\0' || strlen(h) > 255)
+		return false;
+	for (; *h; h++)
+		if ((unsigned char)*h <= 0x20 || *h == 0x7f)
+			return false;
+	return true;
+}
+
 /* Plan the steps that make the backend see `id` before a MAIL. */
 static int
 plan_ident(struct backend *b, const struct client_ident *id)
@@ -274,7 +287,7 @@ plan_ident(struct backend *b, const struct client_ident *id)
 			goto fail;
 		/* After XCLIENT the session starts over: EHLO again, with
 		   the client's own HELO name (XCLIENT_README). */
-		if (asprintf(&line, "EHLO %s", id->helo && *id->helo ?
+		if (asprintf(&line, "EHLO %s", helo_word(id->helo) ?
 		    id->helo : b->hostname) == -1)
 			line = NULL;
 		return add_step(b, line, true);
