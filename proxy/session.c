@@ -603,10 +603,13 @@ rcpt_reply(struct session *s, const struct be_reply *r)
 	if (r->code)
 		first_line(r, s->last_be, sizeof(s->last_be));
 	if (r->code == 0) {
+		/* Only this recipient fails; the transaction stays open so
+		   that the client's next RCPT gets a 4xx as well, not a
+		   503 (which would bounce it), and DATA a 4xx at the end. */
 		backend_failed(s, r, "RCPT");
 		reply(s, "451 4.4.1 Temporary backend failure, try again "
 		    "later");
-		end_txn(s);
+		pop_rcpt(s);
 		return;
 	}
 	if (r->code / 100 == 2) {
@@ -643,10 +646,11 @@ rcpt_done(struct session *s, struct gh_verdict *v)
 		return;
 	}
 	if (s->be == NULL || !backend_ready(s->be)) {
+		/* The backend went away earlier in this transaction. */
 		drop_backend(s);
 		reply(s, "451 4.4.1 Temporary backend failure, try again "
 		    "later");
-		end_txn(s);
+		pop_rcpt(s);
 		return;
 	}
 	to_backend(s, NULL, line->p, line->len, rcpt_reply);

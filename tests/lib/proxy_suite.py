@@ -440,6 +440,17 @@ def test_failures():
         check(got == want, f"{what}: {got}")
         be.stop()
         gh.stop()
+    # The backend lost at RCPT: 4xx for each recipient, never a 503 that
+    # would make a real MTA bounce them (found by the soak).
+    be = Backend("--close", "rcpt")
+    gh = Gatehouse(be.port)
+    c = Client(gh.port)
+    c.hello()
+    codes = transaction(c, rcpts=["<b@example.net>", "<c@example.net>"])
+    codes.append(c.cmd("DATA")[0])
+    check(codes == [250, 451, 451, 554],
+          f"backend lost at RCPT: 451, 451, then DATA 554 {codes}")
+    c.close()
     be = Backend("--stall", "dot")
     gh = Gatehouse(be.port, "backend.timeout=1s")
     t0 = time.time()
