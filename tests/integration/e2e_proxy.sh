@@ -139,3 +139,65 @@ done
 [[ -z $(pf_mailbox trap) ]] || fail "the trap recipient got mail"
 assert_eq 4 "$(pf_mailbox | wc -l)" "delivered messages"
 ok "refused messages were not delivered (4 delivered in all)"
+
+# ----------------------------------------------------------------- reload
+# A session that has done MAIL FROM and RCPT and waits ($E/go): on the
+# old rules it sends its message; its next transaction runs on the rules
+# of the good reload; GTUBE (default rules) is still refused.
+e2e_msg "$E/held.eml" held "held across reloads"
+cat >"$E/held.script" <<EOS
+E 220
+C 250 EHLO client.example
+C 250 MAIL FROM:<alice@example.test>
+C 250 RCPT TO:<user@backend.test>
+W $E/go
+C 354 DATA
+D 250 $E/held.eml
+C 550 MAIL FROM:<blocked@example.test>
+C 250 RSET
+C 250 MAIL FROM:<alice@example.test>
+C 250 RCPT TO:<user@backend.test>
+C 354 DATA
+D 554 $E/gtube.eml
+C 221 QUIT
+EOS
+start_bg held "$GH_PY" "$GH_SRC/tests/lib/smtp_step.py" 127.0.0.1 \
+    "$PROXY_PORT" "$E/held.script"
+HELD_PID=$BG_PID
+_held_at_rcpt() { sed -n '/^-> RCPT/,$p' "$T/held.log" | grep -q '^<- 250'; }
+_held_done() { ! _gh_alive "$HELD_PID"; }
+wait_until 20 _held_at_rcpt ||
+	fail "held session did not get to RCPT: $(cat "$T/held.log")"
+
+printf '%s\n' 'mailfrom BLOCKED /^blocked@/' \
+    'action   BLOCKED reject "550 5.7.1 blocked sender"' \
+    'bogus    BLOCKED x' >"$E/rules/60-reload.rules"
+kill -HUP "$MAIN_PID"
+wait_grep 'reload failed' "$PLOG" 30 || fail "no 'reload failed' in $PLOG"
+assert_grep "$E/rules/60-reload.rules:3: unknown directive" "$PLOG"
+px old-rules --from blocked@example.test --to user@backend.test \
+    --data "$E/gtube.eml" || true
+r=$(reply_after "MAIL FROM" "$SWAKS_OUT")
+[[ $r == '<-  250 '* ]] || fail "broken reload: MAIL refused: '$r' ($SWAKS_OUT)"
+r=$(reply_after "." "$SWAKS_OUT")
+[[ $r == '<** 554 5.7.1 '* ]] ||
+	fail "broken reload: GTUBE not refused: '$r' ($SWAKS_OUT)"
+_gh_alive "$HELD_PID" || fail "held session ended: $(cat "$T/held.log")"
+ok "SIGHUP with a broken rule file: file:line logged, old rules stay"
+
+sed -i '/^bogus/d' "$E/rules/60-reload.rules"
+kill -HUP "$MAIN_PID"
+wait_grep 'reloaded configuration' "$PLOG" 30 ||
+	fail "no 'reloaded configuration' in $PLOG"
+px new-rules --from blocked@example.test --to user@backend.test || true
+r=$(reply_after "MAIL FROM" "$SWAKS_OUT")
+[[ $r == '<** 550 5.7.1 blocked sender'* ]] ||
+	fail "good reload: wanted 550 5.7.1 blocked sender, got '$r' ($SWAKS_OUT)"
+touch "$E/go"
+wait_until 60 _held_done ||
+	fail "held session did not finish: $(cat "$T/held.log")"
+stop_bg "$HELD_PID"
+assert_not_grep 'MISMATCH|ERROR|TIMEOUT' "$T/held.log"
+assert_grep '^<- 221' "$T/held.log"
+e2e_wait_delivered held >/dev/null
+ok "good reload: new rule for the next transaction, also in the open session"
