@@ -28,7 +28,7 @@ describe TRAP  a recipient that must be refused at RCPT
 score    TRAP  0.1
 action   TRAP  reject "550 5.1.1 no such user"
 EOF
-e2e_conf
+e2e_conf "log.level = info"
 # "trap" exists in Postfix: if the rule did not refuse it, it would be
 # delivered there.
 start_postfix --users "user alice trap"

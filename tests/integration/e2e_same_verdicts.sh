@@ -39,7 +39,6 @@ start_postfix --users "user alice trap" \
 wait_port "$MX_PORT" 20 || fail "Postfix's milter listener did not start"
 
 GH_LOG=$T/milter.log start_gatehouse -c "$E/gatehouse.conf" milter
-MILTER_PID=$GH_PID
 _milter_up() { [[ -S $T/milter.sock ]]; }
 wait_until 30 _milter_up || fail "milter did not start: $(tail -5 "$T/milter.log")"
 start_proxy main

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2119,SC2120
 # e2e.sh - shared setup of the end-to-end tests (tests/integration/e2e_*):
 # source it after harness.sh.
 #
