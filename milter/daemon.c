@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/daemon.h"
 #include "filters/chain.h"
 #include "filters/log.h"
 #include "filters/metrics.h"
@@ -468,34 +469,19 @@ drop_privileges(const struct gh_config *cfg)
 {
 	const char	*path = unix_path(cfg->milter_listen);
 	struct passwd	*pw;
-	struct group	*gr;
-	gid_t		 gid;
+	char		 err[256];
 
-	if (geteuid() != 0)
-		return 0;
-	if (cfg->user[0] == '\0') {
-		gh_log(LOG_WARNING, "milter: running as root (set user)");
-		return 0;
-	}
+	if (geteuid() != 0 || cfg->user[0] == '\0')
+		return gh_daemon_drop_privileges(cfg, err, sizeof(err));
 	if ((pw = getpwnam(cfg->user)) == NULL) {
 		startup_error("user %s: no such user", cfg->user);
 		return -1;
 	}
-	gid = pw->pw_gid;
-	if (cfg->group[0]) {
-		if ((gr = getgrnam(cfg->group)) == NULL) {
-			startup_error("group %s: no such group", cfg->group);
-			return -1;
-		}
-		gid = gr->gr_gid;
-	}
 	/* The socket stays ours, so that we can remove it at the end. */
 	if (path && chown(path, pw->pw_uid, (gid_t)-1) == -1)
 		gh_log(LOG_WARNING, "chown %s: %s", path, strerror(errno));
-	if (initgroups(pw->pw_name, gid) == -1 || setgid(gid) == -1 ||
-	    setuid(pw->pw_uid) == -1) {
-		startup_error("cannot run as %s: %s", cfg->user,
-		    strerror(errno));
+	if (gh_daemon_drop_privileges(cfg, err, sizeof(err)) == -1) {
+		startup_error("%s", err);
 		return -1;
 	}
 	return 0;
@@ -693,6 +679,7 @@ milter_main(struct gh_config *cfg, const struct milter_opts *o)
 {
 	struct gh_chain	*c;
 	struct stat	 made;
+	struct gh_metrics_http *metrics;
 	pthread_t	 tid;
 	char		 err[1024];
 	const char	*path;
@@ -735,8 +722,10 @@ milter_main(struct gh_config *cfg, const struct milter_opts *o)
 	pthread_detach(tid);
 	gh_log(LOG_NOTICE, "milter: listening on %s (gatehouse %s)",
 	    cfg->milter_listen, GH_VERSION);
+	metrics = gh_metrics_http_start(cfg);
 	ready();
 	r = main_loop(o, cfg);
+	gh_metrics_http_stop(metrics);
 	remove_socket(cfg, &made);
 	if (milter__sessions(&G) == 0)
 		milter__state_fini(&G);

@@ -29,6 +29,7 @@
 #include <event2/thread.h>
 #include <systemd/sd-daemon.h>
 
+#include "daemon/daemon.h"
 #include "filters/log.h"
 #include "filters/metrics.h"
 #include "proxy/proxy.h"
@@ -346,6 +347,8 @@ server_run(const char *config_path, char *const *overrides,
 	struct server		 srv;
 	struct session		*s;
 	struct event_config	*ecfg;
+	struct gh_metrics_http	*metrics = NULL;
+	char			 errbuf[256];
 	int			 rc = 0;
 
 	memset(&srv, 0, sizeof(srv));
@@ -382,6 +385,13 @@ server_run(const char *config_path, char *const *overrides,
 		rc = 1;
 		goto out;
 	}
+	/* Root only to bind: drop it before a byte is read from a client. */
+	if (gh_daemon_drop_privileges(cfg, errbuf, sizeof(errbuf)) == -1) {
+		log_err("%s", errbuf);
+		rc = 1;
+		goto out;
+	}
+	metrics = gh_metrics_http_start(cfg);
 	if ((srv.workers = workers_new(&srv, (int)cfg->workers)) == NULL)
 		log_warn("no worker threads: blocking filters tempfail");
 	srv.ev_term = evsignal_new(srv.base, SIGTERM, signal_cb, &srv);
@@ -426,6 +436,7 @@ out:
 			}
 		free(srv.counts);
 	}
+	gh_metrics_http_stop(metrics);
 	gh_chain_unref(srv.chain);
 	event_base_free(srv.base);
 	return rc;
