@@ -773,6 +773,80 @@ def test_worker_late_result():
           "the proxy serves on")
 
 
+# ---------------------------------------------------------------- chaos
+
+def test_chaos():
+    """Random pipelined commands, bytes, splits and resets from six
+    clients at once, against backends that misbehave in five ways:
+    gatehouse stays up, serves a clean message after, exits cleanly, and
+    (under ASan/UBSan) reports nothing.  GH_CHAOS_SECONDS per backend."""
+    import random
+    rnd = random.Random(4242)
+    bes = [Backend(), Backend("--reply", "rcpt=451"),
+           Backend("--close", "dot"), Backend("--chunking"),
+           Backend("--reply", "dot=554")]
+    words = [b"EHLO x", b"HELO y", b"MAIL FROM:<a@example.org>",
+             b"MAIL FROM:<>", b"RCPT TO:<b@example.net>", b"DATA",
+             b"RSET", b"NOOP", b"QUIT", b"BDAT 10", b"XFORWARD ADDR=1.2.3.4",
+             b"MAIL FROM:<a@example.org> SIZE=99999999999",
+             b"RCPT TO:<\x00@x>", b"VRFY x", b"STARTTLS", b"",
+             b"Subject: x", b".", b"..", b"\r", b"\n.\n", b"x" * 600]
+    for be in bes:
+        gh = Gatehouse(be.port, "smtp.max_errors=1000",
+                       "max_message_size=4096", "smtp.idle_timeout=2s",
+                       "backend.timeout=2s")
+        secs = float(os.environ.get("GH_CHAOS_SECONDS", "3"))
+        t_end = time.time() + secs
+        counts = []
+
+        def worker(seed):
+            r = random.Random(seed)
+            n = 0
+            while time.time() < t_end:
+                try:
+                    c = Client(gh.port, timeout=2)
+                    parts = []
+                    for _ in range(r.randint(1, 30)):
+                        w = r.choice(words)
+                        parts.append(w + r.choice([b"\r\n", b"\r\n",
+                                                   b"\n", b""]))
+                    data = b"".join(parts)
+                    cut = r.randint(0, len(data))
+                    c.send(data[:cut])
+                    if r.random() < 0.3:
+                        time.sleep(0.005)
+                    c.send(data[cut:])
+                    if r.random() < 0.3:
+                        c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       b"\x01\x00\x00\x00"
+                                       b"\x00\x00\x00\x00")
+                    else:
+                        c.s.settimeout(0.05)
+                        try:
+                            while c.s.recv(65536):
+                                pass
+                        except OSError:
+                            pass
+                    c.close()
+                    n += 1
+                except OSError:
+                    pass
+            counts.append(n)
+
+        import threading
+        ts = [threading.Thread(target=worker, args=(rnd.random(),))
+              for _ in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        n = sum(counts)
+        check(gh.alive() and one_message(gh)[0] in (250, 451),
+              f"alive and serving after {n} chaotic sessions")
+        gh.stop()
+        check(gh.proc.returncode == 0, "clean exit")
+
+
 GROUPS = {
     "relay": [test_relay_basic, test_bdat, test_backend_pool,
               test_xforward_to_backend,
@@ -785,6 +859,7 @@ GROUPS = {
     "disconnects": [test_disconnects],
     "lifecycle": [test_reload, test_drain],
     "xforward": [test_xforward_mode],
+    "chaos": [test_chaos],
     "chain": [test_chain_verdicts, test_chain_reload_rules,
               test_worker_late_result],
 }
