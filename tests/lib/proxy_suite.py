@@ -557,6 +557,54 @@ class GatehouseConf(Gatehouse):
         wait_port(self.port)
 
 
+def test_reload_backend():
+    """A reload that moves the backend: pooled connections to the old
+    one are never used again, not even those released after the reload."""
+    import subprocess
+    from proxytest import _procs, wait_port
+    b1, b2 = Backend(), Backend()
+    conf = os.path.join(tmpdir(), "move.conf")
+    port = free_port()
+
+    def conf_for(be):
+        with open(conf, "w") as f:
+            f.write(f"listen = 127.0.0.1:{port}\nbackend = 127.0.0.1:"
+                    f"{be.port}\nspf.enable = no\ndkim.enable = no\n"
+                    f"rules =\nspool_dir = {tmpdir()}\n")
+
+    conf_for(b1)
+    log = open(os.path.join(tmpdir(), "move.log"), "w")
+    p = subprocess.Popen([os.environ.get("GATEHOUSE", "build/gatehouse"),
+                          "-f", "-c", conf, "proxy"], stderr=log)
+    _procs.append(p)
+    wait_port(port)
+    a = Client(port)
+    a.hello()
+    transaction(a)
+    a.cmd("DATA")
+    a.send(message("to b1") + ".\r\n")
+    a.reply()
+    conf_for(b2)
+    p.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    a.cmd("QUIT")           # its backend connection (to b1) is released
+    a.close()
+    time.sleep(0.2)
+    for i in range(2):
+        c = Client(port)
+        c.hello()
+        transaction(c)
+        c.cmd("DATA")
+        c.send(message(f"to b2 {i}") + ".\r\n")
+        c.reply()
+        c.cmd("QUIT")
+        c.close()
+    time.sleep(0.3)
+    check(len(b1.messages()) == 1 and len(b2.messages()) == 2,
+          f"after the reload every message goes to the new backend "
+          f"({len(b1.messages())}, {len(b2.messages())})")
+
+
 def test_drain():
     be = Backend()
     gh = Gatehouse(be.port, "shutdown_timeout=5s")
@@ -857,7 +905,7 @@ GROUPS = {
     "limits": [test_limits, test_timeouts_and_ipv6, test_connection_limits],
     "failures": [test_failures],
     "disconnects": [test_disconnects],
-    "lifecycle": [test_reload, test_drain],
+    "lifecycle": [test_reload, test_reload_backend, test_drain],
     "xforward": [test_xforward_mode],
     "chaos": [test_chaos],
     "chain": [test_chain_verdicts, test_chain_reload_rules,
