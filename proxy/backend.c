@@ -80,6 +80,8 @@ struct backend {
 	bool			 bol;
 	bool			 headers_sent;
 	bool			 chunking;	/* backend.chunking */
+	struct sockaddr_storage	 ss;		/* where it is connected */
+	socklen_t		 sslen;
 	bool			 bdat;		/* this message goes by BDAT */
 };
 
@@ -637,6 +639,8 @@ backend_open(struct server *srv, struct session *s,
 	b->tmo_connect = ms_tv(cfg->backend_connect_timeout_ms);
 	b->tmo_reply = ms_tv(cfg->backend_timeout_ms);
 	b->chunking = cfg->backend_chunking;
+	memcpy(&b->ss, &cfg->backend.ss, sizeof(b->ss));
+	b->sslen = cfg->backend.sslen;
 	gh_buf_init(&b->reply, REPLY_MAX);
 	if ((b->hostname = strdup(cfg->hostname)) == NULL)
 		goto fail;
@@ -763,12 +767,15 @@ backend_get(struct server *srv, struct session *s,
 void
 backend_release(struct backend *b, const struct gh_config *cfg)
 {
-	struct server	*srv = b->srv;
-	struct timeval	 tv;
+	struct server		*srv = b->srv;
+	const struct gh_config	*now = gh_chain_config(srv->chain);
+	struct timeval		 tv;
 
 	if (cfg == NULL)
-		cfg = gh_chain_config(srv->chain);
+		cfg = now;
 	if (b->st != B_READY || b->pending || srv->draining ||
+	    b->sslen != now->backend.sslen ||	/* moved on reload */
+	    memcmp(&b->ss, &now->backend.ss, b->sslen) != 0 ||
 	    (long long)srv->npool >= cfg->backend_pool_size ||
 	    (b->xclient_sent && !b->caps.xclient)) {
 		/* (A connection that cannot say XCLIENT again cannot serve

@@ -557,6 +557,54 @@ class GatehouseConf(Gatehouse):
         wait_port(self.port)
 
 
+def test_reload_backend():
+    """A reload that moves the backend: pooled connections to the old
+    one are never used again, not even those released after the reload."""
+    import subprocess
+    from proxytest import _procs, wait_port
+    b1, b2 = Backend(), Backend()
+    conf = os.path.join(tmpdir(), "move.conf")
+    port = free_port()
+
+    def conf_for(be):
+        with open(conf, "w") as f:
+            f.write(f"listen = 127.0.0.1:{port}\nbackend = 127.0.0.1:"
+                    f"{be.port}\nspf.enable = no\ndkim.enable = no\n"
+                    f"rules =\nspool_dir = {tmpdir()}\n")
+
+    conf_for(b1)
+    log = open(os.path.join(tmpdir(), "move.log"), "w")
+    p = subprocess.Popen([os.environ.get("GATEHOUSE", "build/gatehouse"),
+                          "-f", "-c", conf, "proxy"], stderr=log)
+    _procs.append(p)
+    wait_port(port)
+    a = Client(port)
+    a.hello()
+    transaction(a)
+    a.cmd("DATA")
+    a.send(message("to b1") + ".\r\n")
+    a.reply()
+    conf_for(b2)
+    p.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    a.cmd("QUIT")           # its backend connection (to b1) is released
+    a.close()
+    time.sleep(0.2)
+    for i in range(2):
+        c = Client(port)
+        c.hello()
+        transaction(c)
+        c.cmd("DATA")
+        c.send(message(f"to b2 {i}") + ".\r\n")
+        c.reply()
+        c.cmd("QUIT")
+        c.close()
+    time.sleep(0.3)
+    check(len(b1.messages()) == 1 and len(b2.messages()) == 2,
+          f"after the reload every message goes to the new backend "
+          f"({len(b1.messages())}, {len(b2.messages())})")
+
+
 def test_drain():
     be = Backend()
     gh = Gatehouse(be.port, "shutdown_timeout=5s")
@@ -773,6 +821,80 @@ def test_worker_late_result():
           "the proxy serves on")
 
 
+# ---------------------------------------------------------------- chaos
+
+def test_chaos():
+    """Random pipelined commands, bytes, splits and resets from six
+    clients at once, against backends that misbehave in five ways:
+    gatehouse stays up, serves a clean message after, exits cleanly, and
+    (under ASan/UBSan) reports nothing.  GH_CHAOS_SECONDS per backend."""
+    import random
+    rnd = random.Random(4242)
+    bes = [Backend(), Backend("--reply", "rcpt=451"),
+           Backend("--close", "dot"), Backend("--chunking"),
+           Backend("--reply", "dot=554")]
+    words = [b"EHLO x", b"HELO y", b"MAIL FROM:<a@example.org>",
+             b"MAIL FROM:<>", b"RCPT TO:<b@example.net>", b"DATA",
+             b"RSET", b"NOOP", b"QUIT", b"BDAT 10", b"XFORWARD ADDR=1.2.3.4",
+             b"MAIL FROM:<a@example.org> SIZE=99999999999",
+             b"RCPT TO:<\x00@x>", b"VRFY x", b"STARTTLS", b"",
+             b"Subject: x", b".", b"..", b"\r", b"\n.\n", b"x" * 600]
+    for be in bes:
+        gh = Gatehouse(be.port, "smtp.max_errors=1000",
+                       "max_message_size=4096", "smtp.idle_timeout=2s",
+                       "backend.timeout=2s")
+        secs = float(os.environ.get("GH_CHAOS_SECONDS", "3"))
+        t_end = time.time() + secs
+        counts = []
+
+        def worker(seed):
+            r = random.Random(seed)
+            n = 0
+            while time.time() < t_end:
+                try:
+                    c = Client(gh.port, timeout=2)
+                    parts = []
+                    for _ in range(r.randint(1, 30)):
+                        w = r.choice(words)
+                        parts.append(w + r.choice([b"\r\n", b"\r\n",
+                                                   b"\n", b""]))
+                    data = b"".join(parts)
+                    cut = r.randint(0, len(data))
+                    c.send(data[:cut])
+                    if r.random() < 0.3:
+                        time.sleep(0.005)
+                    c.send(data[cut:])
+                    if r.random() < 0.3:
+                        c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       b"\x01\x00\x00\x00"
+                                       b"\x00\x00\x00\x00")
+                    else:
+                        c.s.settimeout(0.05)
+                        try:
+                            while c.s.recv(65536):
+                                pass
+                        except OSError:
+                            pass
+                    c.close()
+                    n += 1
+                except OSError:
+                    pass
+            counts.append(n)
+
+        import threading
+        ts = [threading.Thread(target=worker, args=(rnd.random(),))
+              for _ in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        n = sum(counts)
+        check(gh.alive() and one_message(gh)[0] in (250, 451),
+              f"alive and serving after {n} chaotic sessions")
+        gh.stop()
+        check(gh.proc.returncode == 0, "clean exit")
+
+
 GROUPS = {
     "relay": [test_relay_basic, test_bdat, test_backend_pool,
               test_xforward_to_backend,
@@ -783,8 +905,9 @@ GROUPS = {
     "limits": [test_limits, test_timeouts_and_ipv6, test_connection_limits],
     "failures": [test_failures],
     "disconnects": [test_disconnects],
-    "lifecycle": [test_reload, test_drain],
+    "lifecycle": [test_reload, test_reload_backend, test_drain],
     "xforward": [test_xforward_mode],
+    "chaos": [test_chaos],
     "chain": [test_chain_verdicts, test_chain_reload_rules,
               test_worker_late_result],
 }
