@@ -459,8 +459,9 @@ static void
 test_junk(void **state)
 {
 	static const char *const frags[] = {
-		"--b\n", "--b--\n", "Content-Type: multipart/mixed; "
-		"boundary=b\n", "Content-Type: text/html\n",
+		"--b\n", "--b--\n",
+		("Content-Type: multipart/mixed; " "boundary=b\n"),
+		"Content-Type: text/html\n",
 		"Content-Transfer-Encoding: base64\n",
 		"Content-Transfer-Encoding: quoted-printable\n",
 		"Content-Type: message/rfc822\n", "\n", "<a href=\"http://",
