@@ -31,6 +31,7 @@ int	 cmd_check(struct gh_cli *);
 int	 cmd_proxy(struct gh_cli *);
 int	 cmd_milter(struct gh_cli *);
 int	 cmd_scan(struct gh_cli *);
+int	 cmd_rules(struct gh_cli *);
 int	 cmd_spf(struct gh_cli *);
 int	 cmd_dkim(struct gh_cli *);
 

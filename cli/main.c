@@ -31,6 +31,8 @@ static const struct {
 	    "check the configuration and rule files (-v: print every key)" },
 	{ "scan", cmd_scan, "[--json] [--offline] FILE.eml... | -",
 	    "run the filter chain on messages and show the verdicts" },
+	{ "rules", cmd_rules, "[--json] [NAME...]",
+	    "list the rules loaded (type, score, completeness)" },
 	{ "dkim", cmd_dkim, "FILE.eml... | -",
 	    "verify the DKIM signatures of messages" },
 	{ "spf", cmd_spf, "--ip ADDR --sender ADDR [--helo NAME]",

@@ -16,6 +16,8 @@
  * evaluation that runs out of memory returns -1 (on_filter_error).
  */
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,11 @@ struct regex_inst {
 	struct rules_diag	 diag;		/* kept for `gatehouse check` */
 	bool			 has_required;
 	double			 required;
+	/* Profiling (benchmarks): per-rule nanoseconds of ended txns. */
+	pthread_mutex_t		 prof_mu;
+	uint64_t		*prof;
+	/* The filter's index in its chain (fstate slot), -1 before run. */
+	atomic_int		 idx;
 };
 
 static void	regex_teardown(void *);
@@ -57,7 +64,8 @@ split_regex(const char *v, const char **re, size_t *len, bool *caseless)
 	char		 open, close;
 	const char	*end;
 
-	if (v[0] == 'm' && v[1] != '\0' && strchr("{([</!#|,", v[1])) {
+	/* Perl: m and any punctuation as the delimiter, or /.../. */
+	if (v[0] == 'm' && ispunct((unsigned char)v[1])) {
 		open = v[1];
 		v++;
 	} else if (v[0] == '/')
@@ -148,6 +156,8 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 		return -1;
 	}
 	ri->has_required = rules_required_score(ri->set, &ri->required);
+	pthread_mutex_init(&ri->prof_mu, NULL);
+	atomic_init(&ri->idx, -1);
 	if (uri_policy(ri, err, errsz) == -1) {
 		regex_teardown(ri);
 		return -1;
@@ -165,6 +175,8 @@ regex_teardown(void *inst)
 	rules_set_unref(ri->set);
 	rules_diag_free(&ri->diag);
 	gh_uri_policy_free(ri->uri_policy);
+	pthread_mutex_destroy(&ri->prof_mu);
+	free(ri->prof);
 	free(ri);
 }
 
@@ -179,6 +191,21 @@ free_headers(struct regex_txn *st)
 	st->nhdrs = 0;
 }
 
+/* Add a transaction's rule times to the filter's totals (profiling). */
+static void
+add_profile(struct regex_inst *ri, const struct rules_txn *rt)
+{
+	const uint64_t	*p = rules_profile(rt);
+	size_t		 i, n = rules_count(ri->set);
+
+	if (p == NULL || ri->prof == NULL)
+		return;
+	pthread_mutex_lock(&ri->prof_mu);
+	for (i = 0; i < n; i++)
+		ri->prof[i] += p[i];
+	pthread_mutex_unlock(&ri->prof_mu);
+}
+
 /* Release (or, between messages, recycle) the per-transaction state. */
 static void
 regex_txn_free(void *inst, struct gh_txn *t, unsigned idx, bool session_end)
@@ -189,6 +216,7 @@ regex_txn_free(void *inst, struct gh_txn *t, unsigned idx, bool session_end)
 		return;
 	free_headers(st);
 	if (session_end) {
+		add_profile(inst, st->rt);
 		rules_txn_free(st->rt);
 		free(st->client);
 		free(st);
@@ -389,8 +417,14 @@ regex_run(void *inst, struct gh_txn *t, unsigned idx, enum gh_stage stage,
 	const struct gh_reply_conf *def;
 
 	if (st == NULL) {
+		atomic_store(&ri->idx, (int)idx);
 		if ((st = calloc(1, sizeof(*st))) == NULL ||
 		    (st->rt = rules_txn_new(ri->set)) == NULL) {
+			free(st);
+			return -1;
+		}
+		if (ri->prof != NULL && rules_txn_profile(st->rt, true) == -1) {
+			rules_txn_free(st->rt);
 			free(st);
 			return -1;
 		}
@@ -469,6 +503,53 @@ regex_threshold(void *inst, double *tag)
 	if (ri->has_required)
 		*tag = ri->required;
 	return ri->has_required;
+}
+
+/* The rule set of a chain's rules filter. */
+const struct rules_set *
+gh_regex_rules(const struct gh_chain *c)
+{
+	const struct regex_inst	*ri = gh_chain_instance(c, "rules");
+
+	return ri != NULL ? ri->set : NULL;
+}
+
+/* Every hit of a transaction's rules, sub-rules included, or NULL. */
+const struct rules_hit *
+gh_regex_txn_hits(const struct gh_txn *t, size_t *n)
+{
+	const struct regex_inst	*ri = gh_chain_instance(t->chain, "rules");
+	const struct regex_txn	*st;
+	int			 idx;
+
+	*n = 0;
+	if (ri == NULL || (idx = atomic_load(&ri->idx)) < 0 ||
+	    (st = t->fstate[idx]) == NULL)
+		return NULL;
+	return rules_hits(st->rt, n);
+}
+
+/* Turn per-rule profiling on for the transactions to come. */
+int
+gh_regex_profile_on(struct gh_chain *c)
+{
+	struct regex_inst	*ri = gh_chain_instance(c, "rules");
+
+	if (ri == NULL)
+		return -1;
+	if (ri->prof == NULL && (ri->prof = calloc(rules_count(ri->set) + 1,
+	    sizeof(*ri->prof))) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Per-rule nanoseconds of the transactions ended so far, or NULL. */
+const uint64_t *
+gh_regex_profile(const struct gh_chain *c)
+{
+	const struct regex_inst	*ri = gh_chain_instance(c, "rules");
+
+	return ri != NULL ? ri->prof : NULL;
 }
 
 const struct gh_filter gh_filter_rules = {

@@ -502,6 +502,8 @@ build_metas(struct loader *ld, struct rules_set *set)
 			const struct rule *d = &set->rules[deps[m][j]];
 			if (final_stage(d) > st)
 				st = final_stage(d);
+			r->uses |= d->type == RULES_T_META ? d->uses :
+			    1u << d->type;
 			if (d->flags & RF_INCOMPLETE)
 				r->flags |= RF_INCOMPLETE;
 			if (d->flags & RF_BLOCKED)
@@ -822,6 +824,56 @@ rules_required_score(const struct rules_set *set, double *score)
 	if (set->has_required)
 		*score = set->required;
 	return set->has_required;
+}
+
+/* What a caller may want to know about one rule. */
+int
+rules_info(const struct rules_set *set, uint32_t rule,
+    struct rules_info *info)
+{
+	const struct rule *r;
+
+	if (rule >= set->nrules)
+		return -1;
+	r = &set->rules[rule];
+	memset(info, 0, sizeof(*info));
+	info->name = r->name;
+	info->type = (enum rules_type)r->type;
+	info->score = r->score;
+	info->pattern = r->re.src;
+	info->uses = r->uses;
+	info->sub = (r->flags & RF_SUB) != 0;
+	info->disabled = (r->flags & RF_DISABLED) != 0;
+	info->incomplete = (r->flags & RF_INCOMPLETE) != 0;
+	info->blocked = (r->flags & RF_BLOCKED) != 0;
+	info->multiple = (r->flags & RF_MULTIPLE) != 0;
+	return 0;
+}
+
+/* The rules a meta uses directly, each once; returns how many. */
+size_t
+rules_meta_deps(const struct rules_set *set, uint32_t rule, uint32_t *out,
+    size_t max)
+{
+	const struct rule *r;
+	size_t n = 0, k;
+	uint32_t i;
+
+	if (rule >= set->nrules || set->rules[rule].type != RULES_T_META)
+		return 0;
+	r = &set->rules[rule];
+	for (i = 0; i < r->nprog; i++) {
+		if (r->prog[i].op != MO_RULE)
+			continue;
+		for (k = 0; k < n && k < max && out[k] != r->prog[i].arg; k++)
+			;
+		if (k < n && k < max)
+			continue;
+		if (n < max)
+			out[n] = r->prog[i].arg;
+		n++;
+	}
+	return n;
 }
 
 /* True for metas over rules the engine does not evaluate. */

@@ -252,6 +252,29 @@ void	 rules_site(const struct rules_set *set, uint32_t rule,
 size_t	 rules_set_memory(const struct rules_set *set);
 /* required_score from the rule files; false if none was given. */
 bool	 rules_required_score(const struct rules_set *set, double *score);
+/* One rule, as rules_info() describes it (valid while the set lives). */
+struct rules_info {
+	const char	*name;
+	enum rules_type	 type;
+	double		 score;		/* from the active score set */
+	const char	*pattern;	/* as written, or NULL (meta, exists:) */
+	unsigned	 uses;		/* meta: 1u << type of every non-meta
+					   rule it uses, transitively */
+	bool		 sub;		/* __NAME: never scored */
+	bool		 disabled;	/* score 0, no action: not evaluated */
+	bool		 incomplete;	/* see rules_incomplete() */
+	bool		 blocked;	/* a meta that never runs */
+	bool		 multiple;	/* tflags multiple */
+};
+int	 rules_info(const struct rules_set *set, uint32_t rule,
+	    struct rules_info *info);
+/*
+ * The rules meta RULE uses directly, each once, into OUT (at most MAX);
+ * returns how many there are (0 for a rule that is not a meta).  Names
+ * no rule defines are not in it (they make the meta incomplete).
+ */
+size_t	 rules_meta_deps(const struct rules_set *set, uint32_t rule,
+	    uint32_t *out, size_t max);
 /* "header", "body", ... */
 const char *rules_type_name(enum rules_type type);
 const char *rules_stage_name(enum rules_stage stage);

@@ -110,6 +110,8 @@ struct rule {
 	uint32_t	 range_min;	/* mimeheader range= */
 	uint32_t	 range_max;
 	uint32_t	 order;		/* definition order */
+	uint32_t	 uses;		/* meta: 1 << type of every non-meta
+					   rule it depends on, transitively */
 	double		 score;		/* from the active score set */
 	double		 scores[4];
 	struct regex	 re;

@@ -210,8 +210,8 @@ test_uri_policy(void **state)
 				    "spf.enable=no", "dkim.enable=no" };
 	const char		*cf =
 	    "util_rb_tld com\n"
-	    "redirector_pattern /^https?:\\/\\/redir\\.example\\.com"
-	    "\\/\\?u=(.*)$/i\n"
+	    "redirector_pattern m'^https?://redir\\.example\\.com"
+	    "/\\?u=(.*)$'i\n"
 	    "uri URI_COM  /\\.com\\b/\nscore URI_COM 1\n"
 	    "uri URI_ZZZ  /\\.zzz\\b/\nscore URI_ZZZ 1\n"
 	    "uri URI_TARGET /^http:\\/\\/target\\.example\\.com/\n"
