@@ -15,6 +15,8 @@ keys (all optional, default 0 = off):
            past gatehouse's backend.timeout, so the reply is lost
   lost     probability, at end of data, of taking the message (it is
            recorded) and closing the connection without a reply
+  chunking true: offer CHUNKING (RFC 3030), so that gatehouse sends the
+           message with BDAT (the same faults apply to its last chunk)
 
 Postfix-like: the EHLO reply offers PIPELINING, SIZE, 8BITMIME,
 ENHANCEDSTATUSCODES and XCLIENT; XCLIENT is answered with a new 220;
@@ -26,7 +28,7 @@ whose 250 went out is always on record, even if this process is then
 killed with SIGKILL:
 
   {"e": "acc", "a": ATTEMPT-ID, "r": [RCPT...], "ok": BODY-INTACT,
-   "tag": X-SPAM-FLAG-YES, "sum": "sha1"}
+   "tag": X-SPAM-FLAG-YES, "sum": "sha1", "bdat": SENT-WITH-BDAT}
 
 and, for diagnostics only, {"e": "ref", "a": ..., "c": CODE} for a
 message refused at end of data.  ATTEMPT-ID is the X-Soak-Attempt
@@ -132,7 +134,7 @@ class Conn:
 
     async def run(self):
         st = self.st
-        mail, rcpts = None, []
+        mail, rcpts, chunks = None, [], []
         if await self.refuse("banner"):
             raise ConnectionAbortedError
         await self.send("220 backend.soak ESMTP soak")
@@ -142,13 +144,15 @@ class Conn:
                 return
             verb = line[:4].upper()
             if verb in (b"EHLO", b"HELO"):
-                mail, rcpts = None, []
+                mail, rcpts, chunks = None, [], []
                 await self.send("250-backend.soak\r\n250-PIPELINING\r\n"
                                 "250-SIZE 100000000\r\n250-8BITMIME\r\n"
-                                "250-XCLIENT NAME ADDR PORT PROTO HELO\r\n"
+                                "250-XCLIENT NAME ADDR PORT PROTO HELO\r\n" +
+                                ("250-CHUNKING\r\n" if st.p("chunking")
+                                 else "") +
                                 "250 ENHANCEDSTATUSCODES")
             elif verb == b"XCLI":
-                mail, rcpts = None, []
+                mail, rcpts, chunks = None, [], []
                 if not await self.refuse("XCLIENT"):
                     await self.send("220 backend.soak ESMTP soak")
             elif verb == b"MAIL":
@@ -174,13 +178,35 @@ class Conn:
                     await self.send("503 5.5.1 Error: need RCPT command")
                     continue
                 if await self.refuse("DATA"):
-                    mail, rcpts = None, []
+                    mail, rcpts, chunks = None, [], []
                     continue
                 await self.send("354 End data with <CR><LF>.<CR><LF>")
                 await self.data(rcpts)
-                mail, rcpts = None, []
+                mail, rcpts, chunks = None, [], []
+            elif verb == b"BDAT":
+                # RFC 3030: the chunk is read whatever the reply
+                parts = line.split()
+                try:
+                    size = int(parts[1])
+                    last = len(parts) > 2 and parts[2].upper() == b"LAST"
+                except (IndexError, ValueError):
+                    await self.send("501 5.5.4 Syntax: BDAT size [LAST]")
+                    return
+                chunk = await self.r.readexactly(size)
+                if mail is None or not rcpts:
+                    await self.send("503 5.5.1 Error: need RCPT command")
+                    continue
+                chunks.append(chunk)
+                if not last:
+                    if await self.refuse("BDAT"):
+                        mail, rcpts, chunks = None, [], []
+                        continue
+                    await self.send(f"250 2.0.0 {size} octets received")
+                    continue
+                await self.message(b"".join(chunks), rcpts, bdat=True)
+                mail, rcpts, chunks = None, [], []
             elif verb == b"RSET":
-                mail, rcpts = None, []
+                mail, rcpts, chunks = None, [], []
                 await self.send("250 2.0.0 Ok")
             elif verb == b"NOOP":
                 await self.send("250 2.0.0 Ok")
@@ -191,12 +217,16 @@ class Conn:
                 await self.send("502 5.5.2 Error: command not recognized")
 
     async def data(self, rcpts):
-        st = self.st
         raw = await self.r.readuntil(b"\r\n.\r\n")
         raw = raw[:-3]                       # keep the last CRLF
         if raw.startswith(b".."):
             raw = raw[1:]
-        data = raw.replace(b"\r\n..", b"\r\n.")
+        await self.message(raw.replace(b"\r\n..", b"\r\n."), rcpts)
+
+    async def message(self, data, rcpts, bdat=False):
+        """The end of a message (DATA or the last BDAT): refuse it, or
+        record it and answer (or lose the answer)."""
+        st = self.st
         attempt, intact, tag, got = parse_message(data)
         f = self.fault()
         if f is not None:
@@ -208,7 +238,7 @@ class Conn:
                 raise ConnectionAbortedError
             return
         st.record({"e": "acc", "a": attempt, "r": rcpts, "ok": intact,
-                   "tag": tag, "sum": got})
+                   "tag": tag, "sum": got, "bdat": bdat})
         st.queued += 1
         if st.p("lost") and st.rnd.random() < st.p("lost"):
             raise ConnectionAbortedError     # taken; the reply is lost
