@@ -47,7 +47,10 @@ gh_daemon_drop_privileges(const struct gh_config *cfg, char *err,
 		}
 		gid = gr->gr_gid;
 	}
-	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	/* initgroups: keep the user's supplementary groups (postfix, for
+	   the milter's socket). */
+	if (initgroups(pw->pw_name, gid) == -1 ||
+	    setresgid(gid, gid, gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
 		snprintf(err, errsz, "cannot switch to %s: %s", cfg->user,
 		    strerror(errno));

@@ -167,6 +167,18 @@ gh_chain_may_block(const struct gh_chain *c, enum gh_stage s)
 	return (c->blocking & GH_STAGE_BIT(s)) != 0;
 }
 
+/* Tell whether any filter runs at a stage. */
+bool
+gh_chain_runs_at(const struct gh_chain *c, enum gh_stage s)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->filters[i]->stages & GH_STAGE_BIT(s))
+			return true;
+	return false;
+}
+
 /* The instance of a filter by name. */
 void *
 gh_chain_instance(const struct gh_chain *c, const char *name)

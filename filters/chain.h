@@ -32,6 +32,9 @@ bool		 gh_chain_may_block(const struct gh_chain *, enum gh_stage);
 double		 gh_chain_score_tag(const struct gh_chain *);
 /* Run each filter's self-check (gatehouse check); failures counted. */
 int		 gh_chain_check(const struct gh_chain *, FILE *report);
+/* Tell whether any filter of the chain runs at `stage` (the milter asks
+   the MTA not to wait for replies at the other stages). */
+bool		 gh_chain_runs_at(const struct gh_chain *, enum gh_stage);
 /* The instance of the filter named `name`, or NULL. */
 void		*gh_chain_instance(const struct gh_chain *, const char *name);
 

@@ -237,6 +237,157 @@ is_utf16_name(const char *s, size_t n)
 	return n >= 2 && s[0] == '1' && s[1] == '6';
 }
 
+/* Case-insensitive search for LIT in S (NUL-terminated, lower case). */
+static const char *
+has(const char *s, const char *lit)
+{
+	return strstr(s, lit);
+}
+
+/* True if S (lower case) ends with LIT. */
+static bool
+ends(const char *s, const char *lit)
+{
+	size_t	n = strlen(s), l = strlen(lit);
+
+	return n >= l && strcmp(s + n - l, lit) == 0;
+}
+
+/* True if position I of S is at a word boundary (\b before S[I]). */
+static bool
+wb(const char *s, size_t i)
+{
+	return i == 0 || !(isalnum((unsigned char)s[i - 1]) ||
+	    s[i - 1] == '_');
+}
+
+/* True if a word starting at a boundary in S begins with LIT and the
+ * rest of S matches nothing in particular (Perl's /\bLIT/). */
+static const char *
+word(const char *s, const char *lit)
+{
+	const char	*p = s;
+
+	while ((p = strstr(p, lit)) != NULL) {
+		if (wb(s, (size_t)(p - s)))
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+/*
+ * The iconv name for a charset name, after the aliases of Perl's
+ * Encode::Alias that glibc's iconv does not share (GB2312_CHARSET,
+ * ks_c_5601-1987, x-sjis, latin2, winlatin1, ...).  NAME is lower case;
+ * the result goes to OUT (SIZE bytes).  Depth-limited like the alias
+ * recursion.
+ */
+static void
+perl_alias(const char *name, char *out, size_t size, int depth)
+{
+	static const int	latin2iso[] = {
+		0, 1, 2, 3, 4, 9, 10, 13, 14, 15, 16
+	};
+	const char		*p;
+	char			 tmp[80];
+	size_t			 n = strlen(name), i;
+	unsigned long		 d;
+
+	snprintf(out, size, "%s", name);
+	if (depth > 4)
+		return;
+	/* ^([^\s_]+)[\s_]+([^\s_]*)$ -> $1-$2 */
+	i = strcspn(name, " \t_");
+	if (i > 0 && i < n) {
+		size_t	j = i + strspn(name + i, " \t_");
+
+		if (strcspn(name + j, " \t_") == n - j) {
+			snprintf(tmp, sizeof(tmp), "%.*s-%s", (int)i, name,
+			    name + j);
+			perl_alias(tmp, out, size, depth + 1);
+			return;
+		}
+	}
+	if (ends(name, "utf-8") || has(name, "cp65001")) {
+		snprintf(out, size, "UTF-8");
+	} else if (has(name, "cp65000") || !strcmp(name, "utf7") ||
+	    ends(name, "utf-7")) {
+		snprintf(out, size, "UTF-7");
+	} else if ((p = word(name, "big")) != NULL &&
+	    (!strcmp(p, "big5") || !strcmp(p, "big-5") ||
+	    !strncmp(p, "big5-et", 7) || !strncmp(p, "big5et", 6))) {
+		snprintf(out, size, "BIG5");
+	} else if (word(name, "big5") && (ends(name, "hk") ||
+	    ends(name, "hkscs"))) {
+		snprintf(out, size, "BIG5-HKSCS");
+	} else if (ends(name, "ks_c_5601-1987") || ends(name, "uhc") ||
+	    ends(name, "windows-949")) {
+		snprintf(out, size, "CP949");
+	} else if ((p = word(name, "euc")) != NULL && ends(p, "kr")) {
+		snprintf(out, size, "EUC-KR");
+	} else if (word(name, "windows-31j") && ends(name, "windows-31j")) {
+		snprintf(out, size, "CP932");
+	} else if ((word(name, "shift") && ends(name, "jis")) ||
+	    (word(name, "sjis") && ends(name, "sjis"))) {
+		snprintf(out, size, "SHIFT_JIS");
+	} else if (((p = word(name, "euc")) != NULL && ends(p, "jp")) ||
+	    (word(name, "ujis") && ends(name, "ujis"))) {
+		snprintf(out, size, "EUC-JP");
+	} else if ((p = word(name, "gb")) != NULL && (!strncmp(p, "gb2312", 6) ||
+	    !strncmp(p, "gb-2312", 7) || !strncmp(p, "gb_2312", 7) ||
+	    !strncmp(p, "gb 2312", 7)) && !has(p, "raw")) {
+		snprintf(out, size, "EUC-CN");
+	} else if (!strcmp(name, "gbk")) {
+		snprintf(out, size, "CP936");
+	} else if ((p = word(name, "euc")) != NULL && ends(p, "cn")) {
+		snprintf(out, size, "EUC-CN");
+	} else if ((p = word(name, "koi8")) != NULL && (ends(p, "r") ||
+	    ends(p, "u")) && strspn(p + 4, " -_\t") == strlen(p + 4) - 1) {
+		snprintf(out, size, "KOI8-%c", toupper((unsigned char)
+		    name[n - 1]));
+	} else if (!strcmp(name, "macintosh") || ends(name, "mac-roman") ||
+	    ends(name, "mac_roman")) {
+		snprintf(out, size, "MACINTOSH");
+	} else if ((p = word(name, "tis")) != NULL && (!strncmp(p, "tis620",
+	    6) || !strncmp(p, "tis-620", 7))) {
+		snprintf(out, size, "ISO-8859-11");
+	} else if ((p = word(name, "latin")) != NULL || (p = word(name,
+	    "iso-latin")) != NULL || (p = word(name, "isolatin")) != NULL) {
+		p = strstr(p, "latin") + 5;
+		if (*p == '-' || *p == '_')
+			p++;
+		d = strtoul(p, NULL, 10);
+		if (*p != '\0' && strspn(p, "0123456789") == strlen(p) &&
+		    d >= 1 && d <= 10)
+			snprintf(out, size, "ISO-8859-%d", latin2iso[d]);
+	} else {
+		/* (?:cp|ibm|ms|windows)[-_ ]?(\d{2,4})$ */
+		static const char *const pre[] = {
+			"cp", "ibm", "ms", "windows", NULL
+		};
+		int	k;
+
+		for (k = 0; pre[k] != NULL; k++) {
+			if ((p = word(name, pre[k])) == NULL)
+				continue;
+			p += strlen(pre[k]);
+			if (*p == '-' || *p == '_' || *p == ' ')
+				p++;
+			i = strspn(p, "0123456789");
+			if (i >= 2 && i <= 4 && p[i] == '\0') {
+				snprintf(out, size, "CP%s", p);
+				return;
+			}
+		}
+		/* iso8859N, iso_N_M */
+		if (!strncmp(name, "iso8859", 7) && name[7] != '-' &&
+		    name[7] != '\0' && strspn(name + 7, "0123456789") ==
+		    strlen(name + 7))
+			snprintf(out, size, "ISO-8859-%s", name + 7);
+	}
+}
+
 /* Try the declared charset; true if it decoded IN into OUT. */
 static bool
 try_declared(const char *in, size_t n, const char *cs, size_t cslen,
@@ -276,6 +427,17 @@ try_declared(const char *in, size_t n, const char *cs, size_t cslen,
 	name[cslen] = '\0';
 	if (iconv_decode(name, in, n, !insist, out))
 		return true;
+	{
+		char	low[80], alias[80];
+		size_t	i;
+
+		for (i = 0; i <= cslen; i++)
+			low[i] = (char)tolower((unsigned char)name[i]);
+		perl_alias(low, alias, sizeof(alias), 0);
+		if (strcasecmp(alias, name) != 0 &&
+		    iconv_decode(alias, in, n, !insist, out))
+			return true;
+	}
 	if (is_gb18030(cs, cslen))
 		return iconv_decode("GBK", in, n, !insist, out);
 	return false;

@@ -150,6 +150,15 @@ static const struct key keys[] = {
 	{ "backend.timeout", CT_DURATION, "10m", 100, 86400000,
 	    O(backend_timeout_ms), NULL,
 	    "Time to wait for any backend reply (10m for end of data)." },
+	{ "backend.chunking", CT_BOOL, "yes", 0, 0, O(backend_chunking), NULL,
+	    "Send messages with BDAT when the backend offers CHUNKING (one "
+	    "round trip less, no dot-stuffing); else DATA." },
+	{ "backend.pool_size", CT_INT, "16", 0, 10000, O(backend_pool_size),
+	    NULL, "Idle backend connections kept for the next session "
+	    "(0: one connection per session)." },
+	{ "backend.pool_idle", CT_DURATION, "10s", 100, 3600000,
+	    O(backend_pool_idle_ms), NULL,
+	    "How long an idle backend connection is kept." },
 	{ "shutdown_timeout", CT_DURATION, "60s", 0, 86400000,
 	    O(shutdown_timeout_ms), NULL,
 	    "On SIGTERM, how long open sessions may take to finish." },

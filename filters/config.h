@@ -118,6 +118,9 @@ struct gh_config {
 	uint64_t		 data_timeout_ms;
 	uint64_t		 backend_connect_timeout_ms;
 	uint64_t		 backend_timeout_ms;
+	bool			 backend_chunking;
+	long long		 backend_pool_size;
+	uint64_t		 backend_pool_idle_ms;
 	uint64_t		 shutdown_timeout_ms;
 
 	/* DNS */

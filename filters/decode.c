@@ -227,7 +227,8 @@ utf8__char(const unsigned char *p, size_t n, uint32_t *cp)
 	return len;
 }
 
-/* True if P is all valid UTF-8. */
+/* True if P is all valid UTF-8, as Perl's strict "UTF-8" decoder sees
+ * it (no surrogates, overlongs, noncharacters). */
 bool
 utf8__valid(const char *p, size_t n)
 {
@@ -241,6 +242,9 @@ utf8__valid(const char *p, size_t n)
 			continue;
 		}
 		if ((k = utf8__char(s + i, n - i, &cp)) == 0)
+			return false;
+		/* Perl's strict UTF-8 refuses noncharacters as well. */
+		if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe)
 			return false;
 		i += k;
 	}

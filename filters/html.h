@@ -13,7 +13,8 @@
 struct html_out {
 	struct mbuf	 text;		/* rendered text, UTF-8 */
 	bool		 flagged;	/* Perl would hold it as characters */
-	struct mbuf	 uris;		/* the links, each NUL-terminated */
+	struct mbuf	 uris;		/* the links, each NUL-terminated and
+					 * after a '1' (characters) or '0' */
 	size_t		 nuris;
 	int		 err;		/* ENOMEM */
 };

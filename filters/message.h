@@ -191,13 +191,24 @@ int	gh_message_uris(struct gh_message *, const struct gh_text **uris,
 bool	gh_message_mime_truncated(struct gh_message *);
 
 /*
- * Header field I's value as header rules see it: unfolded, trimmed,
- * RFC 2047 encoded words decoded (not in Received, Message-ID, Date,
- * References, In-Reply-To, MIME-Version, List-*), UTF-8.  Cached; NULL
- * on ENOMEM or a bad index.  Usable once headers are done.
+ * Header field I's value as header rules see it: its first 8192 bytes
+ * (as SpamAssassin keeps), unfolded, trimmed, RFC 2047 encoded words
+ * decoded (not in Received, Message-ID, Date, References, In-Reply-To,
+ * MIME-Version, List-*), UTF-8.  Cached; NULL on ENOMEM or a bad index.
+ * Usable as soon as the field is parsed.
  */
 const char	*gh_message_header_decoded(struct gh_message *, size_t i,
 		    size_t *len);
+
+/*
+ * Decode the RFC 2047 encoded words of STR (LEN bytes, e.g. a display
+ * name) to UTF-8 as header values are decoded (unfolded, trimmed, 8-bit
+ * bytes kept when UTF-8, else read as Windows-1252); at most OUTLEN bytes
+ * go to OUT, cut at a character boundary.  Returns the length written (0
+ * on ENOMEM).  ARG is unused: the signature is rules_input.decode_words.
+ */
+size_t	gh_message_decode_words(void *arg, const char *str, size_t len,
+	    char *out, size_t outlen);
 
 /*
  * Call CB on the body bytes (from gh_message_body_offset to the end) in

@@ -195,6 +195,19 @@ is_boundary(const struct mime_line *l, const char *b, bool *last)
 	return space_from(l, i);
 }
 
+/* A NUL-terminated copy of P[0 .. N), which may hold NULs itself. */
+static char *
+memdup(const char *p, size_t n)
+{
+	char	*c;
+
+	if ((c = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(c, p, n);
+	c[n] = '\0';
+	return c;
+}
+
 /* Add the field NAME: VALUE to node N (copies). */
 static void
 node_add(struct mime_tree *t, struct node *n, const char *name, size_t nl,
@@ -213,8 +226,8 @@ node_add(struct mime_tree *t, struct node *n, const char *name, size_t nl,
 		n->hcap = cap;
 	}
 	h = &n->h[n->nh];
-	h->name = strndup(name, nl);
-	h->value = strndup(value, vl);
+	h->name = memdup(name, nl);
+	h->value = memdup(value, vl);
 	if (h->name == NULL || h->value == NULL) {
 		free(h->name);
 		free(h->value);
@@ -524,14 +537,13 @@ add_part_field(struct mime_tree *t, struct node *n, struct mbuf *hb)
 /* The end of a part in _parse_multipart: hand it over for parsing. */
 static void
 finish_part(struct mime_tree *t, struct node *parent, struct node *part,
-    struct lines *pa, bool have_pa, const char *boundary, int subparse,
+    struct lines *pa, const char *boundary, int subparse,
     unsigned depth)
 {
 	char	*ct, *pb = NULL, type[128];
 	size_t	 ctl = 0;
 	bool	 missing;
 
-	(void)have_pa;
 	ct = node_get(t, part, "content-type", &ctl);
 	missing = parse_ct(ct, ctl, type, &pb, NULL, NULL);
 	free(ct);
@@ -590,7 +602,7 @@ parse_multipart(struct mime_tree *t, struct node *n, const char *boundary,
 				if (e->len == 0 && !e->addnl)
 					pa.n--;
 			}
-			finish_part(t, n, &part, &pa, have_pa, boundary,
+			finish_part(t, n, &part, &pa, boundary,
 			    subparse, depth);
 			free(pa.l);
 			memset(&pa, 0, sizeof(pa));
@@ -767,13 +779,6 @@ collapse_blank(struct lines *a)
 	}
 }
 
-/* True if L has no non-space byte (Perl: $line !~ /\S/). */
-static bool
-is_blank_nonspace(const struct mime_line *l)
-{
-	return space_from(l, 0);
-}
-
 /* True if L starts with "--" and boundary B (/^--\Q$b\E/). */
 static bool
 starts_boundary(const struct mime_line *l, const char *b)
@@ -824,7 +829,7 @@ parse_message(struct mime_tree *t, const char *buf, size_t len,
 	 * top are not taken for the message's.  parse_body may keep the
 	 * array it is given: it gets its own. */
 	if (strncmp(n.type, "multipart/", 10) == 0 && body.n > 1 &&
-	    !is_blank_nonspace(&body.l[0]) &&
+	    !is_blank(&body.l[0]) &&
 	    (boundary == NULL || !starts_boundary(&body.l[0], boundary)))
 		lines_push(t, &b2, "\n", 1, false);
 	for (i = 0; i < body.n && !t->err; i++)
@@ -921,7 +926,7 @@ mime__decode(struct mime_tree *t, const struct mime_leaf *p,
     struct mbuf *out)
 {
 	struct mbuf	raw = { 0 }, dec = { 0 };
-	size_t		i, o, start = out->len, room;
+	size_t		i, o, room;
 
 	join(p->lines, 0, p->nlines, &raw);
 	if (raw.err) {
@@ -961,7 +966,6 @@ mime__decode(struct mime_tree *t, const struct mime_leaf *p,
 	mbuf_add(out, raw.p ? raw.p : "", raw.len);
 	if (raw.err)
 		out->err = raw.err;
-	(void)start;
 	mbuf_free(&raw);
 }
 

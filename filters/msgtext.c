@@ -47,6 +47,7 @@
 #define MAX_BODY_LINE_LENGTH	2048
 #define BODY_PART_SCAN_SIZE	50000
 #define RAWBODY_PART_SCAN_SIZE	500000
+#define MAX_HEADER_VALUE_LENGTH	8192
 
 /* An array of texts over one buffer. */
 struct textarr {
@@ -154,7 +155,6 @@ load_full(const struct gh_message *m, struct gh_derived *d)
 	size_t		 len, i, o;
 	uint64_t	 off = 0;
 	ssize_t		 r;
-	bool		 cr = false;
 
 	if (mbuf_reserve(&b, (size_t)gh_message_size(m)) == -1)
 		return -1;
@@ -182,7 +182,6 @@ load_full(const struct gh_message *m, struct gh_derived *d)
 			continue;
 		b.p[o++] = b.p[i];
 	}
-	(void)cr;
 	b.len = o;
 	b.p[o] = '\0';
 	d->full = mbuf_take(&b, &d->full_len);
@@ -194,7 +193,7 @@ load_full(const struct gh_message *m, struct gh_derived *d)
 static size_t
 scan_cut(const char *t, size_t len, size_t scan, bool chars, const char *seps)
 {
-	size_t	i, c, pos = 0, k;
+	size_t	i, c, pos = 0;
 
 	/* the byte offset of character SCAN */
 	if (chars) {
@@ -221,7 +220,6 @@ scan_cut(const char *t, size_t len, size_t scan, bool chars, const char *seps)
 				i++;
 		}
 	}
-	(void)k;
 	return pos;
 }
 
@@ -389,7 +387,8 @@ render_part(struct gh_derived *d, const struct gh_message *m,
 		if (pol == NULL)
 			pol = uri__default_policy();
 		for (i = 0, up = h.uris.p; pol != NULL && i < h.nuris; i++) {
-			uri__from_html(pol, up, strlen(up), uris);
+			uri__from_html(pol, up + 1, strlen(up + 1), up[0] == '1',
+			    uris);
 			up += strlen(up) + 1;
 		}
 		mbuf_free(&u);
@@ -600,15 +599,52 @@ gh_message_header_decoded(struct gh_message *m, size_t i, size_t *len)
 		m->hdec_n = m->nhdr;
 	}
 	if (m->hdec[i] == NULL) {
+		struct mbuf	v = { 0 };
+
 		h = &m->hdr[i].h;
+		/* SpamAssassin keeps the first 8192 bytes of a value (with
+		 * LF line ends) of a message's header field. */
+		for (k = 0; k < h->raw_len && v.len < MAX_HEADER_VALUE_LENGTH;
+		    k++)
+			if (!(h->raw[k] == '\r' && k + 1 < h->raw_len &&
+			    h->raw[k + 1] == '\n'))
+				mbuf_addc(&v, h->raw[k]);
+		if (v.err) {
+			mbuf_free(&v);
+			return NULL;
+		}
 		m->hdec[i] = rfc2047__decode_field(h->name, h->name_len,
-		    h->raw, h->raw_len, &m->hdec_len[i]);
+		    v.p ? v.p : "", v.len, &m->hdec_len[i]);
+		mbuf_free(&v);
 		if (m->hdec[i] == NULL)
 			return NULL;
 	}
 	if (len != NULL)
 		*len = m->hdec_len[i];
 	return m->hdec[i];
+}
+
+/* Decode encoded words for the rules engine (rules_input.decode_words). */
+size_t
+gh_message_decode_words(void *arg, const char *str, size_t len, char *out,
+    size_t outlen)
+{
+	char	*d;
+	size_t	 dl;
+
+	(void)arg;
+	if (outlen == 0 || (d = rfc2047__decode_field("", 0, str, len,
+	    &dl)) == NULL)
+		return 0;
+	if (dl > outlen) {
+		/* do not cut a UTF-8 sequence in two */
+		dl = outlen;
+		while (dl > 0 && ((unsigned char)d[dl] & 0xc0) == 0x80)
+			dl--;
+	}
+	memcpy(out, d, dl);
+	free(d);
+	return dl;
 }
 
 /* Call CB over the body bytes. */

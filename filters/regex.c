@@ -30,6 +30,7 @@
 
 struct regex_inst {
 	struct rules_set	*set;
+	struct gh_uri_policy	*uri_policy;	/* util_rb_tld, redirectors */
 	struct rules_diag	 diag;		/* kept for `gatehouse check` */
 	bool			 has_required;
 	double			 required;
@@ -39,6 +40,8 @@ struct regex_inst {
 	/* The filter's index in its chain (fstate slot), -1 before run. */
 	atomic_int		 idx;
 };
+
+static void	regex_teardown(void *);
 
 /* Per-transaction state. */
 struct regex_txn {
@@ -50,6 +53,73 @@ struct regex_txn {
 	char			*hbuf;		/* raw values with LF ends */
 	char			*client;	/* "name [addr]" */
 };
+
+/*
+ * Split "/re/flags" or "m{re}flags" (SpamAssassin's redirector_pattern)
+ * into the pattern and its caseless flag.  -1 if malformed.
+ */
+static int
+split_regex(const char *v, const char **re, size_t *len, bool *caseless)
+{
+	char		 open, close;
+	const char	*end;
+
+	/* Perl: m and any punctuation as the delimiter, or /.../. */
+	if (v[0] == 'm' && ispunct((unsigned char)v[1])) {
+		open = v[1];
+		v++;
+	} else if (v[0] == '/')
+		open = '/';
+	else
+		return -1;
+	close = open == '{' ? '}' : open == '(' ? ')' : open == '[' ? ']' :
+	    open == '<' ? '>' : open;
+	if ((end = strrchr(v + 1, close)) == NULL || end == v)
+		return -1;
+	*re = v + 1;
+	*len = (size_t)(end - (v + 1));
+	*caseless = strchr(end + 1, 'i') != NULL;
+	return 0;
+}
+
+/* Build the URI policy from util_rb_tld and redirector_pattern lines. */
+static int
+uri_policy(struct regex_inst *ri, char *err, size_t errsz)
+{
+	const char	*vals[4096], *re;
+	size_t		 n, i, len;
+	bool		 caseless;
+	char		 rerr[256];
+
+	if ((ri->uri_policy = gh_uri_policy_new()) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	n = rules_settings(ri->set, "util_rb_tld", vals, GH_ARRAY_LEN(vals));
+	for (i = 0; i < n && i < GH_ARRAY_LEN(vals); i++)
+		if (gh_uri_policy_add_tlds(ri->uri_policy, vals[i]) == -1) {
+			snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+	n = rules_settings(ri->set, "redirector_pattern", vals,
+	    GH_ARRAY_LEN(vals));
+	for (i = 0; i < n && i < GH_ARRAY_LEN(vals); i++) {
+		if (split_regex(vals[i], &re, &len, &caseless) == -1) {
+			log_warn("rules: redirector_pattern '%.60s' is not "
+			    "/regex/: ignored", vals[i]);
+			continue;
+		}
+		if (gh_uri_policy_add_redirector(ri->uri_policy, re, len,
+		    caseless, rerr, sizeof(rerr)) == -1)
+			log_warn("rules: redirector_pattern '%.60s': %s: "
+			    "ignored", vals[i], rerr);
+	}
+	if (gh_uri_policy_compile(ri->uri_policy) == -1) {
+		snprintf(err, errsz, "rules: cannot compile the URI policy");
+		return -1;
+	}
+	return 0;
+}
 
 /* Load the rule files named by `rules`; NULL inst when there are none. */
 static int
@@ -88,6 +158,10 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 	ri->has_required = rules_required_score(ri->set, &ri->required);
 	pthread_mutex_init(&ri->prof_mu, NULL);
 	atomic_init(&ri->idx, -1);
+	if (uri_policy(ri, err, errsz) == -1) {
+		regex_teardown(ri);
+		return -1;
+	}
 	*instp = ri;
 	return 0;
 }
@@ -100,6 +174,7 @@ regex_teardown(void *inst)
 
 	rules_set_unref(ri->set);
 	rules_diag_free(&ri->diag);
+	gh_uri_policy_free(ri->uri_policy);
 	pthread_mutex_destroy(&ri->prof_mu);
 	free(ri->prof);
 	free(ri);
@@ -192,8 +267,9 @@ build_headers(struct regex_txn *st, struct gh_message *m)
 
 /* Fill what the engine may look at for `stage`. */
 static int
-fill_input(struct regex_txn *st, struct gh_txn *t, enum gh_stage stage,
-    struct rules_input *in, struct rules_part *part)
+fill_input(const struct regex_inst *ri, struct regex_txn *st,
+    struct gh_txn *t, enum gh_stage stage, struct rules_input *in,
+    struct rules_part *part)
 {
 	const struct gh_envelope	*e = &t->env;
 	struct gh_message		*m = t->msg;
@@ -220,8 +296,10 @@ fill_input(struct regex_txn *st, struct gh_txn *t, enum gh_stage stage,
 	if (e->nrcpts)
 		in->rcpt = (struct rules_text){ e->rcpts[e->nrcpts - 1],
 		    strlen(e->rcpts[e->nrcpts - 1]) };
+	in->decode_words = gh_message_decode_words;
 	if (stage < GH_STAGE_HEADERS || m == NULL)
 		return 0;
+	gh_message_set_uri_policy(m, ri->uri_policy);
 	if (st->hdrs == NULL && build_headers(st, m) == -1)
 		return -1;
 	part->headers = st->hdrs;
@@ -352,7 +430,7 @@ regex_run(void *inst, struct gh_txn *t, unsigned idx, enum gh_stage stage,
 		}
 		t->fstate[idx] = st;
 	}
-	if (fill_input(st, t, stage, &in, &part) == -1 ||
+	if (fill_input(ri, st, t, stage, &in, &part) == -1 ||
 	    rules_eval(st->rt, (enum rules_stage)stage, &in, &rv) == -1) {
 		v->reason = strdup("rules: evaluation failed");
 		return -1;

@@ -153,7 +153,7 @@ decode_words(const char *v, size_t n, struct mbuf *out)
 	struct mbuf	 w = { 0 }, tmp = { 0 };
 	struct section	*sec;
 	const char	*cs, *text, *lang;
-	size_t		 i, k, k2, cslen, tlen, nsec = 0, j, cl;
+	size_t		 i, k, cslen, tlen, nsec = 0, j, cl;
 	char		 enc;
 	bool		 dec;
 
@@ -196,7 +196,6 @@ decode_words(const char *v, size_t n, struct mbuf *out)
 		else
 			qp__decode(text, tlen, true, &tmp);
 		push(sec, &nsec, cs, cslen, tmp.p ? tmp.p : "", tmp.len);
-		(void)k2;
 	}
 	for (j = 0; j < nsec; j++) {
 		cl = sec[j].cslen;

@@ -217,6 +217,7 @@ gh_txn_summary(const struct gh_txn *t, const struct gh_verdict *v,
 		    t->hits.v[i].shadow ? "shadow:" : "", t->hits.v[i].name);
 	if (t->hits.n == 0)
 		gh_buf_puts(b, "none");
+	kv(b, "queue_id", t->env.queue_id, 64);
 	gh_buf_printf(b, " score=%.1f verdict=%s", t->score,
 	    v ? gh_action_name(v->action) : "none");
 	if (v && v->reason)

@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdint.h>
 #include <pcre2.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "decode.h"
 #include "message.h"
 #include "msgbuf.h"
 #include "uri.h"
@@ -84,10 +86,8 @@ static bool
 rehash(struct uset *u)
 {
 	size_t	 size = u->tabsize ? u->tabsize * 2 : 64, i;
-	size_t	*old = u->tab, oldsize = u->tabsize;
+	size_t	*old = u->tab;
 
-	(void)old;
-	(void)oldsize;
 	if ((u->tab = calloc(size, sizeof(*u->tab))) == NULL) {
 		u->tab = old;
 		u->err = ENOMEM;
@@ -519,17 +519,20 @@ has_domain(const struct gh_uri_policy *p, const char *u, size_t n)
 /* ------------------------------------------------------------------ */
 /* Canonicalisation (Util::uri_list_canonicalize). */
 
-/* Util::url_encode of U into OUT. */
+/* Util::url_encode of U into OUT.  FLAGGED: U holds characters (Perl's
+ * utf8 flag), whose code points up to 0xff are escaped as one byte and
+ * above are kept; else every byte is one character. */
 static void
-url_encode(const char *u, size_t n, struct mbuf *out)
+url_encode(const char *u, size_t n, bool flagged, struct mbuf *out)
 {
 	static const char	hexd[] = "0123456789abcdef";
-	size_t			i;
-	unsigned char		c;
+	size_t			i, k;
+	uint32_t		c;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i += k) {
+		k = 1;
 		c = (unsigned char)u[i];
-		if (c == '%' && i + 2 < n + 0 && isxdigit((unsigned char)u[i + 1])
+		if (c == '%' && i + 2 < n && isxdigit((unsigned char)u[i + 1])
 		    && isxdigit((unsigned char)u[i + 2])) {
 			char	a = u[i + 1], b = (char)tolower(
 			    (unsigned char)u[i + 2]);
@@ -541,8 +544,19 @@ url_encode(const char *u, size_t n, struct mbuf *out)
 				    b - 'a' + 10)));
 			} else
 				mbuf_add(out, u + i, 3);
-			i += 2;
+			k = 3;
 			continue;
+		}
+		if (flagged && c >= 0x80) {
+			k = utf8__char((const unsigned char *)u + i, n - i, &c);
+			if (k == 0) {
+				k = 1;
+				c = (unsigned char)u[i];
+			}
+			if (c > 0xff) {
+				mbuf_add(out, u + i, k);
+				continue;
+			}
 		}
 		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '%' ||
 		    c == '<' || c == '>') {
@@ -915,9 +929,12 @@ canon_http(const struct gh_uri_policy *p, const char *nu, size_t n,
 		    isdigit((unsigned char)rest[1 + portl]); portl++)
 			;
 	}
-	/* $port eq '' means the default of the scheme written in lower
-	 * case ('http://' is 80, anything else 443). */
-	if (rest < e && *rest == ':' ) {
+	/* A port of "" (no colon, or a colon without digits) means the
+	 * default: 80 for 'http://' written in lower case, else 443.
+	 * An explicit default port gives a variant without it. */
+	if (portl == 0) {
+		port80 = pl == 7 && !strncmp(nu, "http://", 7);
+	} else {
 		bool	http = pl == 7 && !strncmp(nu, "http://", 7);
 		size_t	dl = http ? 2 : 3;
 
@@ -926,8 +943,7 @@ canon_http(const struct gh_uri_policy *p, const char *nu, size_t n,
 		    (rest + 1 + dl == e || !(isalnum((unsigned char)
 		    rest[1 + dl]) || rest[1 + dl] == '_')))
 			add3(out, nu, pl, h, hl, rest + 1 + dl, rl - 1 - dl);
-	} else
-		port80 = pl == 7 && !strncmp(nu, "http://", 7);
+	}
 	if ((host = malloc(hl + 1)) == NULL ||
 	    (nhost = malloc(hl + 1)) == NULL) {
 		out->err = ENOMEM;
@@ -937,7 +953,8 @@ canon_http(const struct gh_uri_policy *p, const char *nu, size_t n,
 	for (i = 0; i < hl; i++)
 		nhost[i] = (char)tolower((unsigned char)h[i]);
 	nhl = hl;
-	memcpy(host, nhost, hl);
+	/* the host keeps its case: $nhost ne lc($host) is false here */
+	memcpy(host, h, hl);
 	/* tr/\x00-\x20//d */
 	for (i = o = 0; i < hl; i++)
 		if ((unsigned char)host[i] > 0x20)
@@ -978,7 +995,7 @@ done:
  * TODO (canonicalised by the caller in turn). */
 static void
 canon_one(const struct gh_uri_policy *p, const char *u0, size_t n0,
-    struct uset *todo, struct uset *out)
+    bool flagged, struct uset *todo, struct uset *out)
 {
 	struct mbuf	 u = { 0 }, nu = { 0 }, t = { 0 };
 	size_t		 i, s, e;
@@ -1042,7 +1059,7 @@ canon_one(const struct gh_uri_policy *p, const char *u0, size_t n0,
 		}
 	}
 	if (has_pct(nu.p, nu.len)) {
-		url_encode(nu.p, nu.len, &t);
+		url_encode(nu.p, nu.len, flagged, &t);
 		mbuf_free(&nu);
 		nu = t;
 		memset(&t, 0, sizeof(t));
@@ -1100,7 +1117,7 @@ done:
 /* Canonicalise U, its redirect targets in turn, into OUT. */
 static void
 canonicalize(const struct gh_uri_policy *p, const char *u, size_t n,
-    struct uset *out)
+    bool flagged, struct uset *out)
 {
 	struct uset	todo = { 0 };
 	size_t		i;
@@ -1108,7 +1125,7 @@ canonicalize(const struct gh_uri_policy *p, const char *u, size_t n,
 	uset__add(&todo, u, n);
 	/* Each target is looked at once; a loop of redirects ends. */
 	for (i = 0; i < todo.n && i < 64 && !out->err; i++)
-		canon_one(p, todo.s[i], todo.len[i], &todo, out);
+		canon_one(p, todo.s[i], todo.len[i], flagged, &todo, out);
 	for (; i < todo.n; i++)
 		uset__add(out, todo.s[i], todo.len[i]);
 	if (todo.err)
@@ -1120,13 +1137,13 @@ canonicalize(const struct gh_uri_policy *p, const char *u, size_t n,
  * NEED_DOMAIN only when one of them has a valid domain. */
 static void
 add_detail(const struct gh_uri_policy *p, const char *u, size_t n,
-    bool need_domain, struct uset *out)
+    bool flagged, bool need_domain, struct uset *out)
 {
 	struct uset	c = { 0 };
 	size_t		i;
 	bool		dom = false;
 
-	canonicalize(p, u, n, &c);
+	canonicalize(p, u, n, flagged, &c);
 	for (i = 0; i < c.n; i++) {
 		if (c.len[i] > MAX_URI_LENGTH)
 			c.len[i] = MAX_URI_LENGTH;
@@ -1144,9 +1161,9 @@ add_detail(const struct gh_uri_policy *p, const char *u, size_t n,
 /* A link found in HTML. */
 void
 uri__from_html(const struct gh_uri_policy *p, const char *u, size_t n,
-    struct uset *out)
+    bool flagged, struct uset *out)
 {
-	add_detail(p, u, n, false, out);
+	add_detail(p, u, n, flagged, false, out);
 }
 
 /* The raw link R of kind KIND ('s'cheme, 'm'ail, 'h'ost) from text. */
@@ -1251,7 +1268,7 @@ text_link(const struct gh_uri_policy *p, char kind, const char *r,
 		const char	*at, *he;
 
 		if (has_pct(u.p, u.len)) {
-			url_encode(u.p, u.len, &t);
+			url_encode(u.p, u.len, false, &t);
 			mbuf_free(&u);
 			u = t;
 			memset(&t, 0, sizeof(t));
@@ -1268,7 +1285,7 @@ text_link(const struct gh_uri_policy *p, char kind, const char *r,
 		if (!domain_valid(p, at + 1, k))
 			goto done;
 	}
-	add_detail(p, u.p, u.len, true, out);
+	add_detail(p, u.p, u.len, false, true, out);
 done:
 	mbuf_free(&t);
 	mbuf_free(&u);

@@ -37,9 +37,10 @@ void	uset__free(struct uset *);
 void	uri__from_text(const struct gh_uri_policy *, const char *line,
 	    size_t n, struct uset *seen, struct uset *out);
 
-/* Add the canonical forms of a link found in HTML to OUT. */
+/* Add the canonical forms of a link found in HTML to OUT (FLAGGED: the
+ * HTML was held as characters). */
 void	uri__from_html(const struct gh_uri_policy *, const char *uri,
-	    size_t n, struct uset *out);
+	    size_t n, bool flagged, struct uset *out);
 
 /* The process-wide default policy (any alphabetic TLD, no redirectors). */
 const struct gh_uri_policy *uri__default_policy(void);

@@ -691,6 +691,8 @@ rules__finish(struct loader *ld, struct rules_set **setp)
 	set->nfiles = ld->nfiles;
 	ld->files = NULL;
 	ld->nfiles = ld->capfiles = 0;
+	set->settings = ld->settings;
+	memset(&ld->settings, 0, sizeof(ld->settings));
 	set->tests = ld->tests;
 	set->ntests = ld->ntests;
 	ld->tests = NULL;
@@ -788,6 +790,7 @@ rules_set_unref(struct rules_set *set)
 	for (k = 0; k < set->nfiles; k++)
 		free(set->files[k]);
 	free(set->files);
+	rules__kv_free(&set->settings);
 	pcre2_match_context_free(set->mctx_proto);
 	pcre2_code_free(set->addr_re);
 	pcre2_code_free(set->mail_re);
@@ -986,4 +989,20 @@ rules_set_memory(const struct rules_set *set)
 	for (i = 0; i < set->ntests; i++)
 		total += sizeof(set->tests[i]) + set->tests[i].text_len + 1;
 	return total + rules__prefilter_memory(set);
+}
+
+/* The values of a setting kept for the caller, in file order. */
+size_t
+rules_settings(const struct rules_set *set, const char *key,
+    const char **values, size_t max)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < set->settings.n; i++)
+		if (strcmp(set->settings.keys[i], key) == 0) {
+			if (n < max)
+				values[n] = set->settings.values[i];
+			n++;
+		}
+	return n;
 }

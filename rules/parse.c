@@ -1078,6 +1078,65 @@ push_cond(struct loader *ld, const char *key, const char *expr,
 		f->skipping = true;
 }
 
+/* Settings the rule engine does not use but hands to its caller. */
+static bool
+kept_setting(const char *key)
+{
+	return strcmp(key, "util_rb_tld") == 0 ||
+	    strcmp(key, "util_rb_2tld") == 0 ||
+	    strcmp(key, "util_rb_3tld") == 0 ||
+	    strcmp(key, "redirector_pattern") == 0;
+}
+
+/* Remember "key value" for rules_settings(). */
+static void
+keep_setting(struct loader *ld, const char *key, const char *value)
+{
+	struct kvlist	*kv = &ld->settings;
+
+	if (kv->n == kv->cap) {
+		size_t	 ncap = kv->cap ? kv->cap * 2 : 16;
+		char	**nk = realloc(kv->keys, ncap * sizeof(*nk));
+		char	**nv;
+
+		if (nk == NULL) {
+			ld->oom = true;
+			return;
+		}
+		kv->keys = nk;
+		if ((nv = realloc(kv->values, ncap * sizeof(*nv))) == NULL) {
+			ld->oom = true;
+			return;
+		}
+		kv->values = nv;
+		kv->cap = ncap;
+	}
+	kv->keys[kv->n] = strdup(key);
+	kv->values[kv->n] = strdup(value ? value : "");
+	if (kv->keys[kv->n] == NULL || kv->values[kv->n] == NULL) {
+		free(kv->keys[kv->n]);
+		free(kv->values[kv->n]);
+		ld->oom = true;
+		return;
+	}
+	kv->n++;
+}
+
+/* Free a kvlist. */
+void
+rules__kv_free(struct kvlist *kv)
+{
+	size_t	 i;
+
+	for (i = 0; i < kv->n; i++) {
+		free(kv->keys[i]);
+		free(kv->values[i]);
+	}
+	free(kv->keys);
+	free(kv->values);
+	memset(kv, 0, sizeof(*kv));
+}
+
 /* Handle one cleaned, non-empty line. */
 static void
 parse_line(struct loader *ld, char *line)
@@ -1175,6 +1234,10 @@ parse_line(struct loader *ld, char *line)
 		return;
 	}
 	if (rules__sa_directive(line)) {
+		if (f->sa && kept_setting(line)) {
+			keep_setting(ld, line, value);
+			return;
+		}
 		if (f->sa)
 			ld->diag->ignored++;
 		else
@@ -1331,6 +1394,7 @@ rules__loader_free(struct loader *ld)
 	for (i = 0; i < ld->nfiles; i++)
 		free(ld->files[i]);
 	free(ld->files);
+	rules__kv_free(&ld->settings);
 	for (i = 0; i < 4; i++) {
 		size_t j;
 		for (j = 0; j < ts[i]->n; j++) {

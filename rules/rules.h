@@ -291,6 +291,15 @@ const char *rules_action_name(enum rules_action action);
 bool	 rules_incomplete(const struct rules_set *set, uint32_t rule);
 
 /*
+ * SpamAssassin settings the engine does not interpret but keeps for its
+ * caller, in file order: util_rb_tld, util_rb_2tld, util_rb_3tld and
+ * redirector_pattern (the message model's URI policy).  Stores up to MAX
+ * values (valid while the set lives) and returns how many there are.
+ */
+size_t	 rules_settings(const struct rules_set *set, const char *key,
+	    const char **values, size_t max);
+
+/*
  * Per-transaction state, for one thread at a time.  rules_txn_new()
  * takes a reference on the set; rules_txn_reset() readies it for the
  * next transaction on the same set without allocating (after a reload,

@@ -151,6 +151,13 @@ struct namemap {
 	size_t		 used;
 };
 
+/* Settings kept verbatim for the caller: "key value" pairs in order. */
+struct kvlist {
+	char		**keys;
+	char		**values;
+	size_t		  n, cap;
+};
+
 struct rules_set {
 	atomic_uint	 refs;
 	struct rule	*rules;
@@ -187,6 +194,7 @@ struct rules_set {
 	struct hs_scratch *pf_scratch;	/* prototype, cloned per txn */
 	size_t		 pf_count;	/* rules held */
 	uint32_t	 pf_held[RULES_T_COUNT];	/* rules held, by type */
+	struct kvlist	 settings;	/* kept for the caller (uri policy) */
 };
 
 /* A replace_tag / replace_pre / replace_post / replace_inter entry. */
@@ -243,7 +251,10 @@ struct loader {
 	bool			 oom;
 	const uint8_t		*tables;	/* Perl /aai case folding */
 	pcre2_compile_context	*cctx;		/* compiles with them */
+	struct kvlist		 settings;	/* util_rb_tld, ... */
 };
+
+void	 rules__kv_free(struct kvlist *);
 
 /* lex.c */
 void	 rules__note(struct loader *, enum rules_severity, const char *fmt,

@@ -59,14 +59,14 @@ static struct gh_chain *
 chain(const char *extra)
 {
 	struct gh_config_errors	 errs = { NULL, 0 };
-	char			 ov1[300], *ov[3] = { ov1, "score.reject=100",
-				    (char *)extra };
+	char			 ov1[300], *ov[5] = { ov1, "score.reject=100",
+				    "spf.enable=no", "dkim.enable=no", (char *)extra };
 	struct gh_config	*cfg;
 	struct gh_chain		*c;
 	char			 err[1024];
 
 	snprintf(ov1, sizeof(ov1), "rules=%s", rules_path);
-	cfg = gh_config_load(NULL, ov, extra ? 3 : 2, &errs);
+	cfg = gh_config_load(NULL, ov, extra ? 5 : 4, &errs);
 	assert_non_null(cfg);
 	c = gh_chain_new(cfg, NULL, err, sizeof(err));
 	if (c == NULL)
@@ -201,6 +201,59 @@ test_broken_rules_refused(void **state)
 	unlink(path);
 }
 
+static void
+test_uri_policy(void **state)
+{
+	struct gh_config_errors	 errs = { NULL, 0 };
+	char			 path[] = "/tmp/gh-test-uri-XXXXXX.cf", ov[300];
+	char			*ovp[] = { ov, "score.reject=100",
+				    "spf.enable=no", "dkim.enable=no" };
+	const char		*cf =
+	    "util_rb_tld com\n"
+	    "redirector_pattern m'^https?://redir\\.example\\.com"
+	    "/\\?u=(.*)$'i\n"
+	    "uri URI_COM  /\\.com\\b/\nscore URI_COM 1\n"
+	    "uri URI_ZZZ  /\\.zzz\\b/\nscore URI_ZZZ 1\n"
+	    "uri URI_TARGET /^http:\\/\\/target\\.example\\.com/\n"
+	    "score URI_TARGET 1\n";
+	struct gh_config	*cfg;
+	struct gh_chain		*c;
+	struct gh_txn		*t;
+	struct gh_message	*m;
+	struct gh_verdict	 v = { 0 };
+	char			 err[1024];
+	int			 fd = mkstemps(path, 3);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, cf, strlen(cf)), (ssize_t)strlen(cf));
+	close(fd);
+	snprintf(ov, sizeof(ov), "rules=%s", path);
+	cfg = gh_config_load(NULL, ovp, 4, &errs);
+	assert_non_null(cfg);
+	c = gh_chain_new(cfg, NULL, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	t = gh_txn_new(c, 9);
+	m = msg("Subject: links\n\nSee www.example.com and www.example.zzz "
+	    "and https://redir.example.com/?u=http://target.example.com/x\n");
+	gh_txn_set_mail(t, "a@example.org");
+	gh_txn_add_rcpt(t, "b@example.org");
+	gh_txn_set_message(t, m);
+	stage(t, GH_STAGE_HEADERS, &v);
+	stage(t, GH_STAGE_EOM, &v);
+	assert_true(has_hit(t, "URI_COM"));
+	/* zzz is no TLD under util_rb_tld: not a link at all. */
+	assert_false(has_hit(t, "URI_ZZZ"));
+	/* The redirector's target is a URI of its own. */
+	assert_true(has_hit(t, "URI_TARGET"));
+	gh_verdict_clear(&v);
+	gh_txn_free(t);
+	gh_message_free(m);
+	gh_chain_unref(c);
+	gh_config_unref(cfg);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -208,6 +261,7 @@ main(void)
 		cmocka_unit_test(test_message_through_rules),
 		cmocka_unit_test(test_tempfail_and_thresholds),
 		cmocka_unit_test(test_broken_rules_refused),
+		cmocka_unit_test(test_uri_policy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

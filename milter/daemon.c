@@ -1,0 +1,734 @@
+/*
+ * daemon.c — the milter daemon: libmilter registration, the listening
+ * socket, privileges, signals, reload.
+ *
+ * Threads and signals.  libmilter's smfi_main() starts a thread that
+ * sigwait()s for SIGHUP, SIGTERM and SIGINT and stops the milter on any
+ * of them (libmilter/signal.c): a SIGHUP would end the daemon instead of
+ * reloading it.  So smfi_main() runs on a thread of its own, and the
+ * main thread keeps those three signals unblocked, with handlers that
+ * only write a byte to a pipe (SA_NODEFER, empty sa_mask: the main
+ * thread never blocks them).  Linux delivers a process-directed signal
+ * to the thread-group leader first when it does not block the signal
+ * (kernel/signal.c, complete_signal()), so the main thread gets them and
+ * libmilter's sigwait() does not; libmilter's thread only acts when a
+ * second, different signal arrives within the microseconds before the
+ * main thread runs its handler — and then it stops the milter, which is
+ * what SIGTERM/SIGINT ask anyway.  The main thread reads the pipe:
+ * SIGHUP reloads (a new chain from a freshly loaded configuration; any
+ * error keeps the running one, logged), SIGTERM/SIGINT stop (listener
+ * closed, open sessions finish within shutdown_timeout).  smfi_stop()
+ * needs a lock libmilter's listener holds across a 5-second poll(), so
+ * it runs on a helper thread while the main thread connects to the
+ * listener to cut the poll short.
+ *
+ * TCP_NODELAY.  libmilter creates the listening socket itself and has
+ * no option for TCP_NODELAY, yet it matters: at end of message the
+ * milter writes one packet per header edit and the MTA answers none of
+ * them, so without it each edit after the first waits for a delayed ACK
+ * (up to 40 ms).  smfi_opensocket() creates the socket before
+ * smfi_main(); we then find it among our descriptors (the only
+ * listening socket) and set TCP_NODELAY on it — Linux copies it to
+ * every accepted socket.  A unix socket (the default) avoids the
+ * question and is faster still: recommended.
+ *
+ * Failures: anything before the milter listens is reported (stderr, or
+ * through the pipe to the parent when detaching) and exits 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <grp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "filters/chain.h"
+#include "filters/log.h"
+#include "filters/metrics.h"
+#include "milter/milter.h"
+#include "milter/milter_int.h"
+
+/* The state libmilter's callbacks reach: a process-wide singleton,
+   since libmilter passes no user pointer besides per-session data. */
+static struct milter_state	 G;
+
+/* The self-pipe that signals and the milter thread write to. */
+static int			 evpipe[2] = { -1, -1 };
+static int			 notify_fd = -1;	/* detaching parent */
+
+/* libmilter's API, adapted to the const-correct table. */
+static void *
+api_getpriv(void *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+static int
+api_setpriv(void *ctx, void *p)
+{
+	return smfi_setpriv(ctx, p);
+}
+
+static const char *
+api_getsymval(void *ctx, const char *name)
+{
+	return smfi_getsymval(ctx, (char *)name);
+}
+
+static int
+api_setreply(void *ctx, const char *r, const char *x, const char *t)
+{
+	return smfi_setreply(ctx, (char *)r, (char *)x, (char *)t);
+}
+
+static int
+api_insheader(void *ctx, int idx, const char *n, const char *v)
+{
+	return smfi_insheader(ctx, idx, (char *)n, (char *)v);
+}
+
+static int
+api_addheader(void *ctx, const char *n, const char *v)
+{
+	return smfi_addheader(ctx, (char *)n, (char *)v);
+}
+
+static int
+api_chgheader(void *ctx, const char *n, int idx, const char *v)
+{
+	return smfi_chgheader(ctx, (char *)n, idx, (char *)v);
+}
+
+static int
+api_setsymlist(void *ctx, int stage, const char *m)
+{
+	return smfi_setsymlist(ctx, stage, (char *)m);
+}
+
+static const struct milter_api smfi_api = {
+	api_getpriv, api_setpriv, api_getsymval, api_setreply,
+	api_insheader, api_addheader, api_chgheader, api_setsymlist
+};
+
+/* The callbacks registered with libmilter. */
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	*pf2 = 0;
+	*pf3 = 0;
+	return milter__negotiate(&G, ctx, f0, f1, pf0, pf1);
+}
+
+static sfsistat
+cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	return milter__connect(&G, ctx, host, sa);
+}
+
+static sfsistat
+cb_helo(SMFICTX *ctx, char *helo)
+{
+	return milter__helo(&G, ctx, helo);
+}
+
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	return milter__envfrom(&G, ctx, argv);
+}
+
+static sfsistat
+cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	return milter__envrcpt(&G, ctx, argv);
+}
+
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	return milter__header(&G, ctx, name, value);
+}
+
+static sfsistat
+cb_eoh(SMFICTX *ctx)
+{
+	return milter__eoh(&G, ctx);
+}
+
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	return milter__body(&G, ctx, chunk, len);
+}
+
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+	return milter__eom(&G, ctx);
+}
+
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+	return milter__abort(&G, ctx);
+}
+
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+	return milter__close(&G, ctx);
+}
+
+static struct smfiDesc desc = {
+	.xxfi_name = "gatehouse",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST,
+	.xxfi_connect = cb_connect,
+	.xxfi_helo = cb_helo,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_envrcpt = cb_envrcpt,
+	.xxfi_header = cb_header,
+	.xxfi_eoh = cb_eoh,
+	.xxfi_body = cb_body,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+	.xxfi_unknown = NULL,
+	.xxfi_data = NULL,
+	.xxfi_negotiate = cb_negotiate,
+};
+
+/* Report a startup failure: log it, tell a waiting parent. */
+static void
+startup_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+startup_error(const char *fmt, ...)
+{
+	char	 buf[1024];
+	va_list	 ap;
+	ssize_t	 n;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	gh_log(LOG_ERR, "%s", buf);
+	if (notify_fd != -1) {
+		n = write(notify_fd, buf, strlen(buf));
+		(void)n;
+	}
+}
+
+/*
+ * Detach: fork; the parent waits until the child says it listens ("R")
+ * or why it could not, and exits accordingly.  Called before any thread
+ * exists.
+ */
+static int
+detach(void)
+{
+	int	 p[2], status;
+	pid_t	 pid;
+	char	 buf[1024];
+	ssize_t	 n;
+
+	if (pipe(p) == -1 || (pid = fork()) == -1) {
+		gh_log(LOG_ERR, "cannot detach: %s", strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		while ((n = read(p[0], buf, sizeof(buf) - 1)) == -1 &&
+		    errno == EINTR)
+			;
+		if (n == 1 && buf[0] == 'R')
+			_exit(0);
+		if (n > 0) {
+			buf[n] = '\0';
+			fprintf(stderr, "gatehouse: %s\n", buf);
+		} else
+			fprintf(stderr, "gatehouse: milter exited while "
+			    "starting\n");
+		(void)waitpid(pid, &status, WNOHANG);
+		_exit(1);
+	}
+	close(p[0]);
+	notify_fd = p[1];
+	/* The working directory stays: relative paths in the command line
+	   and the configuration (rule files) mean the same at SIGHUP. */
+	if (setsid() == -1)
+		gh_log(LOG_WARNING, "setsid: %s", strerror(errno));
+	return 0;
+}
+
+/* Tell the parent (when detaching) and systemd that we are ready. */
+static void
+ready(void)
+{
+	int	 fd;
+
+	if (notify_fd != -1) {
+		if (write(notify_fd, "R", 1) != 1)
+			gh_log(LOG_WARNING, "cannot notify the parent");
+		close(notify_fd);
+		notify_fd = -1;
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			if (fd > STDERR_FILENO)
+				close(fd);
+		}
+	}
+	sd_notify(0, "READY=1");
+}
+
+/* Build a chain, logging what loading reports; NULL on error (logged). */
+static struct gh_chain *
+build_chain(struct gh_config *cfg, char *err, size_t errsz)
+{
+	struct gh_chain	*c;
+	char		*text = NULL, *line, *save;
+	size_t		 len = 0;
+	FILE		*report = open_memstream(&text, &len);
+
+	c = gh_chain_new(cfg, report, err, errsz);
+	if (report) {
+		fclose(report);
+		for (line = strtok_r(text, "\n", &save); line;
+		    line = strtok_r(NULL, "\n", &save))
+			gh_log(LOG_INFO, "%s", line);
+		free(text);
+	}
+	return c;
+}
+
+/* libmilter's listening socket, found after smfi_opensocket(). */
+static struct sockaddr_storage	 listen_ss;
+static socklen_t		 listen_sslen;
+
+/* Find libmilter's listening socket among our descriptors (the only
+   listening stream socket): its descriptor, its address in listen_ss. */
+static int
+find_listener(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 fd, acc, type, found = -1;
+	socklen_t	 len;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd == dirfd(d))
+			continue;
+		len = sizeof(acc);
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc,
+		    &len) == -1 || !acc)
+			continue;
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+		    type != SOCK_STREAM)
+			continue;
+		listen_sslen = sizeof(listen_ss);
+		if (getsockname(fd, (struct sockaddr *)&listen_ss,
+		    &listen_sslen) == -1)
+			continue;
+		found = fd;
+		break;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * Wake libmilter's listener: it holds a lock across a poll() of up to
+ * MI_CHK_TIME (5 s) that smfi_stop() needs, so a stop would wait for
+ * the poll to time out.  A connection makes the poll return.
+ */
+static void
+wake_listener(void)
+{
+	struct sockaddr_storage	 ss = listen_ss;
+	int			 fd;
+
+	if (listen_sslen == 0)
+		return;
+	/* A wildcard address is reached through the loopback. */
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
+			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+			sin6->sin6_addr = in6addr_loopback;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		return;
+	(void)connect(fd, (struct sockaddr *)&ss, listen_sslen);
+	close(fd);
+}
+
+/* The path of a unix socket specification, or NULL. */
+static const char *
+unix_path(const char *conn)
+{
+	if (strncmp(conn, "unix:", 5) == 0)
+		return conn + 5;
+	if (strncmp(conn, "local:", 6) == 0)
+		return conn + 6;
+	return NULL;
+}
+
+/* Open the listening socket with its mode, group and options. */
+static int
+open_socket(const struct gh_config *cfg)
+{
+	const char	*path = unix_path(cfg->milter_listen);
+	struct group	*gr;
+	struct stat	 sb;
+	mode_t		 old;
+	int		 r, fd, on = 1;
+
+	if (smfi_setconn(cfg->milter_listen) != MI_SUCCESS) {
+		startup_error("milter_listen %s: not usable",
+		    cfg->milter_listen);
+		return -1;
+	}
+	/* The unix socket gets its mode at birth, not a moment later. */
+	old = umask(path ? (mode_t)(~cfg->milter_socket_mode & 0777) : 077);
+	r = smfi_opensocket(true);
+	umask(old);
+	if (r != MI_SUCCESS) {
+		startup_error("cannot listen on %s (see the libmilter "
+		    "message before)", cfg->milter_listen);
+		return -1;
+	}
+	fd = find_listener();
+	if (path == NULL) {
+		if (fd == -1 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on)) == -1)
+			gh_log(LOG_WARNING, "milter: could not set "
+			    "TCP_NODELAY on %s: expect ~40 ms per header "
+			    "edit; a unix socket is recommended",
+			    cfg->milter_listen);
+		else
+			gh_log(LOG_INFO, "milter: TCP_NODELAY set on %s (a "
+			    "unix socket is faster still)",
+			    cfg->milter_listen);
+		return 0;
+	}
+	if (chmod(path, cfg->milter_socket_mode) == -1) {
+		startup_error("chmod %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (cfg->milter_socket_group[0]) {
+		if ((gr = getgrnam(cfg->milter_socket_group)) == NULL) {
+			startup_error("milter_socket_group %s: no such group",
+			    cfg->milter_socket_group);
+			return -1;
+		}
+		/* Skip chown(2) when the directory's group (setgid) or
+		   ours already made it right: a seccomp filter may deny
+		   chown (systemd's @privileged set). */
+		if ((stat(path, &sb) == -1 || sb.st_gid != gr->gr_gid) &&
+		    chown(path, (uid_t)-1, gr->gr_gid) == -1) {
+			startup_error("chown %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Run as `user` (and `group`) when started as root. */
+static int
+drop_privileges(const struct gh_config *cfg)
+{
+	const char	*path = unix_path(cfg->milter_listen);
+	struct passwd	*pw;
+	char		 err[256];
+
+	if (geteuid() != 0 || cfg->user[0] == '\0')
+		return gh_daemon_drop_privileges(cfg, err, sizeof(err));
+	if ((pw = getpwnam(cfg->user)) == NULL) {
+		startup_error("user %s: no such user", cfg->user);
+		return -1;
+	}
+	/* The socket stays ours, so that we can remove it at the end. */
+	if (path && chown(path, pw->pw_uid, (gid_t)-1) == -1)
+		gh_log(LOG_WARNING, "chown %s: %s", path, strerror(errno));
+	if (gh_daemon_drop_privileges(cfg, err, sizeof(err)) == -1) {
+		startup_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Signal handler: one byte into the pipe (async-signal-safe). */
+static void
+on_signal(int sig)
+{
+	int	 saved = errno;
+	char	 c = sig == SIGHUP ? 'H' : 'T';
+	ssize_t	 n;
+
+	n = write(evpipe[1], &c, 1);
+	(void)n;
+	errno = saved;
+}
+
+/* Install the handlers; the main thread never blocks these signals. */
+static int
+setup_signals(void)
+{
+	struct sigaction sa;
+	sigset_t	 set;
+	int		 i;
+
+	if (pipe2(evpipe, O_CLOEXEC) == -1 ||
+	    fcntl(evpipe[1], F_SETFL, O_NONBLOCK) == -1)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGHUP, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	for (i = 0; i < 3; i++)
+		sigaddset(&set, (int[]){ SIGHUP, SIGTERM, SIGINT }[i]);
+	return pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0 ? 0 : -1;
+}
+
+/* The libmilter thread: smfi_main() until it stops. */
+static void *
+milter_thread(void *arg)
+{
+	char	 c = smfi_main() == MI_SUCCESS ? 'x' : 'X';
+	ssize_t	 n;
+
+	n = write(evpipe[1], &c, 1);
+	(void)n;
+	return NULL;
+}
+
+/* SIGHUP: a new chain from a freshly loaded configuration. */
+static void
+reload(const struct milter_opts *o, const struct gh_config *running)
+{
+	struct gh_config	*cfg;
+	struct gh_chain		*c;
+	char			 err[1024];
+
+	sd_notify(0, "RELOADING=1");
+	gh_log(LOG_NOTICE, "milter: reloading the configuration");
+	if (o->reload == NULL || (cfg = o->reload(o->reload_arg)) == NULL) {
+		gh_log(LOG_ERR, "milter: reload failed; the running "
+		    "configuration stays");
+		gh_metrics_reload(false);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if ((c = build_chain(cfg, err, sizeof(err))) == NULL) {
+		gh_log(LOG_ERR, "milter: %s; reload failed, the running "
+		    "configuration stays", err);
+		gh_config_unref(cfg);
+		gh_metrics_reload(false);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if (strcmp(cfg->milter_listen, running->milter_listen) != 0 ||
+	    cfg->milter_socket_mode != running->milter_socket_mode ||
+	    strcmp(cfg->milter_socket_group,
+	    running->milter_socket_group) != 0 ||
+	    strcmp(cfg->user, running->user) != 0)
+		gh_log(LOG_WARNING, "milter: milter_listen, the socket's "
+		    "mode and group, and user take effect at restart only");
+	if (!o->keep_log_level)
+		gh_log_set_level(cfg->log_level);
+	milter__chain_set(&G, c);
+	gh_config_unref(cfg);
+	gh_metrics_reload(true);
+	gh_log(LOG_NOTICE, "milter: configuration reloaded; new messages "
+	    "use it");
+	sd_notify(0, "READY=1");
+}
+
+/* smfi_stop() on a thread of its own: it may wait for the listener. */
+static void *
+stopper(void *arg)
+{
+	smfi_stop();
+	__atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Stop: no new connections; open sessions get shutdown_timeout. */
+static void
+stop(const struct gh_config *cfg)
+{
+	uint64_t	 deadline = gh_now_us() + cfg->shutdown_timeout_ms * 1000;
+	uint64_t	 closing = gh_now_us() + 6 * 1000 * 1000;
+	struct timespec	 ts = { 0, 20 * 1000 * 1000 };
+	static int	 stopped;
+	pthread_t	 tid;
+	char		 c;
+	int		 n;
+
+	sd_notify(0, "STOPPING=1");
+	if (pthread_create(&tid, NULL, stopper, &stopped) == 0) {
+		pthread_detach(tid);
+		/* Until the listener is closed, keep waking it. */
+		while (!__atomic_load_n(&stopped, __ATOMIC_ACQUIRE) &&
+		    gh_now_us() < closing) {
+			wake_listener();
+			nanosleep(&ts, NULL);
+		}
+	} else
+		smfi_stop();
+	gh_log(LOG_NOTICE, "milter: stopping, %d session(s) open",
+	    milter__sessions(&G));
+	while ((n = milter__sessions(&G)) > 0 && gh_now_us() < deadline) {
+		/* A second SIGTERM means now. */
+		if (read(evpipe[0], &c, 1) == 1 && (c == 'T'))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if ((n = milter__sessions(&G)) > 0)
+		gh_log(LOG_WARNING, "milter: %d session(s) still open at "
+		    "exit", n);
+}
+
+/* Remove our unix socket if it is still the one we made. */
+static void
+remove_socket(const struct gh_config *cfg, const struct stat *made)
+{
+	const char	*path = unix_path(cfg->milter_listen);
+	struct stat	 sb;
+
+	if (path && made->st_ino && stat(path, &sb) == 0 &&
+	    sb.st_ino == made->st_ino && sb.st_dev == made->st_dev &&
+	    S_ISSOCK(sb.st_mode))
+		(void)unlink(path);
+}
+
+/* The main thread's loop: signals and the milter thread's end. */
+static int
+main_loop(const struct milter_opts *o, const struct gh_config *cfg)
+{
+	char	 c;
+	ssize_t	 n;
+
+	for (;;) {
+		n = read(evpipe[0], &c, 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != 1) {
+			gh_log(LOG_ERR, "milter: event pipe: %s",
+			    n == 0 ? "closed" : strerror(errno));
+			return 1;
+		}
+		switch (c) {
+		case 'H':
+			reload(o, cfg);
+			break;
+		case 'T':
+			/* Make the pipe non-blocking for stop()'s polls. */
+			fcntl(evpipe[0], F_SETFL, O_NONBLOCK);
+			stop(cfg);
+			return 0;
+		default:	/* 'x'/'X': smfi_main() returned by itself */
+			gh_log(LOG_ERR, "milter: libmilter stopped (%s)",
+			    c == 'x' ? "told to" : "failure");
+			fcntl(evpipe[0], F_SETFL, O_NONBLOCK);
+			stop(cfg);
+			return c == 'x' ? 0 : 1;
+		}
+	}
+}
+
+/* Run the milter daemon (see milter.h). */
+int
+milter_main(struct gh_config *cfg, const struct milter_opts *o)
+{
+	struct gh_chain	*c;
+	struct stat	 made;
+	struct gh_metrics_http *metrics;
+	pthread_t	 tid;
+	char		 err[1024];
+	const char	*path;
+	int		 r;
+
+	memset(&made, 0, sizeof(made));
+	/* Under systemd (Type=notify) the service is the process itself. */
+	if (!o->foreground && getenv("NOTIFY_SOCKET") == NULL &&
+	    detach() == -1)
+		return 1;
+	if (setup_signals() == -1) {
+		startup_error("signals: %s", strerror(errno));
+		return 1;
+	}
+	if ((c = build_chain(cfg, err, sizeof(err))) == NULL) {
+		startup_error("%s", err);
+		return 1;
+	}
+	r = milter__state_init(&G, &smfi_api, c);
+	gh_chain_unref(c);
+	if (r == -1) {
+		startup_error("cannot initialise the milter state");
+		return 1;
+	}
+	if (smfi_register(desc) != MI_SUCCESS) {
+		startup_error("smfi_register failed");
+		return 1;
+	}
+	if (open_socket(cfg) == -1 || drop_privileges(cfg) == -1)
+		return 1;
+	G.tcp = unix_path(cfg->milter_listen) == NULL;
+	if ((path = unix_path(cfg->milter_listen)) != NULL &&
+	    stat(path, &made) == -1)
+		memset(&made, 0, sizeof(made));
+	if ((r = pthread_create(&tid, NULL, milter_thread, NULL)) != 0) {
+		startup_error("cannot start the milter thread: %s",
+		    strerror(r));
+		return 1;
+	}
+	pthread_detach(tid);
+	gh_log(LOG_NOTICE, "milter: listening on %s (gatehouse %s)",
+	    cfg->milter_listen, GH_VERSION);
+	metrics = gh_metrics_http_start(cfg);
+	ready();
+	r = main_loop(o, cfg);
+	gh_metrics_http_stop(metrics);
+	remove_socket(cfg, &made);
+	if (milter__sessions(&G) == 0)
+		milter__state_fini(&G);
+	gh_log(LOG_NOTICE, "milter: stopped");
+	return r;
+}

@@ -1,0 +1,174 @@
+/*
+ * proxy.h — the SMTP proxy's internal interfaces: the server (loop,
+ * listeners, signals, the current chain), sessions (client side),
+ * the backend client, and the worker pool.  Only proxy/ and cli/proxy.c
+ * include this.
+ */
+#ifndef GH_PROXY_H
+#define GH_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "filters/chain.h"
+#include "filters/config.h"
+#include "filters/filter.h"
+#include "filters/util.h"
+
+struct session;
+struct backend;
+struct workers;
+struct closing;		/* a backend connection saying QUIT */
+
+/* What the backend offered in its EHLO reply. */
+enum {
+	XA_NAME = 1 << 0, XA_ADDR = 1 << 1, XA_PORT = 1 << 2,
+	XA_PROTO = 1 << 3, XA_HELO = 1 << 4, XA_IDENT = 1 << 5,
+	XA_SOURCE = 1 << 6, XA_LOGIN = 1 << 7,
+};
+
+struct backend_caps {
+	bool		 known;		/* from a real EHLO reply */
+	bool		 pipelining, eightbitmime, smtputf8, dsn, enhanced;
+	bool		 chunking, starttls;
+	bool		 xclient, xforward;
+	unsigned	 xclient_attrs, xforward_attrs;	/* XA_* */
+	uint64_t	 size;		/* 0: none given */
+};
+
+/* A reply from the backend; code 0 means the backend failed (why). */
+struct be_reply {
+	int		 code;
+	const char	*text;		/* all lines, each "ddd-..." CRLF */
+	size_t		 len;
+	const char	*why;		/* code 0: what went wrong */
+};
+
+/* The identity the backend should see (XCLIENT/XFORWARD). */
+struct client_ident {
+	char	*name;		/* PTR name or "[UNAVAILABLE]" */
+	char	*addr;		/* text, NULL if unknown */
+	char	*port;
+	char	*proto;		/* SMTP or ESMTP */
+	char	*helo;
+	char	*ident;		/* XFORWARD from a trusted front: queue id */
+	char	*source;	/* LOCAL or REMOTE */
+};
+
+/* Per-client-address connection counts. */
+struct addr_count;
+
+struct server {
+	struct event_base	*base;
+	struct gh_chain		*chain;		/* current; sessions ref it */
+	const char		*config_path;
+	char			*const *overrides;
+	size_t			 noverrides;
+
+	struct evconnlistener	**listeners;
+	size_t			 nlisteners;
+	struct event		*ev_term, *ev_int, *ev_hup, *ev_drain;
+	bool			 draining;
+
+	TAILQ_HEAD(, session)	 sessions;
+	size_t			 nsessions;
+	struct session		**by_id;	/* hash buckets */
+	size_t			 nbuckets;
+	struct addr_count	**counts;	/* hash buckets */
+	uint64_t		 next_id;
+
+	struct backend_caps	 caps;		/* last seen, for our EHLO */
+	struct workers		*workers;
+	uint64_t		 messages;	/* relayed, for the log */
+	struct backend		*probe;
+	TAILQ_HEAD(, closing)	 closing;
+	TAILQ_HEAD(, backend)	 pool;		/* idle, ready connections */
+	size_t			 npool;
+};
+
+/* server.c */
+int	 server_run(const char *config_path, char *const *overrides,
+	    size_t noverrides, struct gh_config *cfg, struct gh_chain *chain);
+struct session *server_find_session(struct server *, uint64_t id);
+struct session *session_next(struct session *);
+void	 server_session_gone(struct server *, struct session *);
+/* Count a new connection from `addr`; false when over the limit. */
+bool	 server_count_client(struct server *, const char *addr, long long max);
+void	 server_uncount_client(struct server *, const char *addr);
+
+/* session.c */
+void	 session_new(struct server *, evutil_socket_t fd,
+	    const struct sockaddr *, socklen_t);
+void	 session_on_backend(struct session *, const struct be_reply *);
+void	 session_on_verdict(struct session *, struct gh_verdict *);
+void	 session_shutdown(struct session *);	/* SIGTERM */
+void	 session_abort(struct session *);	/* the drain deadline */
+void	 session_free_orphan(struct gh_txn *);	/* a late worker result */
+bool	 session_in_transaction(const struct session *);
+uint64_t session_id(const struct session *);
+
+/* backend.c */
+struct backend *backend_open(struct server *, struct session *,
+	    const struct gh_config *, const struct client_ident *);
+void	 backend_free(struct backend *, bool graceful);
+/* A ready connection for `s`: from the pool, or a new one. */
+struct backend *backend_get(struct server *, struct session *,
+	    const struct gh_config *);
+/* The session is done with a connection that is in step and outside a
+   transaction: keep it for the next session (backend.pool_size). */
+void	 backend_release(struct backend *, const struct gh_config *);
+/* Close every pooled connection (reload, shutdown). */
+void	 backend_pool_flush(struct server *);
+/* At exit: drop the connections still saying QUIT. */
+void	 backend_close_all(struct server *);
+const struct backend_caps *backend_caps(const struct backend *);
+bool	 backend_ready(const struct backend *);
+/* Make sure the backend sees `id` (XCLIENT again, or XFORWARD before
+   MAIL), then send the command line; one reply comes back. */
+void	 backend_command(struct backend *, const struct client_ident *,
+	    const char *line, size_t len);
+/* DATA, then the message with the edits, dot-stuffed, then the final
+   reply (or the DATA refusal) comes back. */
+void	 backend_message(struct backend *, struct gh_message *,
+	    const struct gh_edit *, size_t nedits);
+bool	 backend_busy(const struct backend *);
+void	 backend_caps_parse(struct backend_caps *, const char *text,
+	    size_t len);
+
+/* relay.c: identities and ESMTP parameters on their way to the backend */
+struct smtp_path;
+void	 relay_ident_copy(struct client_ident *, const struct client_ident *);
+void	 relay_ident_free(struct client_ident *);
+void	 relay_ident_peer(struct client_ident *, const char *addr,
+	    const char *port, bool esmtp, const char *helo);
+int	 relay_xforward(struct client_ident *, const char *args, size_t len);
+/* The XCLIENT/XFORWARD attribute list for `id` limited to `attrs`. */
+int	 relay_ident_attrs(const struct client_ident *, unsigned attrs,
+	    bool xclient, struct gh_buf *out);
+int	 relay_params(const struct smtp_path *, bool mail,
+	    const struct backend_caps *, struct gh_buf *line,
+	    struct gh_str *bad);
+void	 relay_addr_text(const struct sockaddr *, char *addr, size_t asz,
+	    char *port, size_t psz);
+
+/* workers.c */
+struct workers *workers_new(struct server *, int n);
+void	 workers_free(struct workers *);
+/* Run stages `first`..`last` of the chain for `txn` on a worker; the
+   verdict comes back to session_on_verdict() by session id. */
+int	 workers_submit(struct workers *, uint64_t sid, struct gh_txn *,
+	    enum gh_stage first, enum gh_stage last);
+
+/* Run stages first..last; stop at the first refusal. */
+int	 proxy_run_stages(struct gh_txn *, enum gh_stage first,
+	    enum gh_stage last, struct gh_verdict *out);
+
+#endif

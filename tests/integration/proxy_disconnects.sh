@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# proxy_disconnects.sh — gatehouse proxy: client disconnects at every stage deliver nothing.
+# Real gatehouse, scripted backend (tests/lib/fake_backend.py) and raw
+# SMTP clients, all on loopback; see tests/lib/proxy_suite.py.
+set -u
+command -v python3 >/dev/null || { echo "python3 missing"; exit 77; }
+exec python3 "$GH_SRC/tests/lib/proxy_suite.py" disconnects

@@ -1,0 +1,16 @@
+-- authserv.lua: one message; our Authentication-Results names
+-- -D authserv=ID (to see which configuration a message ran on).
+dofile(dir .. "/common.lua")
+
+conn = open_conn()
+envelope(conn, "<a@example.org>", "<b@example.net>")
+headers(conn, { { "From", "a@example.org" } })
+if mt.eom(conn) ~= nil then fail("eom") end
+reply_is(conn, SMFIR_CONTINUE, "eom")
+ar = mt.getheader(conn, "Authentication-Results", 0)
+if ar == nil or ar:gsub("^ ", "") ~= authserv .. "; none" then
+	fail("Authentication-Results: " .. tostring(ar) .. ", want " ..
+	    authserv)
+end
+mt.disconnect(conn)
+mt.echo("authserv " .. authserv .. ": ok")
