@@ -6,7 +6,8 @@
  *
  * Usage: gatehouse [-c FILE] [-o key=value]... scan [--json] [--offline]
  *            [--client ADDR] [--helo NAME] [--sender ADDR] [--rcpt ADDR]
- *            [--stats | --profile] [--subrules] FILE.eml... | -
+ *            [--stats | --profile] [--subrules]
+ *            [--no-prefilter | --plain] FILE.eml... | -
  *
  * Messages may have LF or CRLF line ends (converted to CRLF as SMTP
  * carries them).  The envelope comes from the options, else the sender
@@ -16,6 +17,8 @@
  * --profile adds the time spent in each rule, by rule type and for the
  * ten slowest rules (timing every rule costs a little CPU itself).
  * --subrules lists, in JSON, the sub-rules (__NAME) that hit as well.
+ * --no-prefilter is rules.prefilter=no; --plain is rules.shortcuts=no
+ * (one search per rule per text): both give the same hits, slower.
  * Exit 0 when every message was scanned, 2 on a usage or load error,
  * 1 when a file could not be read.
  */
@@ -174,7 +177,7 @@ print_profile(const struct gh_chain *c, bool json, double n, double scale)
 		printf("  %-10s %8.4f ms (scans, line joins)\n", "prefilter",
 		    prof[nr] / 1e6 / n * scale);
 	printf(json ? "},\"slowest\":[" : "slowest rules (ms per message):\n");
-	for (i = 0; i < nr && i < (getenv("GH_TOPN") ? (size_t)atoi(getenv("GH_TOPN")) : 10) && rt[i].ns > 0; i++) {
+	for (i = 0; i < nr && i < 10 && rt[i].ns > 0; i++) {
 		const char *name = rules_name(set, rt[i].rule);
 		const char *type = rules_type_name(rules_type_of(set,
 		    rt[i].rule));
@@ -498,6 +501,8 @@ cmd_scan(struct gh_cli *cli)
 		{ "stats", no_argument, NULL, 'S' },
 		{ "profile", no_argument, NULL, 'P' },
 		{ "subrules", no_argument, NULL, 'U' },
+		{ "no-prefilter", no_argument, NULL, 'N' },
+		{ "plain", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct scan_opts	 o = { 0 };
@@ -505,6 +510,7 @@ cmd_scan(struct gh_cli *cli)
 	struct gh_config	*cfg;
 	struct gh_chain		*c;
 	char			 err[8192];
+	const char		*eval = NULL;
 	bool			 offline = false;
 	int			 ch, i, r = 0;
 
@@ -522,6 +528,8 @@ cmd_scan(struct gh_cli *cli)
 		case 'S': o.stats = true; break;
 		case 'P': o.stats = o.profile = true; break;
 		case 'U': o.subrules = true; break;
+		case 'N': eval = "rules.prefilter=no"; break;
+		case 'L': eval = "rules.shortcuts=no"; break;
 		default: return 2;
 		}
 	}
@@ -529,7 +537,7 @@ cmd_scan(struct gh_cli *cli)
 		fprintf(stderr, "usage: gatehouse scan [--json] [--offline] "
 		    "[--client ADDR] [--helo NAME] [--sender ADDR] "
 		    "[--rcpt ADDR] [--stats | --profile] [--subrules] "
-		    "FILE.eml... | -\n");
+		    "[--no-prefilter | --plain] FILE.eml... | -\n");
 		return 2;
 	}
 	if (offline) {
@@ -541,6 +549,15 @@ cmd_scan(struct gh_cli *cli)
 		cli->overrides = ov;
 		ov[cli->noverrides++] = "spf.enable=no";
 		ov[cli->noverrides++] = "dkim.enable=no";
+	}
+	if (eval != NULL) {
+		char **ov = realloc(cli->overrides, (cli->noverrides + 1) *
+		    sizeof(char *));
+
+		if (ov == NULL)
+			return 2;
+		cli->overrides = ov;
+		ov[cli->noverrides++] = (char *)eval;
 	}
 	if ((cfg = cli_load_config(cli)) == NULL)
 		return 2;

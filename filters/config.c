@@ -226,6 +226,14 @@ static const struct key keys[] = {
 	/* rules */
 	{ "rules.score_set", CT_INT, "0", 0, 3, O(rules_score_set), NULL,
 	    "SpamAssassin score set: 0 no Bayes, no network tests." },
+	{ "rules.prefilter", CT_BOOL, "yes", 0, 0, O(rules_prefilter), NULL,
+	    "Look for the literals every match of a body, rawbody, uri or "
+	    "full rule needs (Vectorscan) and run PCRE2 only on the texts "
+	    "that hold one; no gives the same results, slower." },
+	{ "rules.shortcuts", CT_BOOL, "yes", 0, 0, O(rules_shortcuts), NULL,
+	    "no: one PCRE2 search per rule per text, as SpamAssassin does, "
+	    "without prefilter or line joining (for comparisons); the "
+	    "results are the same." },
 	{ "rules.reject_reply", CT_REPLY,
 	    "550 5.7.1 Message refused by policy (%{session})", 0, 0,
 	    O(rules_reject_reply), "5",

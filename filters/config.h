@@ -148,6 +148,8 @@ struct gh_config {
 
 	/* rules */
 	long long		 rules_score_set;
+	bool			 rules_prefilter;
+	bool			 rules_shortcuts;
 	struct gh_reply_conf	 rules_reject_reply;
 	struct gh_reply_conf	 rules_tempfail_reply;
 

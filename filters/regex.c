@@ -139,6 +139,10 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 	}
 	memset(&opts, 0, sizeof(opts));
 	opts.score_set = (int)cfg->rules_score_set;
+	if (!cfg->rules_prefilter)
+		opts.flags |= RULES_LOAD_NO_PREFILTER;
+	if (!cfg->rules_shortcuts)
+		opts.flags |= RULES_LOAD_PLAIN;
 	if (rules_load((const char *const *)cfg->rules.v, cfg->rules.n, &opts,
 	    &ri->set, &ri->diag) == -1) {
 		/* Every error, one per line, file:line first. */

@@ -335,7 +335,12 @@ escape_byte(struct lparse *lp, bool in_class)
 			const char *q = memchr(p, *p == '{' ? '}' : *p == '<' ?
 			    '>' : '\'', (size_t)(lp->end - p - 1) + 1);
 			p = q != NULL ? q + 1 : lp->end;
-		} else if ((c == 'p' || c == 'P' || c == 'g') && p < lp->end)
+		} else if (c == 'g') {
+			if (p < lp->end && (*p == '-' || *p == '+'))
+				p++;
+			while (p < lp->end && *p >= '0' && *p <= '9')
+				p++;
+		} else if ((c == 'p' || c == 'P') && p < lp->end)
 			p++;
 		lp->p = p;
 		return -1;
@@ -606,8 +611,10 @@ parse_atom(struct lparse *lp, struct linfo *li)
 					for (j = 0; j < lit.exact.n; j++) {
 						char buf[LIT_LEN_MAX + 2];
 						size_t n = li->exact.v[i].len;
-						if (n + 1 > LIT_LEN_MAX)
-							continue;
+						if (n + 1 > LIT_LEN_MAX) {
+							lset_free(&prod);
+							goto too_long;
+						}
 						memcpy(buf, li->exact.v[i].s, n);
 						buf[n] = lit.exact.v[j].s[0];
 						if (!lset_add(&prod, buf, n + 1))
@@ -617,6 +624,22 @@ parse_atom(struct lparse *lp, struct linfo *li)
 				li->exact = prod;
 				linfo_free(&lit);
 			}
+			if (lp->p < lp->end)
+				lp->p += 2;
+			return true;
+too_long:
+			/* the prefixes so far are required, not exact */
+			linfo_free(&lit);
+			li->req = li->exact;
+			li->req_ok = li->req.n > 0 && !lset_has_empty(&li->req);
+			li->exact.v = NULL;
+			li->exact.n = 0;
+			li->exact_ok = false;
+			if (!li->req_ok)
+				lset_free(&li->req);
+			while (lp->p < lp->end && !(lp->p[0] == '\\' &&
+			    lp->p + 1 < lp->end && lp->p[1] == 'E'))
+				lp->p++;
 			if (lp->p < lp->end)
 				lp->p += 2;
 			return true;
@@ -918,14 +941,21 @@ rules__required_literals(const char *pattern, const char *mods,
 	lp.end = tr + strlen(tr);
 	lp.x = strchr(mods, 'x') != NULL;
 	lp.icase = strchr(mods, 'i') != NULL;
-	/* inline options anywhere: apply to the whole (only widens) */
+	/*
+	 * Inline options anywhere: (?i) applies to the whole (that only
+	 * widens the set); an x turned on or off for a part, or reset by
+	 * (?^), changes what white space and # mean there: no set.
+	 */
 	for (q = tr; (q = strstr(q, "(?")) != NULL; q += 2) {
 		const char *f = q + 2;
-		for (; *f != '\0' && strchr("imnsxpaludo^", *f) != NULL; f++) {
+		for (; *f != '\0' && strchr("imnsxpaludo^-", *f) != NULL;
+		    f++) {
 			if (*f == 'i')
 				lp.icase = true;
-			if (*f == 'x')
-				lp.x = true;	/* conservative */
+			if (*f == 'x' || (*f == '^' && lp.x)) {
+				free(tr);
+				return -1;
+			}
 		}
 	}
 	if (!parse_alt(&lp, &li) || lp.oom || lp.p != lp.end) {

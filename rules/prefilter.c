@@ -28,7 +28,6 @@
  * caller.
  */
 #include <hs.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,11 +140,8 @@ pf_build_type(struct rules_set *set, enum rules_type type)
 
 		if (r->re.body == NULL || r->re.code == NULL ||
 		    rules__required_literals(r->re.body, r->re.mods,
-		    PF_LIT_MIN, &rl, &caseless) == -1) {
-			if (getenv("GH_PF_DEBUG")) fprintf(stderr, "PFNOLIT %s\n", r->name);
+		    PF_LIT_MIN, &rl, &caseless) == -1)
 			continue;
-		}
-		if (getenv("GH_PF_DEBUG")) { size_t q; fprintf(stderr, "PFLIT %s %zu:", r->name, rl.n); for (q = 0; q < rl.n && q < 8; q++) fprintf(stderr, " [%s]", rl.v[q].s); fprintf(stderr, "\n"); }
 		n0 = x.n;
 		for (j = 0; j < rl.n; j++)
 			if (!lits_add(&x, &rl.v[j], HS_FLAG_SINGLEMATCH |
@@ -188,94 +184,6 @@ out:
 	return rc;
 }
 
-static int
-pf_build_nfa(struct rules_set *set, enum rules_type type)
-{
-	uint32_t n = set->nbytype[type], i, k = 0, tries;
-	char **expr = calloc(n + 1, sizeof(*expr));
-	unsigned *flags = calloc(n + 1, sizeof(*flags));
-	unsigned *ids = calloc(n + 1, sizeof(*ids));
-	uint32_t *rule = calloc(n + 1, sizeof(*rule));
-	hs_compile_error_t *err = NULL;
-	hs_expr_info_t *info;
-	hs_database_t *db = NULL;
-	int rc = -1;
-
-	if (expr == NULL || flags == NULL || ids == NULL || rule == NULL)
-		goto out;
-	for (i = 0; i < n; i++) {
-		const struct rule *r = &set->rules[set->bytype[type][i]];
-		unsigned f;
-		char *e;
-
-		if (r->flags & RF_PREFILTERED)
-			continue;
-		f = rules__pf_flags(r);
-		e = rules__pf_expression(r, f);
-		info = NULL;
-		if (e == NULL || hs_expression_info(e, f, &info, &err) !=
-		    HS_SUCCESS) {
-			hs_free_compile_error(err);
-			err = NULL;
-			free(e);
-			continue;
-		}
-		if (info->min_width == 0) {
-			free(info);
-			free(e);
-			continue;
-		}
-		free(info);
-		if (getenv("GH_PF_DEBUG")) fprintf(stderr, "PFNFA %s\n", r->name);
-		expr[k] = e;
-		flags[k] = f;
-		rule[k] = set->bytype[type][i];
-		k++;
-	}
-	for (tries = 0; k > 0 && tries < 8; tries++) {
-		for (i = 0; i < k; i++)
-			ids[i] = i;
-		if (hs_compile_multi((const char *const *)expr, flags, ids, k,
-		    HS_MODE_BLOCK, NULL, &db, &err) == HS_SUCCESS)
-			break;
-		db = NULL;
-		if (err->expression < 0 || (uint32_t)err->expression >= k) {
-			hs_free_compile_error(err);
-			goto out;
-		}
-		i = (uint32_t)err->expression;
-		hs_free_compile_error(err);
-		free(expr[i]);
-		memmove(&expr[i], &expr[i + 1], (k - i - 1) * sizeof(*expr));
-		memmove(&flags[i], &flags[i + 1], (k - i - 1) *
-		    sizeof(*flags));
-		memmove(&rule[i], &rule[i + 1], (k - i - 1) * sizeof(*rule));
-		k--;
-	}
-	if (db == NULL)
-		goto out;
-	if (hs_alloc_scratch(db, &set->pf_scratch) != HS_SUCCESS) {
-		hs_free_database(db);
-		goto out;
-	}
-	for (i = 0; i < k; i++)
-		set->rules[rule[i]].flags |= RF_PREFILTERED;
-	set->pf_nfa_db[type] = db;
-	set->pf_nfa_ids[type] = rule;
-	set->pf_count += k;
-	set->pf_held[type] += k;
-	rule = NULL;
-	rc = 0;
-out:
-	for (i = 0; expr != NULL && i < k; i++)
-		free(expr[i]);
-	free(expr);
-	free(flags);
-	free(ids);
-	free(rule);
-	return rc;
-}
-
 /*
  * Build the prefilter databases of SET.  Returns the number of rules
  * the prefilter holds (0: none, e.g. on a CPU Vectorscan cannot run).
@@ -290,8 +198,6 @@ rules__prefilter_build(struct rules_set *set)
 	for (i = 0; i < sizeof(pf_types) / sizeof(pf_types[0]); i++)
 		if (set->nbytype[pf_types[i]] > 0) {
 			(void)pf_build_type(set, pf_types[i]);
-			if (getenv("GH_PF_NFA"))
-				(void)pf_build_nfa(set, pf_types[i]);
 		}
 	return set->pf_count;
 }
@@ -358,8 +264,8 @@ on_match(unsigned id, unsigned long long from, unsigned long long to,
 
 /*
  * Scan the N texts of V for the rules of TYPE.  Afterwards, for a rule
- * the type's prefilter holds, rules__prefilter_first() and the pairs'
- * next links give the texts it may match, in order.  Returns false
+ * the type's prefilter holds, t->pf_head[rule] and the pairs' next
+ * links give the texts it may match, in order (eval_listed()).  Returns false
  * when this type has no prefilter (every rule runs on every text).
  */
 bool
@@ -370,7 +276,7 @@ rules__prefilter_scan(struct rules_txn *t, enum rules_type type,
 	size_t i;
 
 	t->pf_on[type] = false;
-	if ((set->pf_db[type] == NULL && set->pf_nfa_db[type] == NULL) || n > UINT32_MAX)
+	if (set->pf_db[type] == NULL || n > UINT32_MAX)
 		return false;
 	if (t->pf_scratch == NULL && hs_clone_scratch(set->pf_scratch,
 	    &t->pf_scratch) != HS_SUCCESS) {
@@ -390,13 +296,8 @@ rules__prefilter_scan(struct rules_txn *t, enum rules_type type,
 		t->pf_text = (uint32_t)i;
 		if (v[i].len > UINT32_MAX)
 			return false;
-		t->pf_rules = set->pf_ids[type];
-		if (set->pf_db[type] != NULL && (hs_scan(set->pf_db[type], s, (unsigned)v[i].len, 0,
-		    t->pf_scratch, on_match, t) != HS_SUCCESS || t->pf_full))
-			return false;
-		t->pf_rules = set->pf_nfa_ids[type];
-		if (set->pf_nfa_db[type] != NULL && (hs_scan(set->pf_nfa_db[type], s, (unsigned)v[i].len, 0,
-		    t->pf_scratch, on_match, t) != HS_SUCCESS || t->pf_full))
+		if (hs_scan(set->pf_db[type], s, (unsigned)v[i].len, 0,
+		    t->pf_scratch, on_match, t) != HS_SUCCESS || t->pf_full)
 			return false;
 	}
 	t->pf_type_stamp[type] = t->pf_stamp;

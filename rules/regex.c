@@ -995,6 +995,21 @@ group_end(const char *p, const char *end)
 	return NULL;
 }
 
+/*
+ * True if [P, END) holds ^ or $ outside classes: under /m they match
+ * at more places, which a negative lookaround turns into fewer matches.
+ */
+static bool
+has_anchor(const char *p, const char *end)
+{
+	while (p < end) {
+		if (*p == '^' || *p == '$')
+			return true;
+		p += elem_len(p, end);
+	}
+	return false;
+}
+
 #define NL_MAY	(-2)	/* a class member that may match a newline */
 #define NL_NOT	(-3)	/* one that cannot (\\d, \\w, \\h...) */
 
@@ -1028,7 +1043,7 @@ nl_member(const char **pp, const char *end)
 		*pp = q;
 		return v;
 	}
-	if (*q >= '0' && *q <= '7') {
+	if (*q == '0') {
 		for (k = 0; k < 3 && q < end && *q >= '0' && *q <= '7'; k++, q++)
 			v = v * 8 + (*q - '0');
 		*pp = q;
@@ -1037,7 +1052,10 @@ nl_member(const char **pp, const char *end)
 	*pp = q + 1;
 	if (*q == 'n')
 		return '\n';
-	if (strchr("sWDvRCXpPN", *q) != NULL && *q != 'N')
+	if (*q == 'c')			/* \cJ is a newline: say maybe */
+		return *pp < end ? (*pp += 1, NL_MAY) : NL_MAY;
+	/* \1-\9 \g \k: back references, may hold anything; \o{}: any */
+	if ((*q >= '1' && *q <= '9') || strchr("sWDHvRCXpPgko", *q) != NULL)
 		return NL_MAY;
 	if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z'))
 		return NL_NOT;
@@ -1057,7 +1075,7 @@ can_match_nl(const char *p, const char *end, bool dotall)
 	int lo, hi;
 
 	while (p < end) {
-		if (*p == '.' && dotall)
+		if ((*p == '.' && dotall) || *p == '\n')
 			return true;
 		if (*p == '\\') {
 			lo = nl_member(&p, end);
@@ -1120,10 +1138,14 @@ rules__regex_joinable(const char *pattern, const char *mods)
 
 	for (e = pattern; (e = strstr(e, "(?")) != NULL; e += 2) {
 		const char *f;
-		for (f = e + 2; f < end && strchr("imnsxpaludo^", *f) != NULL &&
-		    *f != '\0'; f++)
+		for (f = e + 2; f < end && strchr("imnsxpaludo^-", *f) != NULL &&
+		    *f != '\0'; f++) {
 			if (*f == 's')
 				dotall = true;
+			/* (?-m) (?^): /m could be turned off again */
+			if (*f == '-' || *f == '^')
+				return false;
+		}
 	}
 	while (p < end) {
 		if (*p == '\\' && p + 1 < end && strchr("AzZGK", p[1]) != NULL)
@@ -1139,7 +1161,8 @@ rules__regex_joinable(const char *pattern, const char *mods)
 		    p[2] == '!' || (p[2] == '<' && p + 3 < end &&
 		    (p[3] == '=' || p[3] == '!')))) {
 			if ((e = group_end(p, end)) == NULL ||
-			    can_match_nl(p + 3, e - 1, dotall))
+			    can_match_nl(p + 3, e - 1, dotall) ||
+			    has_anchor(p + 3, e - 1))
 				return false;
 			p = e;
 			continue;

@@ -189,8 +189,6 @@ struct rules_set {
 	/* Prefilter (prefilter.c): per type, a database and its rules. */
 	struct hs_database *pf_db[RULES_T_COUNT];
 	uint32_t	*pf_ids[RULES_T_COUNT];	/* pattern id -> rule */
-	struct hs_database *pf_nfa_db[RULES_T_COUNT];
-	uint32_t	*pf_nfa_ids[RULES_T_COUNT];
 	struct hs_scratch *pf_scratch;	/* prototype, cloned per txn */
 	size_t		 pf_count;	/* rules held */
 	uint32_t	 pf_held[RULES_T_COUNT];	/* rules held, by type */
@@ -355,10 +353,6 @@ struct rules_lits {
 int	 rules__required_literals(const char *pattern, const char *mods,
 	    size_t minlen, struct rules_lits *out, bool *caseless);
 void	 rules__lits_free(struct rules_lits *);
-
-/* pfexpr.c */
-unsigned rules__pf_flags(const struct rule *);
-char	*rules__pf_expression(const struct rule *, unsigned flags);
 
 /* prefilter.c */
 struct rules_txn;
