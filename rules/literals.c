@@ -453,6 +453,7 @@ parse_class(struct lparse *lp, struct linfo *li)
 }
 
 static bool parse_alt(struct lparse *lp, struct linfo *out);
+static bool parse_quant(struct lparse *lp, unsigned long *min, long *max);
 
 /* Skip a group's contents to its ')' (consumed); for groups ignored. */
 static void
@@ -547,12 +548,22 @@ parse_group(struct lparse *lp, struct linfo *li)
 	return true;
 }
 
-/* Skip white space and comments in extended mode. */
+/*
+ * Skip (?#...) comments, and white space and # comments in extended
+ * mode: PCRE2 skips them between an item and its quantifier too.
+ */
 static void
 skip_extended(struct lparse *lp)
 {
-	while (lp->x && lp->p < lp->end) {
-		if (*lp->p == ' ' || *lp->p == '\t' || *lp->p == '\n' ||
+	while (lp->p < lp->end) {
+		if (lp->end - lp->p >= 3 && memcmp(lp->p, "(?#", 3) == 0) {
+			while (lp->p < lp->end && *lp->p != ')')
+				lp->p++;
+			if (lp->p < lp->end)
+				lp->p++;
+		} else if (!lp->x)
+			break;
+		else if (*lp->p == ' ' || *lp->p == '\t' || *lp->p == '\n' ||
 		    *lp->p == '\r' || *lp->p == '\f' || *lp->p == '\v')
 			lp->p++;
 		else if (*lp->p == '#') {
@@ -578,9 +589,24 @@ static bool
 parse_atom(struct lparse *lp, struct linfo *li)
 {
 	int c = (unsigned char)*lp->p++;
-	const char *q;
+	unsigned long min;
+	long max;
 
 	switch (c) {
+	case '?':
+	case '*':
+	case '+':
+		/* a quantifier's lazy or possessive mark after a comment */
+		set_any(li);
+		return true;
+	case '{':
+		lp->p--;
+		if (parse_quant(lp, &min, &max)) {
+			set_any(li);
+			return true;
+		}
+		lp->p++;
+		return set_byte(lp, li, c);
 	case '(':
 		return parse_group(lp, li);
 	case '[':
@@ -592,58 +618,6 @@ parse_atom(struct lparse *lp, struct linfo *li)
 	case '$':
 		return set_empty(li);
 	case '\\':
-		if (lp->p < lp->end && *lp->p == 'Q') {
-			/* \Q...\E: the text itself */
-			struct linfo lit = { 0 };
-			lp->p++;
-			q = lp->p;
-			while (lp->p < lp->end && !(lp->p[0] == '\\' &&
-			    lp->p + 1 < lp->end && lp->p[1] == 'E'))
-				lp->p++;
-			if (!set_empty(li))
-				return false;
-			for (; q < lp->p; q++) {
-				struct lset prod = { 0 };
-				size_t i, j;
-				if (!set_byte(lp, &lit, (unsigned char)*q))
-					return false;
-				for (i = 0; i < li->exact.n; i++)
-					for (j = 0; j < lit.exact.n; j++) {
-						char buf[LIT_LEN_MAX + 2];
-						size_t n = li->exact.v[i].len;
-						if (n + 1 > LIT_LEN_MAX) {
-							lset_free(&prod);
-							goto too_long;
-						}
-						memcpy(buf, li->exact.v[i].s, n);
-						buf[n] = lit.exact.v[j].s[0];
-						if (!lset_add(&prod, buf, n + 1))
-							return false;
-					}
-				lset_free(&li->exact);
-				li->exact = prod;
-				linfo_free(&lit);
-			}
-			if (lp->p < lp->end)
-				lp->p += 2;
-			return true;
-too_long:
-			/* the prefixes so far are required, not exact */
-			linfo_free(&lit);
-			li->req = li->exact;
-			li->req_ok = li->req.n > 0 && !lset_has_empty(&li->req);
-			li->exact.v = NULL;
-			li->exact.n = 0;
-			li->exact_ok = false;
-			if (!li->req_ok)
-				lset_free(&li->req);
-			while (lp->p < lp->end && !(lp->p[0] == '\\' &&
-			    lp->p + 1 < lp->end && lp->p[1] == 'E'))
-				lp->p++;
-			if (lp->p < lp->end)
-				lp->p += 2;
-			return true;
-		}
 		if (lp->p < lp->end && strchr("bBAzZGK", *lp->p) != NULL) {
 			lp->p++;
 			return set_empty(li);
@@ -789,8 +763,8 @@ offer(struct lset *best, const struct lset *cand)
 static bool
 parse_seq(struct lparse *lp, struct linfo *out)
 {
-	struct lset cur = { 0 }, best = { 0 };
-	bool all_exact = true, ok = true;
+	struct lset cur = { 0 }, best = { 0 }, tail = { 0 };
+	bool all_exact = true, ok = true, has_tail;
 	unsigned long min;
 	long max;
 
@@ -809,11 +783,24 @@ parse_seq(struct lparse *lp, struct linfo *out)
 			break;
 		}
 		skip_extended(lp);
-		if (parse_quant(lp, &min, &max) && !quantify(lp, &a, min,
-		    max)) {
-			linfo_free(&a);
-			ok = false;
-			break;
+		has_tail = false;
+		if (parse_quant(lp, &min, &max)) {
+			/*
+			 * X{m,n} with m >= 1 ends with one X and starts
+			 * with one: what came before runs into the first,
+			 * what follows runs on from the last.
+			 */
+			if (min >= 1 && a.exact_ok) {
+				if (!lset_copy(&tail, &a.exact))
+					lp->oom = true;
+				has_tail = true;
+			}
+			if (lp->oom || !quantify(lp, &a, min, max)) {
+				linfo_free(&a);
+				lset_free(&tail);
+				ok = false;
+				break;
+			}
 		}
 		if (a.exact_ok && product(&cur, &a.exact, &next, &lp->oom)) {
 			lset_free(&cur);
@@ -822,12 +809,20 @@ parse_seq(struct lparse *lp, struct linfo *out)
 			/* cur ends here: keep the best requirement */
 			all_exact = false;
 			ok = offer(&best, &cur) && offer(&best, req_of(&a));
+			if (ok && has_tail && product(&cur, &tail, &next,
+			    &lp->oom))
+				ok = offer(&best, &next);
+			lset_free(&next);
 			lset_free(&cur);
-			if (ok && a.exact_ok)
+			if (ok && has_tail) {
+				cur = tail;
+				memset(&tail, 0, sizeof(tail));
+			} else if (ok && a.exact_ok)
 				ok = lset_copy(&cur, &a.exact);
 			else if (ok)
 				ok = lset_add(&cur, "", 0);
 		}
+		lset_free(&tail);
 		linfo_free(&a);
 		if (!ok || lp->oom)
 			break;
@@ -917,6 +912,45 @@ parse_alt(struct lparse *lp, struct linfo *out)
 }
 
 /*
+ * PAT with every \\Q...\\E quote replaced by its characters, each
+ * escaped unless a letter or digit (a quantifier after \\E applies to
+ * the last character only, as it does to an escaped one); malloc'ed,
+ * NULL when memory runs out.
+ */
+static char *
+unquote(const char *pat)
+{
+	size_t len = strlen(pat), o = 0;
+	char *out = malloc(2 * len + 1);
+	const char *p = pat, *end = pat + len;
+
+	if (out == NULL)
+		return NULL;
+	while (p < end) {
+		if (p[0] == '\\' && p + 1 < end && p[1] != 'Q') {
+			out[o++] = *p++;
+			out[o++] = *p++;
+			continue;
+		}
+		if (p[0] != '\\' || p + 1 >= end) {
+			out[o++] = *p++;
+			continue;
+		}
+		for (p += 2; p < end && !(p[0] == '\\' && p + 1 < end &&
+		    p[1] == 'E'); p++) {
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' &&
+			    *p <= 'Z') || (*p >= '0' && *p <= '9')))
+				out[o++] = '\\';
+			out[o++] = *p;
+		}
+		if (p < end)
+			p += 2;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
  * The required literals of PATTERN (as written in the rule; translated
  * here) with modifiers MODS: on success (0) *OUT holds strings of at
  * least MINLEN bytes, one of which every match contains, and *CASELESS
@@ -935,7 +969,11 @@ rules__required_literals(const char *pattern, const char *mods,
 	const char *q;
 
 	memset(out, 0, sizeof(*out));
-	if ((tr = rules__regex_translate(pattern)) == NULL)
+	if ((q = rules__regex_translate(pattern)) == NULL)
+		return -1;
+	tr = unquote(q);
+	free((char *)q);
+	if (tr == NULL)
 		return -1;
 	lp.p = tr;
 	lp.end = tr + strlen(tr);
