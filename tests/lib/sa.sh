@@ -16,7 +16,8 @@
 #                       cache) and GH_SA_RULES (the same rule files, for
 #                       gatehouse's `rules` key)
 #   sa_start            spamd -L on a free loopback port with that site
-#                       configuration and two children; sets SA_PORT,
+#                       configuration and SA_CHILDREN (default two)
+#                       children; sets SA_PORT,
 #                       SA_PID (stopped by the harness's trap)
 #   sa_results LIST OUT [ARGS]  spamc for every message of LIST: the rules
 #                       and sub-rules that hit, cached
@@ -86,7 +87,8 @@ sa_start() {
 	[[ $(id -u) -ne 0 ]] || args=(-u nobody)
 	start_bg spamd spamd -L -x "${args[@]}" -H "$T/sa-home" \
 	    --siteconfigpath="$T/sa-site" -i "127.0.0.1:$SA_PORT" \
-	    -m 2 --min-children=2 --min-spare=1 --max-spare=2 \
+	    -m "${SA_CHILDREN:-2}" --min-children="${SA_CHILDREN:-2}" \
+	    --min-spare=1 --max-spare="${SA_CHILDREN:-2}" \
 	    -s stderr
 	SA_PID=$BG_PID
 	wait_until 120 spamc -x -K -d 127.0.0.1 -p "$SA_PORT" \
