@@ -176,6 +176,13 @@ print_profile(const struct gh_chain *c, bool json, double n, double scale)
 	else
 		printf("  %-10s %8.4f ms (scans, line joins)\n", "prefilter",
 		    prof[nr] / 1e6 / n * scale);
+	/* the message model's work building the texts, per stage */
+	printf(json ? "},\"texts_ms\":{" : "texts: (the message model, "
+	    "scaled alike) ms per message:\n");
+	for (i = 0; i < GH_REGEX_STAGES; i++)
+		printf(json ? "%s\"%s\":%.4f" : "%s  %-10s %8.4f ms\n",
+		    json && i ? "," : "", gh_regex_stage_names[i],
+		    prof[nr + 1 + i] / 1e6 / n * scale);
 	printf(json ? "},\"slowest\":[" : "slowest rules (ms per message):\n");
 	for (i = 0; i < nr && i < 10 && rt[i].ns > 0; i++) {
 		const char *name = rules_name(set, rt[i].rule);

@@ -195,6 +195,35 @@ free_headers(struct regex_txn *st)
 	st->nhdrs = 0;
 }
 
+const char *const gh_regex_stage_names[GH_REGEX_STAGES] = {
+	"headers", "body text", "rawbody", "full", "uris"
+};
+
+/* Monotonic nanoseconds (profiling only). */
+static uint64_t
+prof_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Charge the time since *T0 to message-model stage S; restart *T0. */
+static void
+prof_stage(struct regex_inst *ri, enum gh_regex_stage s, uint64_t *t0)
+{
+	uint64_t	 now;
+
+	if (ri->prof == NULL)
+		return;
+	now = prof_ns();
+	pthread_mutex_lock(&ri->prof_mu);
+	ri->prof[rules_count(ri->set) + 1 + s] += now - *t0;
+	pthread_mutex_unlock(&ri->prof_mu);
+	*t0 = now;
+}
+
 /* Add a transaction's rule times to the filter's totals (profiling). */
 static void
 add_profile(struct regex_inst *ri, const struct rules_txn *rt)
@@ -271,7 +300,7 @@ build_headers(struct regex_txn *st, struct gh_message *m)
 
 /* Fill what the engine may look at for `stage`. */
 static int
-fill_input(const struct regex_inst *ri, struct regex_txn *st,
+fill_input(struct regex_inst *ri, struct regex_txn *st,
     struct gh_txn *t, enum gh_stage stage, struct rules_input *in,
     struct rules_part *part)
 {
@@ -279,6 +308,7 @@ fill_input(const struct regex_inst *ri, struct regex_txn *st,
 	struct gh_message		*m = t->msg;
 	const struct gh_text		*tx;
 	size_t				 n, hlen;
+	uint64_t			 t0;
 
 	memset(in, 0, sizeof(*in));
 	if (st->client == NULL && e->client_addr &&
@@ -304,8 +334,10 @@ fill_input(const struct regex_inst *ri, struct regex_txn *st,
 	if (stage < GH_STAGE_HEADERS || m == NULL)
 		return 0;
 	gh_message_set_uri_policy(m, ri->uri_policy);
+	t0 = ri->prof != NULL ? prof_ns() : 0;
 	if (st->hdrs == NULL && build_headers(st, m) == -1)
 		return -1;
+	prof_stage(ri, GH_RS_HEADERS, &t0);
 	part->headers = st->hdrs;
 	part->nheaders = st->nhdrs;
 	in->parts = part;
@@ -319,18 +351,23 @@ fill_input(const struct regex_inst *ri, struct regex_txn *st,
 	in->header_block.len = hlen;
 	if (stage < GH_STAGE_EOM)
 		return 0;
+	t0 = ri->prof != NULL ? prof_ns() : 0;
 	if (gh_message_body_text(m, &tx, &n) == -1)
 		return -1;
+	prof_stage(ri, GH_RS_BODY, &t0);
 	in->body = (const struct rules_text *)tx;
 	in->nbody = n;
 	if (gh_message_rawbody(m, &tx, &n) == -1)
 		return -1;
+	prof_stage(ri, GH_RS_RAWBODY, &t0);
 	in->rawbody = (const struct rules_text *)tx;
 	in->nrawbody = n;
 	if (gh_message_full(m, &in->full.ptr, &in->full.len) == -1)
 		return -1;
+	prof_stage(ri, GH_RS_FULL, &t0);
 	if (gh_message_uris(m, &tx, &n) == -1)
 		return -1;
+	prof_stage(ri, GH_RS_URIS, &t0);
 	in->uris = (const struct rules_text *)tx;
 	in->nuris = n;
 	return 0;
@@ -542,8 +579,8 @@ gh_regex_profile_on(struct gh_chain *c)
 
 	if (ri == NULL)
 		return -1;
-	if (ri->prof == NULL && (ri->prof = calloc(rules_count(ri->set) + 1,
-	    sizeof(*ri->prof))) == NULL)
+	if (ri->prof == NULL && (ri->prof = calloc(rules_count(ri->set) + 1 +
+	    GH_REGEX_STAGES, sizeof(*ri->prof))) == NULL)
 		return -1;
 	return 0;
 }
