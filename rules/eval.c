@@ -63,7 +63,8 @@ filtered(const struct rules_txn *t, uint32_t idx)
 {
 	const struct rule *r = &t->set->rules[idx];
 
-	return (r->flags & RF_PREFILTERED) && t->pf_on[r->type];
+	return (r->flags & (RF_PREFILTERED | RF_PF_ASCII)) &&
+	    t->pf_on[r->type];
 }
 
 /*

@@ -38,7 +38,7 @@
 #define LIT_EXACT_MAX	64	/* strings in an exact set */
 #define LIT_REQ_MAX	256	/* strings in a required set */
 #define LIT_LEN_MAX	64	/* bytes in one string */
-#define LIT_CLASS_MAX	4	/* bytes of a class kept as an exact set */
+#define LIT_CLASS_MAX	8	/* bytes of a class kept as an exact set */
 #define LIT_DEPTH	64	/* group nesting */
 
 /* A set of byte strings. */
@@ -59,6 +59,7 @@ struct lparse {
 	const char	*p, *end;
 	bool		 x;		/* extended syntax */
 	bool		 icase;		/* fold case */
+	bool		 ascii;		/* texts of bytes < 0x80 only */
 	bool		 oom;
 	int		 depth;
 };
@@ -171,6 +172,16 @@ better(const struct lset *a, const struct lset *b)
 	return a->n < b->n;
 }
 
+/*
+ * True if LI can never match (an exact set without strings): in ASCII
+ * mode, a piece that needs a byte >= 0x80.
+ */
+static bool
+is_never(const struct linfo *li)
+{
+	return li->exact_ok && li->exact.n == 0;
+}
+
 /* Make LI "requires nothing, not exact". */
 static void
 set_any(struct linfo *li)
@@ -227,9 +238,15 @@ set_bytes(struct lparse *lp, struct linfo *li, const uint8_t *bits)
 			folded[partner(f) >> 3] |= (uint8_t)(1 <<
 			    (partner(f) & 7));
 	}
+	if (lp->ascii)
+		memset(folded + 16, 0, 16);	/* no byte >= 0x80 */
 	for (c = 0; c < 256; c++)
 		n += (folded[c >> 3] >> (c & 7)) & 1;
 	linfo_free(li);
+	if (n == 0 && lp->ascii) {
+		li->exact_ok = true;	/* never matches an ASCII text */
+		return true;
+	}
 	if (n == 0 || n > LIT_CLASS_MAX)
 		return true;		/* nothing useful (or never matches) */
 	li->exact_ok = true;
@@ -673,6 +690,8 @@ quantify(struct lparse *lp, struct linfo *li, unsigned long min, long max)
 	struct lset keep = { 0 };
 	unsigned long i;
 
+	if (is_never(li))		/* never, or the empty string */
+		return min == 0 ? set_empty(li) : true;
 	if (min == 0) {
 		/* x? keeps an exact set (with ""); otherwise nothing */
 		if (max == 1 && li->exact_ok && li->exact.n < LIT_EXACT_MAX) {
@@ -764,7 +783,7 @@ static bool
 parse_seq(struct lparse *lp, struct linfo *out)
 {
 	struct lset cur = { 0 }, best = { 0 }, tail = { 0 };
-	bool all_exact = true, ok = true, has_tail;
+	bool all_exact = true, ok = true, has_tail, never = false;
 	unsigned long min;
 	long max;
 
@@ -802,6 +821,7 @@ parse_seq(struct lparse *lp, struct linfo *out)
 				break;
 			}
 		}
+		never |= is_never(&a);
 		if (a.exact_ok && product(&cur, &a.exact, &next, &lp->oom)) {
 			lset_free(&cur);
 			cur = next;
@@ -833,6 +853,13 @@ parse_seq(struct lparse *lp, struct linfo *out)
 		lset_free(&best);
 		return false;
 	}
+	if (never) {
+		/* one piece never matches: neither does the sequence */
+		lset_free(&cur);
+		lset_free(&best);
+		out->exact_ok = true;
+		return true;
+	}
 	if (all_exact) {
 		out->exact_ok = true;
 		out->exact = cur;
@@ -862,7 +889,10 @@ parse_alt(struct lparse *lp, struct linfo *out)
 			linfo_free(&acc);
 			return false;
 		}
-		if (first) {
+		if (is_never(&a)) {
+			/* an alternative that never matches adds nothing */
+			linfo_free(&a);
+		} else if (first) {
 			acc = a;
 			exact = acc.exact_ok;
 			req = req_of(&acc) != NULL;
@@ -895,6 +925,12 @@ parse_alt(struct lparse *lp, struct linfo *out)
 		if (lp->p >= lp->end || *lp->p != '|')
 			break;
 		lp->p++;
+	}
+	if (first) {
+		/* every alternative never matches */
+		linfo_free(out);
+		out->exact_ok = true;
+		return true;
 	}
 	if (!exact) {
 		lset_free(&acc.exact);
@@ -959,7 +995,7 @@ unquote(const char *pat)
  */
 int
 rules__required_literals(const char *pattern, const char *mods,
-    size_t minlen, struct rules_lits *out, bool *caseless)
+    size_t minlen, bool ascii, struct rules_lits *out, bool *caseless)
 {
 	struct lparse lp = { 0 };
 	struct linfo li = { 0 };
@@ -979,6 +1015,7 @@ rules__required_literals(const char *pattern, const char *mods,
 	lp.end = tr + strlen(tr);
 	lp.x = strchr(mods, 'x') != NULL;
 	lp.icase = strchr(mods, 'i') != NULL;
+	lp.ascii = ascii;
 	/*
 	 * Inline options anywhere: (?i) applies to the whole (that only
 	 * widens the set); an x turned on or off for a part, or reset by
@@ -1002,6 +1039,12 @@ rules__required_literals(const char *pattern, const char *mods,
 		return -1;
 	}
 	free(tr);
+	if (is_never(&li)) {
+		/* no match at all (ASCII mode): the empty set */
+		linfo_free(&li);
+		*caseless = lp.icase;
+		return 0;
+	}
 	r = req_of(&li);
 	if (r == NULL || lset_minlen(r) < minlen || !lset_copy(&res, r)) {
 		linfo_free(&li);

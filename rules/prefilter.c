@@ -35,6 +35,8 @@
 
 #define PF_LIT_MIN	3	/* shortest literal worth looking for */
 #define PF_PAIRS_MAX	(1u << 20)	/* (rule, text) candidates per scan */
+#define PF_ANY		0	/* database for any text */
+#define PF_ASCII	1	/* database for texts of bytes < 0x80 */
 
 /* The types with a prefilter: texts matched rule by rule at EOM. */
 static const enum rules_type pf_types[] = {
@@ -45,14 +47,17 @@ static const enum rules_type pf_types[] = {
 void
 rules__prefilter_free(struct rules_set *set)
 {
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < RULES_T_COUNT; i++) {
-		hs_free_database(set->pf_db[i]);
-		free(set->pf_ids[i]);
-		set->pf_db[i] = NULL;
-		set->pf_ids[i] = NULL;
-	}
+	for (i = 0; i < RULES_T_COUNT; i++)
+		for (k = 0; k < 2; k++) {
+			hs_free_database(set->pf_db[i][k]);
+			free(set->pf_ids[i][k]);
+			free(set->pf_extra[i][k]);
+			set->pf_db[i][k] = NULL;
+			set->pf_ids[i][k] = NULL;
+			set->pf_extra[i][k] = NULL;
+		}
 	hs_free_scratch(set->pf_scratch);
 	set->pf_scratch = NULL;
 }
@@ -118,70 +123,127 @@ lits_free(struct lits *x)
 }
 
 /*
- * Build the literal database of TYPE: the required literals of every
- * enabled rule of that type that has a usable set.
+ * Build database KIND (PF_ANY or PF_ASCII) of TYPE: the required
+ * literals of every enabled rule of that type that has a usable set,
+ * for any text or for texts of ASCII bytes only.  A rule whose set is
+ * empty (it cannot match such a text) is held without literals.  The
+ * rules held get FLAG.  Returns -1 when nothing is held.
  */
 static int
-pf_build_type(struct rules_set *set, enum rules_type type)
+pf_build_kind(struct rules_set *set, enum rules_type type, int kind,
+    uint32_t flag)
 {
 	struct lits x = { 0 };
 	struct rules_lits rl;
 	hs_compile_error_t *err = NULL;
 	hs_database_t *db = NULL;
 	unsigned *ids = NULL;
-	uint32_t i, held = 0;
+	uint32_t i, *held = NULL, nheld = 0;
 	size_t j, n0;
 	bool caseless;
 	int rc = -1;
 
+	if ((held = calloc(set->nbytype[type] + 1, sizeof(*held))) == NULL)
+		return -1;
 	for (i = 0; i < set->nbytype[type]; i++) {
 		uint32_t idx = set->bytype[type][i];
 		const struct rule *r = &set->rules[idx];
 
 		if (r->re.body == NULL || r->re.code == NULL ||
 		    rules__required_literals(r->re.body, r->re.mods,
-		    PF_LIT_MIN, &rl, &caseless) == -1)
+		    PF_LIT_MIN, kind == PF_ASCII, &rl, &caseless) == -1)
 			continue;
 		n0 = x.n;
 		for (j = 0; j < rl.n; j++)
 			if (!lits_add(&x, &rl.v[j], HS_FLAG_SINGLEMATCH |
 			    (caseless ? HS_FLAG_CASELESS : 0), idx))
 				break;
+		rules__lits_free(&rl);
 		if (j < rl.n) {
 			while (x.n > n0)
 				free(x.s[--x.n]);
-			rules__lits_free(&rl);
 			goto out;
 		}
-		rules__lits_free(&rl);
-		held++;
+		held[nheld++] = idx;
 	}
-	if (x.n == 0 || (ids = calloc(x.n, sizeof(*ids))) == NULL)
+	if (nheld == 0)
 		goto out;
-	for (j = 0; j < x.n; j++)
-		ids[j] = (unsigned)j;
-	if (hs_compile_lit_multi((const char *const *)x.s, x.flags, ids,
-	    x.len, (unsigned)x.n, HS_MODE_BLOCK, NULL, &db, &err) !=
-	    HS_SUCCESS) {
-		hs_free_compile_error(err);
-		goto out;
+	if (x.n > 0) {
+		if ((ids = calloc(x.n, sizeof(*ids))) == NULL)
+			goto out;
+		for (j = 0; j < x.n; j++)
+			ids[j] = (unsigned)j;
+		if (hs_compile_lit_multi((const char *const *)x.s, x.flags,
+		    ids, x.len, (unsigned)x.n, HS_MODE_BLOCK, NULL, &db,
+		    &err) != HS_SUCCESS) {
+			hs_free_compile_error(err);
+			goto out;
+		}
+		if (hs_alloc_scratch(db, &set->pf_scratch) != HS_SUCCESS) {
+			hs_free_database(db);
+			goto out;
+		}
 	}
-	if (hs_alloc_scratch(db, &set->pf_scratch) != HS_SUCCESS) {
-		hs_free_database(db);
-		goto out;
-	}
-	for (j = 0; j < x.n; j++)
-		set->rules[x.rule[j]].flags |= RF_PREFILTERED;
-	set->pf_db[type] = db;
-	set->pf_ids[type] = x.rule;
+	for (i = 0; i < nheld; i++)
+		set->rules[held[i]].flags |= flag;
+	set->pf_db[type][kind] = db;
+	set->pf_ids[type][kind] = x.rule;
 	x.rule = NULL;
-	set->pf_count += held;
-	set->pf_held[type] = held;
 	rc = 0;
 out:
+	free(held);
 	free(ids);
 	lits_free(&x);
 	return rc;
+}
+
+/*
+ * The rules of TYPE that database KIND does not hold but the other one
+ * does: they run on every text of that kind.
+ */
+static int
+pf_extras(struct rules_set *set, enum rules_type type, int kind)
+{
+	uint32_t i, n = 0, mine = kind == PF_ASCII ? RF_PF_ASCII :
+	    RF_PREFILTERED, other = RF_PF_ASCII | RF_PREFILTERED;
+	uint32_t *v;
+
+	if ((v = calloc(set->nbytype[type] + 1, sizeof(*v))) == NULL)
+		return -1;
+	for (i = 0; i < set->nbytype[type]; i++) {
+		uint32_t idx = set->bytype[type][i];
+		uint32_t f = set->rules[idx].flags;
+
+		if ((f & other) && !(f & mine))
+			v[n++] = idx;
+	}
+	set->pf_extra[type][kind] = v;
+	set->pf_nextra[type][kind] = n;
+	return 0;
+}
+
+/* Build the prefilter of TYPE: both databases, then the extras. */
+static void
+pf_build_type(struct rules_set *set, enum rules_type type)
+{
+	uint32_t i, held = 0;
+
+	(void)pf_build_kind(set, type, PF_ANY, RF_PREFILTERED);
+	(void)pf_build_kind(set, type, PF_ASCII, RF_PF_ASCII);
+	if (pf_extras(set, type, PF_ANY) == -1 ||
+	    pf_extras(set, type, PF_ASCII) == -1) {
+		/* without the extras lists, hold nothing of this type */
+		for (i = 0; i < set->nbytype[type]; i++)
+			set->rules[set->bytype[type][i]].flags &=
+			    ~(RF_PREFILTERED | RF_PF_ASCII);
+		return;
+	}
+	for (i = 0; i < set->nbytype[type]; i++)
+		if (set->rules[set->bytype[type][i]].flags &
+		    (RF_PREFILTERED | RF_PF_ASCII))
+			held++;
+	set->pf_count += held;
+	set->pf_held[type] = held;
 }
 
 /*
@@ -196,9 +258,8 @@ rules__prefilter_build(struct rules_set *set)
 	if (hs_valid_platform() != HS_SUCCESS)
 		return 0;
 	for (i = 0; i < sizeof(pf_types) / sizeof(pf_types[0]); i++)
-		if (set->nbytype[pf_types[i]] > 0) {
-			(void)pf_build_type(set, pf_types[i]);
-		}
+		if (set->nbytype[pf_types[i]] > 0)
+			pf_build_type(set, pf_types[i]);
 	return set->pf_count;
 }
 
@@ -206,13 +267,15 @@ rules__prefilter_build(struct rules_set *set)
 size_t
 rules__prefilter_memory(const struct rules_set *set)
 {
-	size_t total = 0, n, i;
+	size_t total = 0, n, i, k;
 
-	for (i = 0; i < RULES_T_COUNT; i++) {
-		if (set->pf_db[i] != NULL &&
-		    hs_database_size(set->pf_db[i], &n) == HS_SUCCESS)
-			total += n + set->nbytype[i] * sizeof(uint32_t);
-	}
+	for (i = 0; i < RULES_T_COUNT; i++)
+		for (k = 0; k < 2; k++)
+			if (set->pf_db[i][k] != NULL &&
+			    hs_database_size(set->pf_db[i][k], &n) ==
+			    HS_SUCCESS)
+				total += n + 2 * set->nbytype[i] *
+				    sizeof(uint32_t);
 	if (set->pf_scratch != NULL &&
 	    hs_scratch_size(set->pf_scratch, &n) == HS_SUCCESS)
 		total += n;
@@ -220,24 +283,18 @@ rules__prefilter_memory(const struct rules_set *set)
 }
 
 /*
- * Scan callback: text t->pf_text is a candidate for the rule.  Texts
- * are scanned in order and each pattern reports once per text
- * (HS_FLAG_SINGLEMATCH), so each rule's list stays in text order.
+ * Text t->pf_text is a candidate for rule IDX.  Texts are visited in
+ * order, so each rule's list stays in text order; a rule is listed once
+ * per text.  False when the pair memory runs out.
  */
-static int
-on_match(unsigned id, unsigned long long from, unsigned long long to,
-    unsigned fl, void *arg)
+static bool
+add_pair(struct rules_txn *t, uint32_t idx)
 {
-	struct rules_txn *t = arg;
-	uint32_t idx = t->pf_rules[id], k;
+	uint32_t k;
 
-	(void)from;
-	(void)to;
-	(void)fl;
-	/* another literal of the same rule in the same text */
 	if (t->pf_mark[idx] == t->pf_stamp &&
 	    t->pf_pairs[t->pf_tail[idx]].text == t->pf_text)
-		return 0;
+		return true;
 	if (t->pf_npairs == t->pf_cappairs) {
 		size_t ncap = t->pf_cappairs ? t->pf_cappairs * 2 : 1024;
 		struct pf_pair *np;
@@ -245,7 +302,7 @@ on_match(unsigned id, unsigned long long from, unsigned long long to,
 		if (ncap > PF_PAIRS_MAX || (np = realloc(t->pf_pairs,
 		    ncap * sizeof(*np))) == NULL) {
 			t->pf_full = true;
-			return 1;	/* stop: this type runs unfiltered */
+			return false;
 		}
 		t->pf_pairs = np;
 		t->pf_cappairs = ncap;
@@ -259,7 +316,36 @@ on_match(unsigned id, unsigned long long from, unsigned long long to,
 	} else
 		t->pf_pairs[t->pf_tail[idx]].next = k + 1;
 	t->pf_tail[idx] = k;
-	return 0;
+	return true;
+}
+
+/* Scan callback: a literal of rule pf_rules[ID] is in the text. */
+static int
+on_match(unsigned id, unsigned long long from, unsigned long long to,
+    unsigned fl, void *arg)
+{
+	struct rules_txn *t = arg;
+
+	(void)from;
+	(void)to;
+	(void)fl;
+	return add_pair(t, t->pf_rules[id]) ? 0 : 1;	/* 1: stop */
+}
+
+/* True if the LEN bytes at S are all below 0x80. */
+static bool
+is_ascii(const char *s, size_t len)
+{
+	uint64_t w, acc = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < len; i++)
+		acc |= (unsigned char)s[i];
+	return (acc & 0x8080808080808080ull) == 0;
 }
 
 /*
@@ -276,9 +362,10 @@ rules__prefilter_scan(struct rules_txn *t, enum rules_type type,
 	size_t i;
 
 	t->pf_on[type] = false;
-	if (set->pf_db[type] == NULL || n > UINT32_MAX)
+	if (set->pf_held[type] == 0 || n > UINT32_MAX)
 		return false;
-	if (t->pf_scratch == NULL && hs_clone_scratch(set->pf_scratch,
+	if (t->pf_scratch == NULL && set->pf_scratch != NULL &&
+	    hs_clone_scratch(set->pf_scratch,
 	    &t->pf_scratch) != HS_SUCCESS) {
 		t->pf_scratch = NULL;
 		return false;
@@ -287,18 +374,24 @@ rules__prefilter_scan(struct rules_txn *t, enum rules_type type,
 		memset(t->pf_mark, 0, set->nrules * sizeof(*t->pf_mark));
 		t->pf_stamp = 1;
 	}
-	t->pf_rules = set->pf_ids[type];
 	t->pf_npairs = 0;
 	t->pf_full = false;
 	for (i = 0; i < n; i++) {
 		const char *s = v[i].ptr != NULL ? v[i].ptr : "";
+		int kind = is_ascii(s, v[i].len) ? PF_ASCII : PF_ANY;
+		const hs_database_t *db = set->pf_db[type][kind];
+		uint32_t j;
 
 		t->pf_text = (uint32_t)i;
 		if (v[i].len > UINT32_MAX)
 			return false;
-		if (hs_scan(set->pf_db[type], s, (unsigned)v[i].len, 0,
-		    t->pf_scratch, on_match, t) != HS_SUCCESS || t->pf_full)
+		t->pf_rules = set->pf_ids[type][kind];
+		if (db != NULL && (hs_scan(db, s, (unsigned)v[i].len, 0,
+		    t->pf_scratch, on_match, t) != HS_SUCCESS || t->pf_full))
 			return false;
+		for (j = 0; j < set->pf_nextra[type][kind]; j++)
+			if (!add_pair(t, set->pf_extra[type][kind][j]))
+				return false;
 	}
 	t->pf_type_stamp[type] = t->pf_stamp;
 	t->pf_on[type] = true;

@@ -76,6 +76,8 @@ struct hspec {
 #define RF_PREFILTERED	0x20000	/* held by its type's prefilter */
 #define RF_JOINABLE_M	0x40000	/* jre searches all lines joined as a
 				   superset (rules__regex_joinable) */
+#define RF_PF_ASCII	0x80000	/* held by its type's prefilter for
+				   texts of ASCII bytes */
 
 /* Meta program: a small stack machine. */
 enum meta_opcode {
@@ -187,8 +189,11 @@ struct rules_set {
 	pcre2_code	*angle_re;
 	const uint8_t	*tables;	/* the patterns' character tables */
 	/* Prefilter (prefilter.c): per type, a database and its rules. */
-	struct hs_database *pf_db[RULES_T_COUNT];
-	uint32_t	*pf_ids[RULES_T_COUNT];	/* pattern id -> rule */
+	/* [type][0]: any text; [type][1]: texts of ASCII bytes only */
+	struct hs_database *pf_db[RULES_T_COUNT][2];
+	uint32_t	*pf_ids[RULES_T_COUNT][2];	/* literal -> rule */
+	uint32_t	*pf_extra[RULES_T_COUNT][2];	/* run on every text */
+	uint32_t	 pf_nextra[RULES_T_COUNT][2];
 	struct hs_scratch *pf_scratch;	/* prototype, cloned per txn */
 	size_t		 pf_count;	/* rules held */
 	uint32_t	 pf_held[RULES_T_COUNT];	/* rules held, by type */
@@ -351,7 +356,8 @@ struct rules_lits {
 	size_t		  n;
 };
 int	 rules__required_literals(const char *pattern, const char *mods,
-	    size_t minlen, struct rules_lits *out, bool *caseless);
+	    size_t minlen, bool ascii, struct rules_lits *out,
+	    bool *caseless);
 void	 rules__lits_free(struct rules_lits *);
 
 /* prefilter.c */

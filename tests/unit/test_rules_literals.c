@@ -111,6 +111,12 @@ static const struct lcase cases[] = {
 	{ "(?#comment)literal", "", { "a literal", "litera" }, 0, "literal" },
 	{ "foo(?#x)bar", "", { "foobar" }, 0, "foobar" },
 	{ "a\n#c\nbcd", "x", { "abcd", "a bcd" }, 0, "abcd" },
+	/* multi-byte alternatives, as SpamAssassin's replace_tag letters */
+	{ "(?:[yY]|\\xc3\\xbd)(?:[oO0]|\\xc3[\\xb2-\\xb6])(?:[uU]|\\xc3\\xbc)",
+	    "i", { "you", "Y0U", "\xc3\xbdou", "yo\xc3\xbc" }, 1, NULL },
+	{ "\\xe9t\\xe9|fooo", "", { "\xe9t\xe9", "fooo" }, 1, NULL },
+	{ "(?:^|\\s)(?:[\\xc0-\\xff]x|ab)cd", "", { " abcd", "\xe0xcd" }, 1,
+	    NULL },
 };
 
 /* True if TEXT holds S, ASCII-caselessly when ICASE. */
@@ -146,16 +152,33 @@ struct lcheck {
 	struct rules_lits	 lits;
 	bool			 caseless;
 	int			 rc;
+	struct rules_lits	 alits;	/* for texts of ASCII bytes */
+	bool			 acaseless;
+	int			 arc;
 	pcre2_match_data	*md;
 	pcre2_match_context	*mctx;
 	size_t			 matched;
 };
+
+/* True if TEXT holds one of LITS. */
+static bool
+holds_one(const char *t, size_t len, const struct rules_lits *lits,
+    bool icase)
+{
+	size_t i;
+
+	for (i = 0; i < lits->n; i++)
+		if (holds(t, len, lits->v[i].s, lits->v[i].len, icase))
+			return true;
+	return false;
+}
 
 /* Check one text against the pattern; the property must hold. */
 static void
 check_text(struct lcheck *k, const char *t, size_t len)
 {
 	size_t ms, me, i;
+	bool ascii = true;
 	int rc;
 
 	rc = rules__regex_match(&k->re, t, len, 0, 0, k->md, k->mctx, &ms,
@@ -163,16 +186,21 @@ check_text(struct lcheck *k, const char *t, size_t len)
 	if (rc < 0)
 		return;
 	k->matched++;
-	if (k->rc == -1)
-		return;
-	for (i = 0; i < k->lits.n; i++)
-		if (holds(t, len, k->lits.v[i].s, k->lits.v[i].len,
-		    k->caseless))
-			return;
-	fprintf(stderr, "pattern /%s/%s matches \"%.*s\" (%zu bytes) "
-	    "without any of its %zu literals\n", k->c->pattern, k->c->mods,
-	    (int)len, t, len, k->lits.n);
-	fail();
+	for (i = 0; i < len; i++)
+		ascii &= (unsigned char)t[i] < 0x80;
+	if (k->rc == 0 && !holds_one(t, len, &k->lits, k->caseless)) {
+		fprintf(stderr, "pattern /%s/%s matches \"%.*s\" (%zu "
+		    "bytes) without any of its %zu literals\n",
+		    k->c->pattern, k->c->mods, (int)len, t, len, k->lits.n);
+		fail();
+	}
+	if (ascii && k->arc == 0 && !holds_one(t, len, &k->alits,
+	    k->acaseless)) {
+		fprintf(stderr, "pattern /%s/%s matches ASCII \"%.*s\" "
+		    "(%zu bytes) without any of its %zu ASCII literals\n",
+		    k->c->pattern, k->c->mods, (int)len, t, len, k->alits.n);
+		fail();
+	}
 }
 
 /* A byte of the alphabet: pattern, examples, case partners, extras. */
@@ -262,8 +290,8 @@ run_case(const struct lcase *c, const uint8_t *tables)
 	k.md = pcre2_match_data_create(4, NULL);
 	k.mctx = pcre2_match_context_create(NULL);
 	/* expect: as the prefilter asks (3 bytes at least) */
-	k.rc = rules__required_literals(c->pattern, c->mods, 3, &k.lits,
-	    &k.caseless);
+	k.rc = rules__required_literals(c->pattern, c->mods, 3, false,
+	    &k.lits, &k.caseless);
 	if (c->expect != 1 && k.rc != c->expect) {
 		fprintf(stderr, "/%s/%s: literals %d, expected %d\n",
 		    c->pattern, c->mods, k.rc, c->expect);
@@ -293,8 +321,10 @@ run_case(const struct lcase *c, const uint8_t *tables)
 	}
 	/* the property: with any length, the strongest set */
 	rules__lits_free(&k.lits);
-	k.rc = rules__required_literals(c->pattern, c->mods, 1, &k.lits,
-	    &k.caseless);
+	k.rc = rules__required_literals(c->pattern, c->mods, 1, false,
+	    &k.lits, &k.caseless);
+	k.arc = rules__required_literals(c->pattern, c->mods, 1, true,
+	    &k.alits, &k.acaseless);
 	na = alphabet(c, abc, sizeof(abc));
 	for (i = 0; i < 6 && c->examples[i] != NULL; i++) {
 		check_text(&k, c->examples[i], strlen(c->examples[i]));
@@ -316,6 +346,7 @@ run_case(const struct lcase *c, const uint8_t *tables)
 		check_text(&k, buf, len);
 	}
 	rules__lits_free(&k.lits);
+	rules__lits_free(&k.alits);
 	rules__regex_free(&k.re);
 	pcre2_match_data_free(k.md);
 	pcre2_match_context_free(k.mctx);
@@ -416,9 +447,11 @@ test_literal_random(void **state)
 		if (rules__regex_compile(&k.re, pat, c.mods, cctx, err,
 		    sizeof(err)) == -1)
 			continue;
-		k.rc = rules__required_literals(pat, c.mods, 1, &k.lits,
-		    &k.caseless);
-		if (k.rc == -1) {
+		k.rc = rules__required_literals(pat, c.mods, 1, false,
+		    &k.lits, &k.caseless);
+		k.arc = rules__required_literals(pat, c.mods, 1, true,
+		    &k.alits, &k.acaseless);
+		if (k.rc == -1 && k.arc == -1) {
 			rules__regex_free(&k.re);
 			continue;
 		}
@@ -431,9 +464,12 @@ test_literal_random(void **state)
 				buf[i] = abc[rnd(&st) % (sizeof(abc) - 1)];
 			check_text(&k, buf, len);
 			/* a literal of the set with noise around it */
-			if (k.lits.n > 0 && j % 4 == 0) {
+			const struct rules_lits *ls = k.lits.n > 0 ?
+			    &k.lits : &k.alits;
+
+			if (ls->n > 0 && j % 4 == 0) {
 				const struct rules_lit *l =
-				    &k.lits.v[rnd(&st) % k.lits.n];
+				    &ls->v[rnd(&st) % ls->n];
 				size_t o = rnd(&st) % 3;
 
 				if (l->len + o + 3 < sizeof(buf)) {
@@ -446,6 +482,7 @@ test_literal_random(void **state)
 		}
 		matched += k.matched;
 		rules__lits_free(&k.lits);
+		rules__lits_free(&k.alits);
 		rules__regex_free(&k.re);
 		pcre2_match_data_free(k.md);
 		pcre2_match_context_free(k.mctx);
