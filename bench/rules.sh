@@ -76,7 +76,7 @@ print(t)' "$SA_PID" $(pgrep -P "$SA_PID"))
 stats "(prefilter, the spamd sample)" --stats "${sample[@]}" \
     >"$T/gh-sample.txt"
 cat "$T/gh-sample.txt"
-gh_rate=$(awk '/messages per CPU second/ { print $(NF-3) }' \
+gh_rate=$(awk '/messages per CPU second/ { print $(NF-4) }' \
     "$T/gh-sample.txt")
 "$GH_PY" - "$T/sa.times" "$t0" "$t1" "${#sample[@]}" "$gh_rate" \
     "$spamd_cpu" "$(getconf CLK_TCK)" <<'PY'
