@@ -372,61 +372,38 @@ line_of(const struct joined *j, size_t off)
 }
 
 /*
- * A non-multiple rule whose pattern is local (RF_JOINABLE): one search
- * over all lines joined instead of one per line.  A match that lies
- * within one line is that line's first match; no match means no line
- * matches.  A match across lines, or a limit, falls back to the lines
- * one by one, so the result is always the per-line result.
+ * A non-multiple rule searched over all lines joined once instead of
+ * line by line: its pattern is local (RF_JOINABLE, search with re), or
+ * its /m variant jre is a superset of the per-line search
+ * (RF_JOINABLE_M, SUPERSET).  No match: no line matches.  A match
+ * starting in line k: no line before k matches (its match would come
+ * first); a local match within line k is that line's first match, else
+ * the lines are searched one by one from k.  A limit falls back to the
+ * lines from SKIP, so the result is always the per-line result.
  */
 static void
 eval_joined(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
-    size_t n, size_t skip)
+    size_t n, size_t skip, bool superset)
 {
 	const struct rule *r = &t->set->rules[idx];
 	const struct joined *j = &t->jn;
-	size_t ms, me, k;
+	size_t ms, me, k = skip;
 	int rc;
 
 	if (skip >= n)
 		return;
-	rc = rules__regex_match(&r->re, j->buf.p, j->buf.len, j->start[skip],
-	    0, t->md, t->mctx, &ms, &me);
+	rc = rules__regex_match(superset ? &r->jre : &r->re, j->buf.p,
+	    j->buf.len, j->start[skip], 0, t->md, t->mctx, &ms, &me);
 	if (rc == PCRE2_ERROR_NOMATCH)
 		return;
-	if (rc >= 0) {
-		k = line_of(j, ms);
-		if (k >= skip && me <= j->start[k] + j->len[k]) {
-			record(t, idx, RULES_STAGE_EOM, 1, j->buf.p + ms,
-			    me - ms);
-			return;
-		}
+	if (rc >= 0 && (k = line_of(j, ms)) < skip)
+		k = skip;
+	if (rc >= 0 && !superset && me <= j->start[k] + j->len[k] &&
+	    ms >= j->start[k]) {
+		record(t, idx, RULES_STAGE_EOM, 1, j->buf.p + ms, me - ms);
+		return;
 	}
-	eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
-}
-
-/*
- * A non-multiple rule with a /m variant that is a superset of the
- * per-line search (RF_JOINABLE_M): one search over all lines joined.
- * No match: no line matches.  A match: no line before the one it starts
- * in matches, so the lines are searched one by one from there.
- */
-static void
-eval_joined_m(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
-    size_t n, size_t skip)
-{
-	const struct rule *r = &t->set->rules[idx];
-	const struct joined *j = &t->jn;
-	size_t ms, me, k;
-	int rc;
-
-	if (skip >= n)
-		return;
-	rc = rules__regex_match(&r->jre, j->buf.p, j->buf.len,
-	    j->start[skip], 0, t->md, t->mctx, &ms, &me);
-	if (rc == PCRE2_ERROR_NOMATCH)
-		return;
-	k = rc >= 0 ? line_of(j, ms) : skip;
-	eval_lines(t, idx, RULES_STAGE_EOM, v, n, k > skip ? k : skip);
+	eval_lines(t, idx, RULES_STAGE_EOM, v, n, k);
 }
 
 /* Header rules, grouped by header request. */
@@ -641,10 +618,9 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
 		p0 = prof_start(t);
 		if (filtered(t, idx))
 			eval_listed(t, idx, v, n, skip);
-		else if (joined && (flags & RF_JOINABLE))
-			eval_joined(t, idx, v, n, skip);
-		else if (joined && (flags & RF_JOINABLE_M))
-			eval_joined_m(t, idx, v, n, skip);
+		else if (joined && (flags & (RF_JOINABLE | RF_JOINABLE_M)))
+			eval_joined(t, idx, v, n, skip,
+			    !(flags & RF_JOINABLE));
 		else
 			eval_lines(t, idx, RULES_STAGE_EOM, v, n, skip);
 		prof_end(t, idx, p0);

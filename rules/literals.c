@@ -41,11 +41,8 @@
 #define LIT_CLASS_MAX	8	/* bytes of a class kept as an exact set */
 #define LIT_DEPTH	64	/* group nesting */
 
-/* A set of byte strings. */
-struct lset {
-	struct rules_lit *v;
-	size_t		  n;
-};
+/* A set of byte strings (the type the callers get). */
+#define lset	rules_lits
 
 /* What the parser knows about a piece of pattern. */
 struct linfo {
@@ -267,19 +264,6 @@ bit_set(uint8_t *bits, int c)
 		bits[c >> 3] |= (uint8_t)(1 << (c & 7));
 }
 
-/* Value of a hex digit, or -1. */
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Read an escape at lp->p (just past the backslash) that stands for one
  * byte; returns it, or -1 for escapes that are not one known byte (the
@@ -304,7 +288,7 @@ escape_byte(struct lparse *lp, bool in_class)
 	case 'x':
 		if (p < lp->end && *p == '{') {
 			for (p++; p < lp->end && *p != '}'; p++) {
-				if ((d = hexval((unsigned char)*p)) < 0)
+				if ((d = rules__hexval((unsigned char)*p)) < 0)
 					v = 0x10000;
 				else if (v < 0x10000)
 					v = v * 16 + d;
@@ -313,7 +297,7 @@ escape_byte(struct lparse *lp, bool in_class)
 			return v <= 0xff ? v : -1;
 		}
 		for (k = 0; k < 2 && p < lp->end &&
-		    (d = hexval((unsigned char)*p)) >= 0; k++, p++)
+		    (d = rules__hexval((unsigned char)*p)) >= 0; k++, p++)
 			v = v * 16 + d;
 		lp->p = p;
 		return v;
@@ -1062,11 +1046,5 @@ rules__required_literals(const char *pattern, const char *mods,
 void
 rules__lits_free(struct rules_lits *l)
 {
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i].s);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
+	lset_free(l);
 }

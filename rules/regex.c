@@ -117,8 +117,8 @@ rules__regex_parse(const char *src, size_t len, char **bodyp, char **modsp,
 }
 
 /* Value of a hex digit, or -1. */
-static int
-hexval(int c)
+int
+rules__hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -159,7 +159,7 @@ wide_escape(const char *p, const char *end, size_t *used)
 			q++;
 			continue;
 		}
-		d = hexval((unsigned char)*q);
+		d = rules__hexval((unsigned char)*q);
 		if (d < 0 || d >= base)
 			return -1;
 		if (v < 0x1000000)
@@ -1033,12 +1033,13 @@ nl_member(const char **pp, const char *end)
 		q++;
 		if (q < end && *q == '{') {
 			for (q++; q < end && *q != '}'; q++)
-				v = (d = hexval(*q)) < 0 || v > 0xfff ? 0x1000 :
-				    v * 16 + d;
+				v = (d = rules__hexval(*q)) < 0 || v > 0xfff ?
+				    0x1000 : v * 16 + d;
 			*pp = q < end ? q + 1 : q;
 			return v;
 		}
-		for (k = 0; k < 2 && q < end && (d = hexval(*q)) >= 0; k++, q++)
+		for (k = 0; k < 2 && q < end &&
+		    (d = rules__hexval(*q)) >= 0; k++, q++)
 			v = v * 16 + d;
 		*pp = q;
 		return v;

@@ -335,6 +335,7 @@ void	 rules__regex_free(struct regex *re);
 void	 rules__regex_free_code(struct regex *re);
 bool	 rules__regex_local(const char *pattern);
 bool	 rules__regex_joinable(const char *pattern, const char *mods);
+int	 rules__hexval(int c);
 char	*rules__regex_translate(const char *pattern);
 int	 rules__regex_match(const struct regex *re, const char *s,
 	    size_t len, size_t start, uint32_t opts, pcre2_match_data *md,
