@@ -952,6 +952,82 @@ test_joined_equals_plain(void **state)
 	}
 }
 
+/*
+ * The prefilter and the /m join give the plain results: lines with
+ * newlines inside, anchors and lookarounds, multi-byte and Latin-1
+ * texts (the ASCII and the general literal databases), counts.
+ */
+static void
+test_prefilter_equals_plain(void **state)
+{
+	static const char rules[] =
+	    "body NLA    /foo(?!$)/\n"		/* $ inside a lookahead */
+	    "body NLB    /(?<!^)bar/\n"
+	    "body DOLLAR /end$/\n"		/* not before an inner \n */
+	    "body CARET  /^more/\n"
+	    "body MOFF   /(?-m:end$)x?/\n"
+	    "body YOU    /(?:[yY]|\\xc3\\xbd)ou win/i\n"
+	    "body CAFE   /CAF\\xc9 AU LAIT/i\n"
+	    "body MULTI  /win/\n"
+	    "tflags MULTI multiple\n"
+	    "body NONE   /absent literal/\n"
+	    "rawbody RAW /twice, (\\w+)/\n";
+	static const int flags[3] = { 0, RULES_LOAD_NO_PREFILTER,
+	    RULES_LOAD_PLAIN };
+	struct rules_text body[6];
+	struct rules_set *sets[3];
+	struct rules_txn *t[3];
+	struct rules_opts o = { 0 };
+	struct rules_diag d;
+	struct tu_msg m;
+	const struct rules_hit *h[3];
+	size_t n[3], i;
+	int k;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	body[0] = tu_text("Subject line\n");
+	body[1] = tu_text("foo\nbar\n");
+	body[2] = tu_text("the end\nmore\n");
+	body[3] = tu_text("\xc3\xbdou win big\n");
+	body[4] = tu_text("you win twice, win\n");
+	body[5] = tu_text("caf\xe9 au lait");
+	m.in.body = body;
+	m.in.nbody = 6;
+	m.in.rawbody = body + 1;
+	m.in.nrawbody = 5;
+	for (k = 0; k < 3; k++) {
+		o.flags = flags[k];
+		sets[k] = tu_load_opts("pf.rules", rules, &o, &d);
+		assert_non_null(sets[k]);
+		rules_diag_free(&d);
+		t[k] = run_eom(sets[k], &m);
+		h[k] = rules_hits(t[k], &n[k]);
+	}
+	for (k = 1; k < 3; k++) {
+		assert_int_equal(n[0], n[k]);
+		for (i = 0; i < n[0]; i++) {
+			assert_string_equal(h[0][i].name, h[k][i].name);
+			assert_string_equal(h[0][i].match, h[k][i].match);
+			assert_int_equal(h[0][i].count, h[k][i].count);
+		}
+	}
+	assert_non_null(tu_hit(t[0], "NLA"));
+	assert_non_null(tu_hit(t[0], "NLB"));
+	assert_null(tu_hit(t[0], "DOLLAR"));
+	assert_null(tu_hit(t[0], "CARET"));
+	assert_null(tu_hit(t[0], "MOFF"));
+	assert_string_equal(tu_hit(t[0], "YOU")->match, "\xc3\xbdou win");
+	assert_non_null(tu_hit(t[0], "CAFE"));
+	assert_int_equal(tu_hit(t[0], "MULTI")->count, 3);
+	assert_null(tu_hit(t[0], "NONE"));
+	assert_string_equal(tu_hit(t[0], "RAW")->match, "twice, win");
+	for (k = 0; k < 3; k++) {
+		rules_txn_free(t[k]);
+		rules_set_unref(sets[k]);
+	}
+}
+
 /* SpamAssassin's rendered body text. */
 static void
 test_body_text(void **state)
@@ -1005,6 +1081,7 @@ main(void)
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_body_text),
 		cmocka_unit_test(test_joined_equals_plain),
+		cmocka_unit_test(test_prefilter_equals_plain),
 	};
 
 	return cmocka_run_group_tests(tests, tu_setup, tu_teardown);
