@@ -187,6 +187,29 @@ int	gh_message_full(struct gh_message *, const char **p, size_t *len);
 int	gh_message_uris(struct gh_message *, const struct gh_text **uris,
 	    size_t *n);
 
+/*
+ * A header field of a MIME part for mimeheader rules: name, raw value
+ * (after the colon and white space, as received, with "\n" added) and
+ * value (unfolded, trimmed, RFC 2047 decoded as for the message's own).
+ */
+struct gh_part_field {
+	struct gh_text	 name;
+	struct gh_text	 raw;
+	struct gh_text	 value;
+};
+struct gh_part {
+	const struct gh_part_field *fields;
+	size_t		 n;
+};
+
+/*
+ * The header fields of every MIME part, in SpamAssassin's find_parts
+ * order: the message itself first (its fields as the MIME parser saw
+ * them), then the parts depth first, multiparts and sub-messages too.
+ */
+int	gh_message_parts(struct gh_message *, const struct gh_part **parts,
+	    size_t *n);
+
 /* True if a MIME cap (depth, parts, decoded bytes) cut the texts short. */
 bool	gh_message_mime_truncated(struct gh_message *);
 

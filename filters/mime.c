@@ -33,12 +33,7 @@
 #define MAX_BLANK_LINES		20
 
 /* A header field of a node: name and raw value, owned copies. */
-struct nhdr {
-	char	*name;
-	size_t	 nlen;
-	char	*value;
-	size_t	 vlen;
-};
+#define nhdr	mime_field
 
 /* A node being parsed: its headers and its type. */
 struct node {
@@ -237,6 +232,49 @@ node_add(struct mime_tree *t, struct node *n, const char *name, size_t nl,
 	h->nlen = nl;
 	h->vlen = vl;
 	n->nh++;
+}
+
+/* Keep a copy of node N's fields in T->nodes (find_parts order). */
+static void
+keep_node(struct mime_tree *t, const struct node *n)
+{
+	struct mime_hdrs	*h;
+	size_t			 i;
+
+	if (t->nnodes >= t->max_parts + 1)
+		return;			/* as many as the leaves' cap */
+	if (t->nnodes == t->nodecap) {
+		size_t	cap = t->nodecap ? t->nodecap * 2 : 8;
+
+		if ((h = reallocarray(t->nodes, cap, sizeof(*h))) == NULL) {
+			oom(t);
+			return;
+		}
+		t->nodes = h;
+		t->nodecap = cap;
+	}
+	h = &t->nodes[t->nnodes];
+	memset(h, 0, sizeof(*h));
+	if (n->nh > 0 && (h->f = calloc(n->nh, sizeof(*h->f))) == NULL) {
+		oom(t);
+		return;
+	}
+	t->nnodes++;
+	for (i = 0; i < n->nh; i++) {
+		struct mime_field *f = &h->f[h->n];
+
+		f->name = memdup(n->h[i].name, n->h[i].nlen);
+		f->value = memdup(n->h[i].value, n->h[i].vlen);
+		if (f->name == NULL || f->value == NULL) {
+			free(f->name);
+			free(f->value);
+			oom(t);
+			return;
+		}
+		f->nlen = n->h[i].nlen;
+		f->vlen = n->h[i].vlen;
+		h->n++;
+	}
 }
 
 /* Free the fields of node N. */
@@ -875,6 +913,7 @@ parse_body(struct mime_tree *t, struct node *n, const char *boundary,
 
 	if (t->err)
 		return;
+	keep_node(t, n);
 	if (strncmp(n->type, "multipart/", 10) == 0 && boundary != NULL &&
 	    subparse > 0) {
 		parse_multipart(t, n, boundary, a, subparse, depth);
@@ -990,7 +1029,7 @@ mime__effective_type(const struct mime_leaf *p)
 void
 mime__free(struct mime_tree *t)
 {
-	size_t	i;
+	size_t	i, k;
 
 	for (i = 0; i < t->nleaves; i++) {
 		free(t->leaves[i].lines);
@@ -998,6 +1037,14 @@ mime__free(struct mime_tree *t)
 		free(t->leaves[i].name);
 	}
 	free(t->leaves);
+	for (i = 0; i < t->nnodes; i++) {
+		for (k = 0; k < t->nodes[i].n; k++) {
+			free(t->nodes[i].f[k].name);
+			free(t->nodes[i].f[k].value);
+		}
+		free(t->nodes[i].f);
+	}
+	free(t->nodes);
 	for (i = 0; i < t->nbufs; i++)
 		free(t->bufs[i]);
 	free(t->bufs);

@@ -32,9 +32,28 @@ struct mime_leaf {
 	unsigned	 depth;
 };
 
+/* A header field of a MIME node: name and value (after the colon and
+ * the white space that follows it), owned copies. */
+struct mime_field {
+	char		*name;
+	size_t		 nlen;
+	char		*value;
+	size_t		 vlen;
+};
+
+/* The header fields of one node (message, multipart, leaf). */
+struct mime_hdrs {
+	struct mime_field *f;
+	size_t		 n;
+};
+
 struct mime_tree {
 	struct mime_leaf *leaves;
 	size_t		 nleaves, leafcap;
+	/* every node's fields, in SpamAssassin's find_parts order (the
+	 * message first, then depth first), for mimeheader rules */
+	struct mime_hdrs *nodes;
+	size_t		 nnodes, nodecap;
 	char		*subject;	/* decoded top-level Subject or NULL */
 	size_t		 subject_len;
 	size_t		 full_off;	/* past the mbox "From " line, if any */

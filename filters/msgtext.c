@@ -64,6 +64,10 @@ struct gh_derived {
 	size_t		 full_len;
 	struct mime_tree tree;
 	struct textarr	 body, raw, uris;
+	struct gh_part	*parts;		/* gh_message_parts(), built once */
+	struct gh_part_field *fields;
+	struct mbuf	 pbuf;		/* their raw and decoded values */
+	size_t		 nparts;
 };
 
 /* Append a text to A. */
@@ -133,6 +137,9 @@ gh_message__free_derived(struct gh_message *m)
 		ta_free(&d->body);
 		ta_free(&d->raw);
 		ta_free(&d->uris);
+		free(d->parts);
+		free(d->fields);
+		mbuf_free(&d->pbuf);
 		free(d);
 		m->derived = NULL;
 	}
@@ -560,6 +567,84 @@ gh_message_uris(struct gh_message *m, const struct gh_text **uris,
 		return -1;
 	*uris = m->derived->uris.t;
 	*n = m->derived->uris.n;
+	return 0;
+}
+
+/* Build D->parts from the MIME tree's nodes (offsets into pbuf first). */
+static int
+build_parts(struct gh_derived *d)
+{
+	const struct mime_tree	*t = &d->tree;
+	size_t			 i, k, nf = 0, j = 0, o;
+	char			*dec;
+	size_t			 dlen;
+
+	for (i = 0; i < t->nnodes; i++)
+		nf += t->nodes[i].n;
+	if ((d->parts = calloc(t->nnodes + 1, sizeof(*d->parts))) == NULL ||
+	    (d->fields = calloc(nf + 1, sizeof(*d->fields))) == NULL)
+		return -1;
+	for (i = 0; i < t->nnodes; i++) {
+		d->parts[i].n = t->nodes[i].n;
+		for (k = 0; k < t->nodes[i].n; k++, j++) {
+			const struct mime_field *f = &t->nodes[i].f[k];
+			struct gh_part_field *g = &d->fields[j];
+
+			g->name.p = f->name;
+			g->name.len = f->nlen;
+			/* offsets now, pointers once pbuf stops moving */
+			o = d->pbuf.len;
+			mbuf_add(&d->pbuf, f->value, f->vlen);
+			mbuf_addc(&d->pbuf, '\n');
+			g->raw.p = (const char *)(uintptr_t)o;
+			g->raw.len = f->vlen + 1;
+			if ((dec = rfc2047__decode_field(f->name, f->nlen,
+			    f->value, f->vlen, &dlen)) == NULL)
+				return -1;
+			o = d->pbuf.len;
+			mbuf_add(&d->pbuf, dec, dlen);
+			mbuf_addc(&d->pbuf, '\0');
+			free(dec);
+			g->value.p = (const char *)(uintptr_t)o;
+			g->value.len = dlen;
+		}
+	}
+	if (d->pbuf.err)
+		return -1;
+	for (i = j = 0; i < t->nnodes; i++) {
+		d->parts[i].fields = &d->fields[j];
+		for (k = 0; k < t->nodes[i].n; k++, j++) {
+			d->fields[j].raw.p = d->pbuf.p +
+			    (uintptr_t)d->fields[j].raw.p;
+			d->fields[j].value.p = d->pbuf.p +
+			    (uintptr_t)d->fields[j].value.p;
+		}
+	}
+	d->nparts = t->nnodes;
+	return 0;
+}
+
+/* The header fields of every MIME part. */
+int
+gh_message_parts(struct gh_message *m, const struct gh_part **parts,
+    size_t *n)
+{
+	struct gh_derived	*d;
+
+	if (derived(m) == -1)
+		return -1;
+	d = m->derived;
+	if (d->parts == NULL && build_parts(d) == -1) {
+		free(d->parts);
+		free(d->fields);
+		mbuf_free(&d->pbuf);
+		d->parts = NULL;
+		d->fields = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	*parts = d->parts;
+	*n = d->nparts;
 	return 0;
 }
 

@@ -16,6 +16,7 @@
  * evaluation that runs out of memory returns -1 (on_filter_error).
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -52,7 +53,17 @@ struct regex_txn {
 	size_t			 nhdrs;
 	char			*hbuf;		/* raw values with LF ends */
 	char			*client;	/* "name [addr]" */
+	struct rules_part	*parts;		/* at EOM: every MIME part */
+	size_t			 partcap;
 };
+
+/* A MIME part's fields are handed to the engine as they are. */
+_Static_assert(sizeof(struct gh_part_field) == sizeof(struct rules_header) &&
+    offsetof(struct gh_part_field, raw) == offsetof(struct rules_header, raw) &&
+    offsetof(struct gh_part_field, value) ==
+    offsetof(struct rules_header, value) &&
+    offsetof(struct gh_text, len) == offsetof(struct rules_text, len),
+    "gh_part_field and rules_header differ");
 
 /*
  * Split "/re/flags" or "m{re}flags" (SpamAssassin's redirector_pattern)
@@ -190,9 +201,46 @@ free_headers(struct regex_txn *st)
 {
 	free(st->hdrs);
 	free(st->hbuf);
+	free(st->parts);
 	st->hdrs = NULL;
 	st->hbuf = NULL;
+	st->parts = NULL;
+	st->partcap = 0;
 	st->nhdrs = 0;
+}
+
+/*
+ * At EOM: part 0 (the message's own fields, as header rules see them)
+ * and the fields of every MIME part after it, for mimeheader rules.
+ */
+static int
+fill_parts(struct regex_txn *st, struct gh_message *m,
+    struct rules_input *in)
+{
+	const struct gh_part	*gp;
+	size_t			 gn, i;
+
+	if (gh_message_parts(m, &gp, &gn) == -1)
+		return -1;
+	if (gn + 1 > st->partcap) {
+		struct rules_part *np = reallocarray(st->parts, gn + 1,
+		    sizeof(*np));
+
+		if (np == NULL)
+			return -1;
+		st->parts = np;
+		st->partcap = gn + 1;
+	}
+	st->parts[0] = in->parts[0];
+	/* the MIME parser's node 0 is the message itself: part 0 */
+	for (i = 1; i < gn; i++) {
+		st->parts[i].headers =
+		    (const struct rules_header *)gp[i].fields;
+		st->parts[i].nheaders = gp[i].n;
+	}
+	in->parts = st->parts;
+	in->nparts = gn > 1 ? gn : 1;
+	return 0;
 }
 
 const char *const gh_regex_stage_names[GH_REGEX_STAGES] = {
@@ -368,6 +416,8 @@ fill_input(struct regex_inst *ri, struct regex_txn *st,
 	if (gh_message_uris(m, &tx, &n) == -1)
 		return -1;
 	prof_stage(ri, GH_RS_URIS, &t0);
+	if (fill_parts(st, m, in) == -1)
+		return -1;
 	in->uris = (const struct rules_text *)tx;
 	in->nuris = n;
 	return 0;

@@ -32,6 +32,10 @@ static const char rules_text[] =
     "score    BODY_PILLS 3\n"
     "uri      URI_IP     m{^https?://\\d+\\.\\d+\\.\\d+\\.\\d+}\n"
     "score    URI_IP     1\n"
+    "mimeheader PART_PDF Content-Type =~ /application\\/pdf/\n"
+    "mimeheader PART_FN  Content-Disposition =~ /filename=\"report/\n"
+    "mimeheader TOP_MIX  Content-Type =~ /multipart\\/mixed/\n"
+    "mimeheader NO_PART  Content-Type =~ /image\\/gif/\n"
     "meta     COMBO      SUBJ_FREE && BODY_PILLS && HELO_BAD\n"
     "score    COMBO      0.5\n"
     "required_score 4\n";
@@ -157,6 +161,51 @@ test_message_through_rules(void **state)
 	gh_chain_unref(c);
 }
 
+/* mimeheader rules see the fields of every MIME part, not only the top. */
+static void
+test_mimeheader_parts(void **state)
+{
+	struct gh_chain		*c = chain(NULL);
+	struct gh_txn		*t = gh_txn_new(c, 8);
+	struct gh_message	*m;
+	struct gh_verdict	 v = { 0 };
+
+	(void)state;
+	m = msg("Subject: report\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"b1\"\n\n"
+	    "--b1\n"
+	    "Content-Type: text/plain\n\n"
+	    "see attached\n"
+	    "--b1\n"
+	    "Content-Type: application/pdf; name=\"report.pdf\"\n"
+	    "Content-Disposition: attachment;\n"
+	    "\tfilename=\"report.pdf\"\n"
+	    "Content-Transfer-Encoding: base64\n\n"
+	    "JVBERi0=\n"
+	    "--b1--\n");
+	gh_txn_set_client(t, "192.0.2.1", 1, "c.example", NULL, 0);
+	gh_txn_set_helo(t, "good.example");
+	stage(t, GH_STAGE_CONNECT, &v);
+	stage(t, GH_STAGE_HELO, &v);
+	gh_txn_set_mail(t, "a@example.org");
+	stage(t, GH_STAGE_MAIL, &v);
+	gh_txn_add_rcpt(t, "user@example.org");
+	stage(t, GH_STAGE_RCPT, &v);
+	gh_txn_set_message(t, m);
+	stage(t, GH_STAGE_HEADERS, &v);
+	stage(t, GH_STAGE_EOM, &v);
+	assert_true(has_hit(t, "TOP_MIX"));
+	assert_true(has_hit(t, "PART_PDF"));
+	assert_true(has_hit(t, "PART_FN"));	/* a folded field */
+	assert_false(has_hit(t, "NO_PART"));
+	gh_txn_finish(t, &v, NULL);
+	gh_message_free(m);
+	gh_verdict_clear(&v);
+	gh_txn_free(t);
+	gh_chain_unref(c);
+}
+
 static void
 test_tempfail_and_thresholds(void **state)
 {
@@ -259,6 +308,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_message_through_rules),
+		cmocka_unit_test(test_mimeheader_parts),
 		cmocka_unit_test(test_tempfail_and_thresholds),
 		cmocka_unit_test(test_broken_rules_refused),
 		cmocka_unit_test(test_uri_policy),
