@@ -319,6 +319,9 @@ preface_on_name(struct preface *p, enum gh_fcrdns r, const char *name)
 	if (p->state != P_NAME)
 		return;
 	evtimer_del(p->ev_name);
+	if (r == GH_FCRDNS_TEMP)
+		gh_log_session(LOG_INFO, p->sid, "client name lookup failed "
+		    "for now (DNS timeout or failure) client=%s", p->addr);
 	p->name_status = r;
 	if (r == GH_FCRDNS_OK)
 		snprintf(p->name, sizeof(p->name), "%s", name);
