@@ -48,8 +48,9 @@ frontend smtp
 
 backend gatehouse
 	balance roundrobin
-	server gh1 127.0.0.1:$GH1 send-proxy-v2
-	server gh2 127.0.0.1:$GH2 send-proxy
+	option smtpchk EHLO lb.test
+	server gh1 127.0.0.1:$GH1 send-proxy-v2 check check-send-proxy inter 1s
+	server gh2 127.0.0.1:$GH2 send-proxy check check-send-proxy inter 1s
 
 frontend smtp_untrusted
 	bind 127.0.0.1:$LB_BAD
@@ -64,6 +65,18 @@ haproxy -c -f "$T/haproxy.cfg" >"$T/haproxy-check.log" 2>&1 ||
 	fail "haproxy -c: $(cat "$T/haproxy-check.log")"
 start_bg haproxy haproxy -db -f "$T/haproxy.cfg"
 wait_port "$LB" 10 "$BG_PID" || fail "haproxy did not start"
+
+# Health checks (option smtpchk, check-send-proxy) reach both instances:
+# a header (v2: LOCAL, the balancer itself), the banner, EHLO.
+wait_grep 'PROXY v2 header from 127\.0\.0\.1: LOCAL' "$T/gh1.log" 10 ||
+	fail "no health check with a LOCAL header reached gatehouse 1"
+wait_grep 'PROXY v1 header from 127\.0\.0\.1' "$T/gh2.log" 10 ||
+	fail "no health check reached gatehouse 2"
+for n in 1 2; do
+	wait_grep '<<< EHLO lb\.test' "$T/gh$n.log" 10 ||
+		fail "no health check EHLO reached gatehouse $n"
+done
+ok "HAProxy's SMTP health checks pass through the PROXY header"
 
 for i in 1 2 3 4; do
 	swaks_send "m$i" --server "127.0.0.1:$LB" --local-interface 127.0.0.5 \
