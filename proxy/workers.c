@@ -198,6 +198,16 @@ workers_free(struct workers *w)
 	free(w);
 }
 
+/* Hand a job to the threads. */
+static void
+enqueue(struct workers *w, struct job *j)
+{
+	pthread_mutex_lock(&w->mu);
+	TAILQ_INSERT_TAIL(&w->todo, j, entry);
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
 /* Queue stages for a transaction (see proxy.h). */
 int
 workers_submit(struct workers *w, uint64_t sid, struct gh_txn *t,
@@ -211,10 +221,7 @@ workers_submit(struct workers *w, uint64_t sid, struct gh_txn *t,
 	j->txn = t;
 	j->first = first;
 	j->last = last;
-	pthread_mutex_lock(&w->mu);
-	TAILQ_INSERT_TAIL(&w->todo, j, entry);
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	enqueue(w, j);
 	return 0;
 }
 
@@ -231,9 +238,6 @@ workers_call(struct workers *w, uint64_t sid, void (*fn)(void *),
 	j->fn = fn;
 	j->done = done;
 	j->arg = arg;
-	pthread_mutex_lock(&w->mu);
-	TAILQ_INSERT_TAIL(&w->todo, j, entry);
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	enqueue(w, j);
 	return 0;
 }
