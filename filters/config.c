@@ -1207,6 +1207,20 @@ roff(FILE *fp, const char *s)
 	}
 }
 
+/* Write a "a|b|c" choice list as "a, b, c", so that troff can break it. */
+static void
+roff_choices(FILE *fp, const char *s)
+{
+	char *dup = gh_xstrdup(s), *p, *tok, *save = NULL;
+
+	for (p = dup; (tok = strtok_r(p, "|", &save)) != NULL; p = NULL) {
+		if (p == NULL)
+			fputs(", ", fp);
+		roff(fp, tok);
+	}
+	free(dup);
+}
+
 /* Print gatehouse.conf(5), generated from the table so it cannot drift. */
 void
 gh_config_man(FILE *fp, const char *version)
@@ -1246,7 +1260,7 @@ gh_config_man(FILE *fp, const char *version)
 		if (keys[i].choices && (keys[i].type == CT_ENUM ||
 		    keys[i].type == CT_ACTION)) {
 			fputs(" One of: ", fp);
-			roff(fp, keys[i].choices);
+			roff_choices(fp, keys[i].choices);
 			fputs(".", fp);
 		}
 		if ((keys[i].min != 0 || keys[i].max != 0) &&

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# man_rules.sh — gatehouse-rules(5): man renders it without a warning;
+# man_rules.sh — gatehouse-rules(5): man renders it (and gatehouse(8),
+# gatehouse.conf(5)) without a warning;
 # every directive of the rule parser's table (rules/parse.c
 # directives[]), every rule type, action and tflag the parser knows, and
 # the conditional keywords, are documented in it (taken from the source,
@@ -14,6 +15,14 @@ parse=$GH_SRC/rules/parse.c
 
 warn=$(MANWIDTH=80 LC_ALL=C.UTF-8 man --warnings -l "$page" 2>&1 >/dev/null)
 [[ -z $warn ]] || fail "man --warnings: $warn"
+# The other two pages: gatehouse(8) as shipped, gatehouse.conf(5) as
+# generated from the configuration table.
+"$GATEHOUSE" manpage >"$T/gatehouse.conf.5" || fail "gatehouse manpage"
+for other in "$GH_SRC/docs/man/gatehouse.8" "$T/gatehouse.conf.5"; do
+	warn=$(MANWIDTH=80 LC_ALL=C.UTF-8 man --warnings -l "$other" \
+	    2>&1 >/dev/null)
+	[[ -z $warn ]] || fail "man --warnings ${other##*/}: $warn"
+done
 MANWIDTH=80 LC_ALL=C.UTF-8 man -l "$page" 2>/dev/null | col -bx >"$T/page.txt"
 [[ -s $T/page.txt ]] || fail "man rendered nothing"
 ok "renders without warnings"
