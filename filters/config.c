@@ -81,6 +81,22 @@ static const struct key keys[] = {
 	    "Largest message accepted (advertised in SIZE)." },
 	{ "trusted_networks", CT_CIDRLIST, "", 0, 0, O(trusted_networks), NULL,
 	    "Clients trusted to relay (skip SPF, may send XFORWARD)." },
+	{ "proxy_protocol", CT_BOOL, "no", 0, 0, O(proxy_protocol), NULL,
+	    "Read a PROXY protocol header (v1 or v2, HAProxy's send-proxy "
+	    "and send-proxy-v2) before the banner; the client it names "
+	    "replaces the socket's peer everywhere.  Connections from "
+	    "outside proxy_networks, and a missing or malformed header, "
+	    "are closed." },
+	{ "proxy_networks", CT_CIDRLIST, "", 0, 0, O(proxy_networks), NULL,
+	    "Load balancers allowed to send a PROXY header (required with "
+	    "proxy_protocol = yes)." },
+	{ "proxy_protocol_timeout", CT_DURATION, "5s", 100, 600000,
+	    O(proxy_protocol_timeout_ms), NULL,
+	    "Time allowed for the PROXY header to arrive." },
+	{ "client_name_lookup", CT_BOOL, "yes", 0, 0, O(client_name_lookup),
+	    NULL, "Look up the client's name (PTR, forward-confirmed as "
+	    "Postfix does; otherwise \"unknown\") before the banner; it "
+	    "reaches the rules, the log and XCLIENT NAME." },
 	{ "on_filter_error", CT_ACTION, "tempfail", 0, 0, O(on_filter_error),
 	    "continue|tempfail|reject",
 	    "What a filter that fails or times out yields." },
@@ -168,6 +184,10 @@ static const struct key keys[] = {
 	    NULL, "Timeout of one DNS query." },
 	{ "dns.budget", CT_DURATION, "20s", 10, 3600000, O(dns_budget_ms),
 	    NULL, "Total DNS time one check (SPF, DKIM) may take." },
+	{ "dns.ptr_timeout", CT_DURATION, "3s", 10, 60000,
+	    O(dns_ptr_timeout_ms), NULL, "Longest wait for the client's "
+	    "name (client_name_lookup) before the banner; past it the name "
+	    "is \"unknown\"." },
 	{ "dns.trust_anchor", CT_STRING, "", 0, 0, O(dns_trust_anchor), NULL,
 	    "Root trust anchor file for DNSSEC validation, e.g. "
 	    "/usr/share/dns/root.key (empty: no validation)." },
@@ -1013,6 +1033,16 @@ read_file(struct gh_config *c, const char *path, struct gh_config_errors *errs)
 	fclose(fp);
 }
 
+/* Check what no single key can: settings that need each other. */
+static void
+validate(const struct gh_config *c, struct gh_config_errors *errs)
+{
+	if (c->proxy_protocol && c->proxy_networks.n == 0)
+		add_error(errs, "%s: proxy_networks: empty, but proxy_protocol "
+		    "= yes needs the load balancers' networks",
+		    c->path ? c->path : "configuration");
+}
+
 /* Fill derived values: the host name, the authserv-id. */
 static void
 derive(struct gh_config *c)
@@ -1081,6 +1111,8 @@ gh_config_load(const char *path, char *const *overrides, size_t noverrides,
 		}
 		free(kv);
 	}
+	if (errs->n == 0)
+		validate(c, errs);
 	if (errs->n) {
 		c->refs = 1;
 		gh_config_unref(c);
@@ -1183,6 +1215,20 @@ roff(FILE *fp, const char *s)
 	}
 }
 
+/* Write a "a|b|c" choice list as "a, b, c", so that troff can break it. */
+static void
+roff_choices(FILE *fp, const char *s)
+{
+	char *dup = gh_xstrdup(s), *p, *tok, *save = NULL;
+
+	for (p = dup; (tok = strtok_r(p, "|", &save)) != NULL; p = NULL) {
+		if (p == NULL)
+			fputs(", ", fp);
+		roff(fp, tok);
+	}
+	free(dup);
+}
+
 /* Print gatehouse.conf(5), generated from the table so it cannot drift. */
 void
 gh_config_man(FILE *fp, const char *version)
@@ -1222,7 +1268,7 @@ gh_config_man(FILE *fp, const char *version)
 		if (keys[i].choices && (keys[i].type == CT_ENUM ||
 		    keys[i].type == CT_ACTION)) {
 			fputs(" One of: ", fp);
-			roff(fp, keys[i].choices);
+			roff_choices(fp, keys[i].choices);
 			fputs(".", fp);
 		}
 		if ((keys[i].min != 0 || keys[i].max != 0) &&

@@ -88,6 +88,10 @@ struct gh_config {
 	char			*milter_socket_group;
 	uint64_t		 max_message_size;
 	struct gh_cidrlist	 trusted_networks;
+	bool			 proxy_protocol;
+	struct gh_cidrlist	 proxy_networks;
+	uint64_t		 proxy_protocol_timeout_ms;
+	bool			 client_name_lookup;
 	int			 on_filter_error;	/* gh_action */
 	char			*user;
 	char			*group;
@@ -126,6 +130,7 @@ struct gh_config {
 	/* DNS */
 	uint64_t		 dns_timeout_ms;
 	uint64_t		 dns_budget_ms;
+	uint64_t		 dns_ptr_timeout_ms;
 	char			*dns_trust_anchor;
 
 	/* SPF */

@@ -20,6 +20,7 @@
 
 #include "filters/chain.h"
 #include "filters/config.h"
+#include "filters/fcrdns.h"
 #include "filters/filter.h"
 #include "filters/util.h"
 
@@ -147,8 +148,8 @@ void	 backend_caps_parse(struct backend_caps *, const char *text,
 struct smtp_path;
 void	 relay_ident_copy(struct client_ident *, const struct client_ident *);
 void	 relay_ident_free(struct client_ident *);
-void	 relay_ident_peer(struct client_ident *, const char *addr,
-	    const char *port, bool esmtp, const char *helo);
+void	 relay_ident_peer(struct client_ident *, const char *name,
+	    const char *addr, const char *port, bool esmtp, const char *helo);
 int	 relay_xforward(struct client_ident *, const char *args, size_t len);
 /* The XCLIENT/XFORWARD attribute list for `id` limited to `attrs`. */
 int	 relay_ident_attrs(const struct client_ident *, unsigned attrs,
@@ -166,6 +167,40 @@ void	 workers_free(struct workers *);
    verdict comes back to session_on_verdict() by session id. */
 int	 workers_submit(struct workers *, uint64_t sid, struct gh_txn *,
 	    enum gh_stage first, enum gh_stage last);
+
+/* Run fn(arg) on a worker; then, on the loop, done(session, arg) with
+   the session found by `sid`, or done(NULL, arg) when it has gone (or
+   the pool stops): done frees arg. */
+int	 workers_call(struct workers *, uint64_t sid, void (*fn)(void *),
+	    void (*done)(struct session *, void *), void *arg);
+
+/* preface.c: what a session learns before its banner — the PROXY
+   header (proxy_protocol), the per-client count, the client's name
+   (client_name_lookup) — ending in session_preface_done(). */
+struct preface;
+enum preface_end { PREFACE_OK, PREFACE_TOO_MANY, PREFACE_CLOSE };
+struct preface_result {
+	enum preface_end	 end;	/* CLOSE: logged already, no reply */
+	const struct sockaddr	*sa;	/* the client */
+	socklen_t		 salen;
+	const char		*addr, *port;
+	bool			 counted;	/* the session uncounts addr */
+	enum gh_fcrdns		 name_status;
+	const char		*name;		/* when GH_FCRDNS_OK */
+};
+struct preface *preface_new(struct server *, struct session *, uint64_t sid,
+	    struct bufferevent *, const struct sockaddr *, socklen_t,
+	    const struct gh_config *);
+void	 preface_run(struct preface *);
+void	 preface_read(struct preface *);		/* client data */
+void	 preface_event(struct preface *, short what);	/* EOF, error... */
+void	 preface_on_name(struct preface *, enum gh_fcrdns, const char *);
+void	 preface_free(struct preface *);
+/* Its end: the session goes on, or closes (the preface is freed). */
+void	 session_preface_done(struct session *,
+	    const struct preface_result *);
+/* A name lookup's result, by session id (workers.c). */
+void	 session_on_name(struct session *, enum gh_fcrdns, const char *);
 
 /* Run stages first..last; stop at the first refusal. */
 int	 proxy_run_stages(struct gh_txn *, enum gh_stage first,

@@ -38,13 +38,15 @@ relay_ident_free(struct client_ident *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* The identity of the socket's peer, with its HELO. */
+/* The identity of the client, with its name and HELO. */
 void
-relay_ident_peer(struct client_ident *id, const char *addr,
-    const char *port, bool esmtp, const char *helo)
+relay_ident_peer(struct client_ident *id, const char *name,
+    const char *addr, const char *port, bool esmtp, const char *helo)
 {
 	relay_ident_free(id);
-	id->name = strdup("[UNAVAILABLE]");	/* no PTR lookups (yet) */
+	/* A confirmed name, [UNAVAILABLE] or [TEMPUNAVAIL] (XCLIENT_README):
+	   Postfix then knows a lookup failure for a temporary one. */
+	id->name = strdup(name ? name : "[UNAVAILABLE]");
 	id->addr = strdup(addr);
 	id->port = strdup(port);
 	id->proto = strdup(esmtp ? "ESMTP" : "SMTP");

@@ -49,9 +49,10 @@
 
 enum sstate { S_CONNECT, S_HELO, S_IDLE, S_MAIL, S_RCPT, S_DATA,
 	S_NSTATES };
-enum swait { W_NONE, W_CHAIN, W_BACKEND };
+enum swait { W_NONE, W_CHAIN, W_BACKEND, W_PREFACE };
 
 #define ST(x)		(1u << (x))
+#define REFUSED_MAX_ERRORS	3	/* after a 554 greeting */
 #define ANY_STATE	(ST(S_HELO) | ST(S_IDLE) | ST(S_MAIL) | ST(S_RCPT))
 
 static const char *state_names[S_NSTATES] = {
@@ -74,6 +75,8 @@ struct session {
 	struct client_ident	 ident;		/* what the backend is told */
 	char			 addr[INET6_ADDRSTRLEN];
 	char			 port[8];
+	char			 name[256];	/* for XCLIENT NAME */
+	struct preface		*pre;		/* before the banner */
 
 	enum sstate		 state;
 	enum swait		 wait;
@@ -97,6 +100,7 @@ struct session {
 	bool			 in_kick;
 	bool			 counted;
 	bool			 xforwarded;
+	bool			 refused;	/* 554 greeting: only QUIT */
 };
 
 static void	kick(struct session *);
@@ -186,7 +190,8 @@ error_reply(struct session *s, const char *fmt, ...)
 	evbuffer_add_vprintf(s->out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(s->out, "\r\n", 2);
-	if (++s->nerrors >= (unsigned)s->txn->cfg->max_errors) {
+	if (++s->nerrors >= (unsigned)s->txn->cfg->max_errors ||
+	    (s->refused && s->nerrors >= REFUSED_MAX_ERRORS)) {
 		gh_log_session(LOG_INFO, s->id, "too many errors client=%s",
 		    s->addr);
 		gh_metrics_refused("errors");
@@ -427,8 +432,8 @@ static void
 make_ident(struct session *s)
 {
 	if (!s->xforwarded)	/* else a trusted front told us already */
-		relay_ident_peer(&s->ident, s->addr, s->port, s->esmtp,
-		    s->txn->env.helo);
+		relay_ident_peer(&s->ident, s->name, s->addr, s->port,
+		    s->esmtp, s->txn->env.helo);
 }
 
 /* Append the parameters the backend may see; -1 (with the reply
@@ -1044,11 +1049,22 @@ bad_state(struct session *s, const struct cmd *c)
 static void
 handle_line(struct session *s, const char *line, size_t len)
 {
-	struct smtp_cmd	 c;
-	size_t		 i;
+	struct smtp_cmd		 c;
+	size_t			 i;
+	enum smtp_parse_err	 rc;
 
 	s->ncommands++;
-	switch (smtp_cmd_parse(line, len, &c)) {
+	rc = smtp_cmd_parse(line, len, &c);
+	if (s->refused) {
+		/* RFC 5321 3.1: after a 554 greeting, 503 to all but QUIT. */
+		if (rc == SMTP_OK && c.verb == SMTP_QUIT)
+			cmd_quit(s, &c);
+		else
+			error_reply(s, "503 5.5.1 Error: bad sequence of "
+			    "commands: connection refused, send QUIT");
+		return;
+	}
+	switch (rc) {
 	case SMTP_OK:
 		break;
 	case SMTP_E_BADCHAR:
@@ -1189,6 +1205,7 @@ session_free(struct session *s)
 	}
 	relay_ident_free(&s->ident);
 	gh_buf_free(&s->line);
+	preface_free(s->pre);
 	if (s->counted)
 		server_uncount_client(srv, s->addr);
 	gh_metrics_session_close();
@@ -1260,7 +1277,12 @@ kick(struct session *s)
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
-	kick(arg);
+	struct session	*s = arg;
+
+	if (s->pre)
+		preface_read(s->pre);
+	else
+		kick(s);
 }
 
 /* The client closed, failed or timed out. */
@@ -1269,6 +1291,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct session	*s = arg;
 
+	if (s->pre) {
+		preface_event(s->pre, what);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (s->closing) {
 			s->hard = true;
@@ -1306,17 +1332,85 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	kick(s);
 }
 
-/* After the CONNECT stage: the banner, or a refusal and close. */
+/* After the CONNECT stage: the banner, or a refusal. */
 static void
 connect_done(struct session *s, struct gh_verdict *v)
 {
+	struct gh_verdict	 r;
+
 	if (refuses(v)) {
-		reply_verdict(s, v);
-		close_session(s);
+		gh_log_session(LOG_INFO, s->id, "refused at connect client=%s "
+		    "filter=%s", s->addr, v->filter ? v->filter : "-");
+		r = *v;		/* shallow: for the reply only */
+		r.code = v->action == GH_TEMPFAIL ? 421 : 554;
+		reply_verdict(s, &r);
+		if (v->action == GH_TEMPFAIL)
+			close_session(s);	/* 421 closes (RFC 5321 3.8) */
+		else
+			s->refused = true;	/* 3.1: wait for QUIT */
+		enter_state(s, S_HELO);
 		return;
 	}
 	enter_state(s, S_HELO);
 	reply(s, "220 %s ESMTP", s->txn->cfg->hostname);
+}
+
+/* Refuse a connection past a limit: 421 and close. */
+static void
+too_many(struct session *s)
+{
+	gh_log_session(LOG_NOTICE, s->id, "too many connections client=%s",
+	    s->addr);
+	gh_metrics_refused("connections");
+	reply(s, "421 4.7.0 %s Error: too many connections",
+	    s->txn->cfg->hostname);
+	close_session(s);
+	kick(s);
+}
+
+/* The preface is over (see proxy.h): CONNECT stage, then the banner. */
+void
+session_preface_done(struct session *s, const struct preface_result *r)
+{
+	const char	*name = r->name_status == GH_FCRDNS_OK ? r->name : NULL;
+	struct preface	*p = s->pre;
+
+	s->pre = NULL;
+	set_wait(s, W_NONE);
+	snprintf(s->addr, sizeof(s->addr), "%s", r->addr);
+	snprintf(s->port, sizeof(s->port), "%s", r->port);
+	snprintf(s->name, sizeof(s->name), "%s", name ? name :
+	    r->name_status == GH_FCRDNS_TEMP ? "[TEMPUNAVAIL]" :
+	    "[UNAVAILABLE]");
+	s->counted = r->counted;
+	if (r->end != PREFACE_OK || gh_txn_set_client(s->txn, s->addr,
+	    (uint16_t)atoi(s->port), name, r->sa, r->salen) == -1) {
+		preface_free(p);
+		if (r->end == PREFACE_TOO_MANY)
+			too_many(s);
+		else {
+			s->hard = s->closing = true;
+			kick(s);
+		}
+		return;
+	}
+	preface_free(p);
+	s->trusted = s->txn->env.trusted;
+	gh_log_session(LOG_DEBUG, s->id, "connect client=%s port=%s name=%s",
+	    s->addr, s->port, s->name);
+	set_timeouts(s);
+	s->in_kick = true;
+	run_stages(s, GH_STAGE_CONNECT, GH_STAGE_CONNECT, connect_done);
+	s->in_kick = false;
+	kick(s);
+}
+
+/* A name lookup's result for this session (see proxy.h). */
+void
+session_on_name(struct session *s, enum gh_fcrdns r, const char *name)
+{
+	if (s->pre)	/* else the deadline came first */
+		preface_on_name(s->pre, r, name);
 }
 
 /* A new client connection (see proxy.h). */
@@ -1360,28 +1454,22 @@ session_new(struct server *srv, evutil_socket_t fd,
 	bufferevent_set_max_single_read(s->bev, 128 * 1024);
 	bufferevent_set_max_single_write(s->bev, 128 * 1024);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	gh_txn_set_client(s->txn, s->addr, (uint16_t)atoi(s->port), NULL,
-	    sa, salen);
-	s->trusted = s->txn->env.trusted;
-	gh_log_session(LOG_DEBUG, s->id, "connect client=%s port=%s", s->addr,
+	gh_log_session(LOG_DEBUG, s->id, "accept peer=%s port=%s", s->addr,
 	    s->port);
-	if ((long long)srv->nsessions > cfg->max_connections ||
-	    !(s->counted = server_count_client(srv, s->addr,
-	    cfg->max_connections_per_client))) {
-		gh_log_session(LOG_NOTICE, s->id, "too many connections "
-		    "client=%s", s->addr);
-		gh_metrics_refused("connections");
-		reply(s, "421 4.7.0 %s Error: too many connections",
-		    cfg->hostname);
-		close_session(s);
+	if ((long long)srv->nsessions > cfg->max_connections) {
+		too_many(s);
+		return;
+	}
+	/* The PROXY header, the per-client count, the name: preface.c,
+	   which ends in session_preface_done(). */
+	set_wait(s, W_PREFACE);
+	if ((s->pre = preface_new(srv, s, s->id, s->bev, sa, salen, cfg)) ==
+	    NULL) {
+		s->hard = s->closing = true;
 		kick(s);
 		return;
 	}
-	set_timeouts(s);
-	s->in_kick = true;
-	run_stages(s, GH_STAGE_CONNECT, GH_STAGE_CONNECT, connect_done);
-	s->in_kick = false;
-	kick(s);
+	preface_run(s->pre);
 }
 
 /* A backend reply or failure arrived (see proxy.h). */
@@ -1435,6 +1523,11 @@ session_free_orphan(struct gh_txn *t)
 void
 session_shutdown(struct session *s)
 {
+	if (s->pre) {
+		s->hard = s->closing = true;	/* no banner yet */
+		kick(s);
+		return;
+	}
 	if (s->state == S_MAIL || s->state == S_RCPT || s->state == S_DATA ||
 	    s->wait != W_NONE)
 		return;		/* end_txn() says 421 */

@@ -9,6 +9,9 @@
  * session does not touch it while its job is queued or running; results
  * reach sessions on the loop thread only (event_active wakes it).
  *
+ * Besides chain stages a job may be any call (workers_call: the
+ * client's name lookup); its result comes back the same way, by id.
+ *
  * Failures: a job that cannot be queued is reported to the caller,
  * which tempfails; out of memory in the chain is a tempfail verdict.
  */
@@ -26,6 +29,10 @@ struct job {
 	struct gh_txn		*txn;
 	enum gh_stage		 first, last;
 	struct gh_verdict	 v;
+	/* workers_call(): fn on a worker, then done on the loop */
+	void			(*fn)(void *);
+	void			(*done)(struct session *, void *);
+	void			*arg;
 };
 
 struct workers {
@@ -75,7 +82,10 @@ worker_main(void *arg)
 		j = TAILQ_FIRST(&w->todo);
 		TAILQ_REMOVE(&w->todo, j, entry);
 		pthread_mutex_unlock(&w->mu);
-		if (proxy_run_stages(j->txn, j->first, j->last, &j->v) == -1) {
+		if (j->fn)
+			j->fn(j->arg);
+		else if (proxy_run_stages(j->txn, j->first, j->last, &j->v) ==
+		    -1) {
 			gh_verdict_clear(&j->v);
 			j->v.action = GH_TEMPFAIL;
 			j->v.code = 451;
@@ -104,6 +114,12 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&w->mu);
 	while ((j = TAILQ_FIRST(&list)) != NULL) {
 		TAILQ_REMOVE(&list, j, entry);
+		if (j->done) {
+			/* NULL when the session has gone: done frees arg. */
+			j->done(server_find_session(w->srv, j->sid), j->arg);
+			free(j);
+			continue;
+		}
 		if ((s = server_find_session(w->srv, j->sid)) != NULL)
 			session_on_verdict(s, &j->v);
 		else {
@@ -168,7 +184,10 @@ workers_free(struct workers *w)
 	TAILQ_CONCAT(&w->done, &w->todo, entry);
 	while ((j = TAILQ_FIRST(&w->done)) != NULL) {
 		TAILQ_REMOVE(&w->done, j, entry);
-		session_free_orphan(j->txn);
+		if (j->done)
+			j->done(NULL, j->arg);
+		else
+			session_free_orphan(j->txn);
 		gh_verdict_clear(&j->v);
 		free(j);
 	}
@@ -177,6 +196,16 @@ workers_free(struct workers *w)
 	pthread_mutex_destroy(&w->mu);
 	free(w->threads);
 	free(w);
+}
+
+/* Hand a job to the threads. */
+static void
+enqueue(struct workers *w, struct job *j)
+{
+	pthread_mutex_lock(&w->mu);
+	TAILQ_INSERT_TAIL(&w->todo, j, entry);
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 /* Queue stages for a transaction (see proxy.h). */
@@ -192,9 +221,23 @@ workers_submit(struct workers *w, uint64_t sid, struct gh_txn *t,
 	j->txn = t;
 	j->first = first;
 	j->last = last;
-	pthread_mutex_lock(&w->mu);
-	TAILQ_INSERT_TAIL(&w->todo, j, entry);
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	enqueue(w, j);
+	return 0;
+}
+
+/* Queue a function call for a session (see proxy.h). */
+int
+workers_call(struct workers *w, uint64_t sid, void (*fn)(void *),
+    void (*done)(struct session *, void *), void *arg)
+{
+	struct job	*j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return -1;
+	j->sid = sid;
+	j->fn = fn;
+	j->done = done;
+	j->arg = arg;
+	enqueue(w, j);
 	return 0;
 }
