@@ -36,7 +36,7 @@
 #include "rules_int.h"
 
 #define LIT_EXACT_MAX	64	/* strings in an exact set */
-#define LIT_REQ_MAX	256	/* strings in a required set */
+#define LIT_REQ_MAX	1024	/* strings in a required set */
 #define LIT_LEN_MAX	64	/* bytes in one string */
 #define LIT_CLASS_MAX	8	/* bytes of a class kept as an exact set */
 #define LIT_DEPTH	64	/* group nesting */
