@@ -22,10 +22,25 @@
  * text, the pattern cannot match", so every rule above errs towards
  * requiring less.
  *
+ * X{m,n} with m >= 1 also joins what precedes it to its first copy and
+ * what follows to its last.  \Q..\E is expanded to escaped characters
+ * first (a quantifier after \E applies to the last one); (?#...) is
+ * skipped like white space; an inline x turned on or off for a part
+ * gives up (white space and # change meaning there).
+ *
  * Case: when the pattern is caseless anywhere (/i or an inline (?i)),
  * ASCII letters are lowered and the set is matched caselessly; bytes
  * with a Latin-1 case partner (0xC0-0xFE, as gatehouse's Perl tables
  * fold them) are given in both cases.  That only widens the set.
+ *
+ * ASCII mode: for texts of bytes below 0x80 only, a piece that needs a
+ * byte >= 0x80 never matches (an exact set without strings): it drops
+ * out of alternations and makes a sequence never match.  A pattern
+ * that never matches such a text gets the empty set.
+ *
+ * Invariant (tests/unit/test_rules_literals.c checks it on tricky and
+ * generated patterns against PCRE2): every text the pattern matches
+ * holds one of the strings (ASCII mode: every ASCII text).
  *
  * Failure: returns "no usable set" (the rule then always runs); memory
  * errors do the same.
@@ -52,6 +67,7 @@ struct linfo {
 	struct lset	 req;
 };
 
+/* The parser's state: the pattern left, the modes in force. */
 struct lparse {
 	const char	*p, *end;
 	bool		 x;		/* extended syntax */
@@ -74,6 +90,7 @@ lset_free(struct lset *s)
 	s->n = 0;
 }
 
+/* Free what LI knows; it then requires nothing. */
 static void
 linfo_free(struct linfo *li)
 {
