@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 #
 # sa.sh - SpamAssassin as the reference for the rule engine: the corpus,
 # a private spamd, and the configuration both sides load.  Sourced after
