@@ -170,6 +170,13 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 		free(ri);
 		return -1;
 	}
+	if (ri->diag.jit == 0 && ri->diag.interpreted > 0 &&
+	    !(opts.flags & RULES_LOAD_NO_JIT) && rules_jit_available())
+		/* A W^X policy (MemoryDenyWriteExecute=yes) refused the JIT. */
+		gh_log(LOG_WARNING, "rules: PCRE2 JIT refused (W^X policy, "
+		    "e.g. MemoryDenyWriteExecute=yes): %zu regexes run on the "
+		    "interpreter, slower with large rule sets (gatehouse(8))",
+		    ri->diag.interpreted);
 	ri->has_required = rules_required_score(ri->set, &ri->required);
 	pthread_mutex_init(&ri->prof_mu, NULL);
 	atomic_init(&ri->idx, -1);

@@ -1006,3 +1006,12 @@ rules_settings(const struct rules_set *set, const char *key,
 		}
 	return n;
 }
+
+/* Whether this PCRE2 was built with its JIT. */
+bool
+rules_jit_available(void)
+{
+	uint32_t jit = 0;
+
+	return pcre2_config(PCRE2_CONFIG_JIT, &jit) >= 0 && jit != 0;
+}
