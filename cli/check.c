@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "filters/chain.h"
+#include "proxy/proxy.h"
 
 /* Print a newline-separated list of errors, each prefixed. */
 static void
@@ -38,6 +39,10 @@ cmd_check(struct gh_cli *cli)
 		return 2;
 	if (cli->verbose)
 		gh_config_dump(cfg, stdout, cli->verbose > 1);
+	if (tls_check(cfg, err, sizeof(err)) == -1) {
+		print_errors(err);
+		r = 1;
+	}
 	if ((chain = gh_chain_new(cfg, stdout, err, sizeof(err))) == NULL) {
 		print_errors(err);
 		r = 1;

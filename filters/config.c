@@ -179,6 +179,48 @@ static const struct key keys[] = {
 	    O(shutdown_timeout_ms), NULL,
 	    "On SIGTERM, how long open sessions may take to finish." },
 
+	/* TLS and AUTH (proxy) */
+	{ "tls.level", CT_ENUM, "none", 0, 0, O(tls_level), "none|may",
+	    "STARTTLS towards clients (RFC 3207): none, or may (offered in "
+	    "EHLO, never required; needs tls.cert_file and tls.key_file)." },
+	{ "tls.cert_file", CT_STRING, "", 0, 0, O(tls_cert_file), NULL,
+	    "PEM certificate chain served to clients, the server "
+	    "certificate first; re-read on SIGHUP (a file that does not "
+	    "load keeps the old one, logged)." },
+	{ "tls.key_file", CT_STRING, "", 0, 0, O(tls_key_file), NULL,
+	    "PEM private key of tls.cert_file.  Refused when group or "
+	    "others may read or write it (mode 600; owned by the user "
+	    "gatehouse runs as, so that SIGHUP can re-read it)." },
+	{ "tls.protocols", CT_ENUM, "TLSv1.2", 0, 0, O(tls_protocols),
+	    "TLSv1.2|TLSv1.3", "Oldest TLS version accepted, for clients "
+	    "and the backend; newer versions are always allowed." },
+	{ "tls.ciphers", CT_STRING, "", 0, 0, O(tls_ciphers), NULL,
+	    "OpenSSL cipher list for TLS 1.2 (empty: OpenSSL's system "
+	    "default), e.g. HIGH:!aNULL:!MD5." },
+	{ "tls.ciphersuites", CT_STRING, "", 0, 0, O(tls_ciphersuites), NULL,
+	    "OpenSSL TLS 1.3 cipher suites, colon-separated (empty: "
+	    "OpenSSL's default)." },
+	{ "backend.tls", CT_ENUM, "no", 0, 0, O(backend_tls),
+	    "no|may|require", "STARTTLS to the backend: no; may (when it "
+	    "offers STARTTLS); require (a backend that does not offer it "
+	    "or fails the handshake gets the client a 4xx).  For a backend "
+	    "on another host." },
+	{ "backend.tls_verify", CT_BOOL, "no", 0, 0, O(backend_tls_verify),
+	    NULL, "Verify the backend's certificate against "
+	    "backend.tls_ca_file and its name against the backend's host "
+	    "(no: encryption without authentication, as Postfix's "
+	    "smtp_tls_security_level = encrypt)." },
+	{ "backend.tls_ca_file", CT_STRING, "", 0, 0, O(backend_tls_ca_file),
+	    NULL, "PEM CA certificates for backend.tls_verify (empty: the "
+	    "system's store)." },
+	{ "auth.enable", CT_BOOL, "yes", 0, 0, O(auth_enable), NULL,
+	    "Offer SMTP AUTH (RFC 4954) when the backend offers it, with the "
+	    "backend's mechanisms; the SASL exchange is relayed to the "
+	    "backend, which decides.  Credentials are never logged." },
+	{ "auth.plaintext", CT_BOOL, "no", 0, 0, O(auth_plaintext), NULL,
+	    "Also offer AUTH before STARTTLS (no: AUTH without TLS gets "
+	    "530 5.7.0)." },
+
 	/* DNS */
 	{ "dns.timeout", CT_DURATION, "5s", 10, 600000, O(dns_timeout_ms),
 	    NULL, "Timeout of one DNS query." },
@@ -1041,6 +1083,10 @@ validate(const struct gh_config *c, struct gh_config_errors *errs)
 		add_error(errs, "%s: proxy_networks: empty, but proxy_protocol "
 		    "= yes needs the load balancers' networks",
 		    c->path ? c->path : "configuration");
+	if (c->tls_level == 1 && (c->tls_cert_file[0] == '\0' ||
+	    c->tls_key_file[0] == '\0'))
+		add_error(errs, "%s: tls.level = may needs tls.cert_file and "
+		    "tls.key_file", c->path ? c->path : "configuration");
 }
 
 /* Fill derived values: the host name, the authserv-id. */

@@ -127,6 +127,19 @@ struct gh_config {
 	uint64_t		 backend_pool_idle_ms;
 	uint64_t		 shutdown_timeout_ms;
 
+	/* TLS and AUTH (proxy) */
+	int			 tls_level;	/* 0 none, 1 may */
+	char			*tls_cert_file;
+	char			*tls_key_file;
+	int			 tls_protocols;	/* 0 TLSv1.2, 1 TLSv1.3 */
+	char			*tls_ciphers;
+	char			*tls_ciphersuites;
+	int			 backend_tls;	/* 0 no, 1 may, 2 require */
+	bool			 backend_tls_verify;
+	char			*backend_tls_ca_file;
+	bool			 auth_enable;
+	bool			 auth_plaintext;
+
 	/* DNS */
 	uint64_t		 dns_timeout_ms;
 	uint64_t		 dns_budget_ms;

@@ -189,6 +189,17 @@ gh_txn_summary(const struct gh_txn *t, const struct gh_verdict *v,
 	kv(b, "client", t->env.client_addr, 64);
 	kv(b, "client_name", t->env.client_name, 255);
 	kv(b, "helo", t->env.helo, 255);
+	if (t->env.tls_version) {
+		char	 cipher[300];
+
+		gh_printable(esc, sizeof(esc), t->env.tls_version,
+		    strlen(t->env.tls_version), 20);
+		gh_printable(cipher, sizeof(cipher), t->env.tls_cipher ?
+		    t->env.tls_cipher : "", t->env.tls_cipher ?
+		    strlen(t->env.tls_cipher) : 0, 100);
+		gh_buf_printf(b, " tls=%s/%s", esc, cipher);
+	}
+	kv(b, "auth", t->env.auth_user, 255);
 	if (t->env.mail_from)
 		gh_printable(esc, sizeof(esc), t->env.mail_from,
 		    strlen(t->env.mail_from), 255);

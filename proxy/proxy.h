@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 
 #include "filters/chain.h"
 #include "filters/config.h"
@@ -40,6 +41,7 @@ struct backend_caps {
 	bool		 known;		/* from a real EHLO reply */
 	bool		 pipelining, eightbitmime, smtputf8, dsn, enhanced;
 	bool		 chunking, starttls;
+	char		 auth[128];	/* AUTH mechanisms, "" if none */
 	bool		 xclient, xforward;
 	unsigned	 xclient_attrs, xforward_attrs;	/* XA_* */
 	uint64_t	 size;		/* 0: none given */
@@ -93,6 +95,9 @@ struct server {
 	TAILQ_HEAD(, closing)	 closing;
 	TAILQ_HEAD(, backend)	 pool;		/* idle, ready connections */
 	size_t			 npool;
+	SSL_CTX			*tls_server;	/* STARTTLS; NULL: off */
+	SSL_CTX			*tls_client;	/* to the backend; NULL: off */
+	bool			 tls_loaded;
 };
 
 /* server.c */
@@ -159,6 +164,17 @@ int	 relay_params(const struct smtp_path *, bool mail,
 	    struct gh_str *bad);
 void	 relay_addr_text(const struct sockaddr *, char *addr, size_t asz,
 	    char *port, size_t psz);
+
+/* tls.c */
+int	 tls_server_ctx(const struct gh_config *, SSL_CTX **, char *err,
+	    size_t errsz);
+int	 tls_client_ctx(const struct gh_config *, SSL_CTX **, char *err,
+	    size_t errsz);
+/* `gatehouse check`: -1 with the reason when a context cannot be built. */
+int	 tls_check(const struct gh_config *, char *err, size_t errsz);
+/* Start and SIGHUP: swap in new contexts, or keep the old (-1, logged). */
+int	 tls_load(struct server *, const struct gh_config *);
+void	 tls_unload(struct server *);
 
 /* workers.c */
 struct workers *workers_new(struct server *, int n);

@@ -274,6 +274,9 @@ reload_load(struct server *srv)
 		return;
 	}
 	gh_config_unref(cfg);
+	/* New certificates for new sessions; a broken one keeps the old
+	   (logged), the rest of the configuration still applies. */
+	(void)tls_load(srv, gh_chain_config(chain));
 	gh_metrics_reload(true);
 	backend_pool_flush(srv);	/* the backend may have changed */
 	gh_chain_unref(srv->chain);
@@ -381,7 +384,7 @@ server_run(const char *config_path, char *const *overrides,
 		srv.next_id = (uint64_t)getpid() << 32;
 	srv.next_id &= ~(uint64_t)0xffffff;	/* room to count up */
 	if (srv.by_id == NULL || srv.counts == NULL ||
-	    open_listeners(&srv, cfg) == -1) {
+	    tls_load(&srv, cfg) == -1 || open_listeners(&srv, cfg) == -1) {
 		rc = 1;
 		goto out;
 	}
@@ -438,6 +441,7 @@ out:
 	}
 	gh_metrics_http_stop(metrics);
 	gh_chain_unref(srv.chain);
+	tls_unload(&srv);
 	event_base_free(srv.base);
 	return rc;
 }

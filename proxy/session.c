@@ -44,68 +44,34 @@
 #include "filters/log.h"
 #include "filters/message.h"
 #include "filters/metrics.h"
-#include "proxy/proxy.h"
-#include "proxy/smtp_parse.h"
-
-enum sstate { S_CONNECT, S_HELO, S_IDLE, S_MAIL, S_RCPT, S_DATA,
-	S_NSTATES };
-enum swait { W_NONE, W_CHAIN, W_BACKEND, W_PREFACE };
+#include "proxy/session_int.h"
 
 #define ST(x)		(1u << (x))
 #define REFUSED_MAX_ERRORS	3	/* after a 554 greeting */
 #define ANY_STATE	(ST(S_HELO) | ST(S_IDLE) | ST(S_MAIL) | ST(S_RCPT))
 
+/* The helpers tls.c and auth.c share go by their short names here. */
+#define reply		session__reply
+#define error_reply	session__error_reply
+#define enter_state	session__enter_state
+#define set_wait	session__set_wait
+#define flush		session__flush
+#define close_session	session__close
+#define kick		session__kick
+#define drop_backend	session__drop_backend
+#define make_ident	session__make_ident
+#define relay		session__relay
+#define first_line	session__first_line
+#define to_backend	session__to_backend
+#define read_cb		session__read_cb
+#define write_cb	session__write_cb
+#define event_cb	session__event_cb
+
 static const char *state_names[S_NSTATES] = {
 	"connect", "helo", "idle", "mail", "rcpt", "data"
 };
 
-typedef void	(*verdict_fn)(struct session *, struct gh_verdict *);
-typedef void	(*reply_fn)(struct session *, const struct be_reply *);
-
-struct session {
-	TAILQ_ENTRY(session)	 entry;
-	struct session		*hnext;		/* id hash chain */
-	struct server		*srv;
-	uint64_t		 id;
-	struct bufferevent	*bev;
-	struct evbuffer		*out;		/* replies not yet written */
-	struct gh_txn		*txn;
-	struct gh_message	*msg;
-	struct backend		*be;
-	struct client_ident	 ident;		/* what the backend is told */
-	char			 addr[INET6_ADDRSTRLEN];
-	char			 port[8];
-	char			 name[256];	/* for XCLIENT NAME */
-	struct preface		*pre;		/* before the banner */
-
-	enum sstate		 state;
-	enum swait		 wait;
-	verdict_fn		 on_verdict;
-	reply_fn		 on_reply;
-	struct smtp_data	 data;
-	struct gh_buf		 line;		/* MAIL/RCPT line to relay */
-
-	unsigned		 nerrors;
-	unsigned		 ncommands;
-	unsigned		 messages;	/* summary lines logged */
-	bool			 txn_logged;	/* this transaction's line */
-	char			 last_be[200];	/* backend's last reply */
-	size_t			 naccepted;	/* recipients the backend took */
-	bool			 esmtp;
-	bool			 trusted;	/* may send XFORWARD */
-	bool			 discarding;	/* an over-long command line */
-	bool			 eof;		/* the client closed */
-	bool			 closing;	/* close once replies are out */
-	bool			 hard;		/* close at once */
-	bool			 in_kick;
-	bool			 counted;
-	bool			 xforwarded;
-	bool			 refused;	/* 554 greeting: only QUIT */
-};
-
-static void	kick(struct session *);
 static void	end_txn(struct session *);
-static void	close_session(struct session *);
 
 /* Name of a state for the log. */
 static const char *
@@ -115,7 +81,7 @@ state_name(enum sstate st)
 }
 
 /* One door for state changes: log old -> new at debug level. */
-static void
+void
 enter_state(struct session *s, enum sstate st)
 {
 	if (gh_log_enabled(LOG_DEBUG) && s->state != st)
@@ -141,7 +107,7 @@ set_timeouts(struct session *s)
 {
 	struct timeval	 tv;
 
-	if (s->wait != W_NONE) {
+	if (s->wait != W_NONE && s->wait != W_TLS) {
 		/* Waiting on us: no client timeout (libevent would stop
 		   reading when it fired). */
 		bufferevent_set_timeouts(s->bev, NULL, NULL);
@@ -153,7 +119,7 @@ set_timeouts(struct session *s)
 }
 
 /* Start or stop waiting. */
-static void
+void
 set_wait(struct session *s, enum swait w)
 {
 	s->wait = w;
@@ -161,11 +127,7 @@ set_wait(struct session *s, enum swait w)
 }
 
 /* Queue a reply line (CRLF added). */
-static void
-reply(struct session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
+void
 reply(struct session *s, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -177,11 +139,7 @@ reply(struct session *s, const char *fmt, ...)
 }
 
 /* A protocol error: reply, count, and close past smtp.max_errors. */
-static void
-error_reply(struct session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
+void
 error_reply(struct session *s, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -215,14 +173,14 @@ reply_verdict(struct session *s, const struct gh_verdict *v)
 }
 
 /* Relay the backend's reply unchanged. */
-static void
+void
 relay(struct session *s, const struct be_reply *r)
 {
 	evbuffer_add(s->out, r->text, r->len);
 }
 
 /* The first line of a backend reply, for the log. */
-static void
+void
 first_line(const struct be_reply *r, char *out, size_t outsz)
 {
 	size_t	 n = 0;
@@ -233,7 +191,7 @@ first_line(const struct be_reply *r, char *out, size_t outsz)
 }
 
 /* Write the queued replies to the client. */
-static void
+void
 flush(struct session *s)
 {
 	if (evbuffer_get_length(s->out) > 0 && !s->hard)
@@ -241,7 +199,7 @@ flush(struct session *s)
 }
 
 /* Ask for the session to end once its replies are out. */
-static void
+void
 close_session(struct session *s)
 {
 	s->closing = true;
@@ -320,7 +278,7 @@ refuses(const struct gh_verdict *v)
 }
 
 /* Send a command to the backend; `cont` gets the reply. */
-static void
+void
 to_backend(struct session *s, const struct client_ident *id,
     const char *line, size_t len, reply_fn cont)
 {
@@ -330,7 +288,7 @@ to_backend(struct session *s, const struct client_ident *id,
 }
 
 /* Drop the backend connection (QUIT when it is in step). */
-static void
+void
 drop_backend(struct session *s)
 {
 	if (s->be) {
@@ -358,8 +316,8 @@ ehlo_reply(struct session *s)
 {
 	const struct backend_caps	*c = &s->srv->caps;
 	const struct gh_config		*cfg = s->txn->cfg;
-	const char			*kw[12];
-	char				 size[40];
+	const char			*kw[14];
+	char				 size[40], auth[160];
 	size_t				 n = 0, i;
 
 	kw[n++] = "PIPELINING";
@@ -373,6 +331,10 @@ ehlo_reply(struct session *s)
 		kw[n++] = "DSN";
 	if (c->smtputf8)
 		kw[n++] = "SMTPUTF8";
+	if (tls_offer(s))
+		kw[n++] = "STARTTLS";
+	if (auth_offer(s, auth, sizeof(auth)))
+		kw[n++] = auth;
 	if (s->trusted)
 		kw[n++] = "XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE";
 	reply(s, "250-%s", cfg->hostname);
@@ -428,10 +390,12 @@ cmd_helo(struct session *s, const struct smtp_cmd *c)
 /* MAIL */
 
 /* Build the identity that the backend must see. */
-static void
+void
 make_ident(struct session *s)
 {
-	if (!s->xforwarded)	/* else a trusted front told us already */
+	/* A trusted front told us already, or an AUTH relayed to the
+	   backend must not be undone by another XCLIENT. */
+	if (!s->xforwarded && !s->ident_pinned)
 		relay_ident_peer(&s->ident, s->name, s->addr, s->port,
 		    s->esmtp, s->txn->env.helo);
 }
@@ -522,6 +486,13 @@ mail_done(struct session *s, struct gh_verdict *v)
 	make_ident(s);
 	if (s->be && !backend_ready(s->be))
 		drop_backend(s);
+	if (s->authed && s->be == NULL) {
+		/* The backend's session that knew the login is gone. */
+		reply(s, "421 4.4.1 %s Backend connection lost",
+		    s->txn->cfg->hostname);
+		close_session(s);
+		return;
+	}
 	if (s->be == NULL &&
 	    (s->be = backend_get(s->srv, s, s->txn->cfg)) == NULL) {
 		gh_log_session(LOG_WARNING, s->id, "cannot connect to the "
@@ -1011,8 +982,10 @@ static const struct cmd {
 	{ SMTP_HELP, ANY_STATE, cmd_help, NULL },
 	{ SMTP_XFORWARD, ST(S_HELO) | ST(S_IDLE), cmd_xforward,
 	    "503 5.5.1 Error: XFORWARD not allowed in a transaction" },
-	{ SMTP_STARTTLS, ANY_STATE, cmd_not_impl, NULL },
-	{ SMTP_AUTH, ANY_STATE, cmd_not_impl, NULL },
+	{ SMTP_STARTTLS, ST(S_HELO) | ST(S_IDLE), tls_cmd_starttls,
+	    "503 5.5.1 Error: MAIL transaction in progress" },
+	{ SMTP_AUTH, ST(S_HELO) | ST(S_IDLE), auth_cmd,
+	    "503 5.5.1 Error: MAIL transaction in progress" },
 	{ SMTP_BDAT, ANY_STATE, cmd_not_impl, NULL },
 	{ SMTP_EXPN, ANY_STATE, cmd_not_impl, NULL },
 	{ SMTP_ETRN, ANY_STATE, cmd_not_impl, NULL },
@@ -1079,7 +1052,9 @@ handle_line(struct session *s, const char *line, size_t len)
 	if (gh_log_enabled(LOG_DEBUG)) {
 		char esc[600];
 
-		gh_printable(esc, sizeof(esc), line, len, 512);
+		/* An AUTH line may carry credentials: the verb only. */
+		gh_printable(esc, sizeof(esc), line, c.verb == SMTP_AUTH ?
+		    c.name.len : len, 512);
 		gh_log_session(LOG_DEBUG, s->id, "<<< %s", esc);
 	}
 	for (i = 0; i < GH_ARRAY_LEN(commands); i++)
@@ -1104,6 +1079,7 @@ process_input(struct session *s)
 	struct evbuffer_ptr	 eol;
 	size_t			 eol_len, len, max;
 	char			 stackbuf[1024], *line;
+	bool			 secret;
 
 	while (s->wait == W_NONE && !s->closing) {
 		if (s->state == S_DATA) {
@@ -1127,7 +1103,10 @@ process_input(struct session *s)
 		if (s->discarding || len + 2 > max) {
 			evbuffer_drain(in, len + 2);
 			s->discarding = false;
-			error_reply(s, "500 5.5.2 Error: line too long");
+			if (s->sasl)
+				auth_response(s, NULL, 0);
+			else
+				error_reply(s, "500 5.5.2 Error: line too long");
 			continue;
 		}
 		line = len < sizeof(stackbuf) ? stackbuf : malloc(len + 1);
@@ -1139,7 +1118,14 @@ process_input(struct session *s)
 		evbuffer_remove(in, line, len);
 		evbuffer_drain(in, 2);
 		line[len] = '\0';
-		handle_line(s, line, len);
+		/* SASL data and AUTH lines are wiped after use. */
+		secret = s->sasl || strncasecmp(line, "AUTH", 4) == 0;
+		if (s->sasl)
+			auth_response(s, line, len);	/* never logged */
+		else
+			handle_line(s, line, len);
+		if (secret)
+			explicit_bzero(line, len);
 		if (line != stackbuf)
 			free(line);
 	}
@@ -1204,6 +1190,8 @@ session_free(struct session *s)
 		gh_message_free(s->msg);
 	}
 	relay_ident_free(&s->ident);
+	auth_free(s);
+	tls_free(s);
 	gh_buf_free(&s->line);
 	preface_free(s->pre);
 	if (s->counted)
@@ -1218,13 +1206,14 @@ session_free(struct session *s)
 }
 
 /* Output written: a closing session goes once it is all out. */
-static void
+void
 write_cb(struct bufferevent *bev, void *arg)
 {
 	struct session	*s = arg;
 
 	if (s->closing && !s->in_kick && (s->wait == W_NONE || s->hard) &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+	    !tls_pending(s))
 		session_free(s);
 }
 
@@ -1236,7 +1225,8 @@ finish(struct session *s)
 
 	flush(s);
 	if (s->hard ||
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+	    (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 &&
+	    !tls_pending(s))) {
 		session_free(s);
 		return;
 	}
@@ -1245,7 +1235,7 @@ finish(struct session *s)
 }
 
 /* Process what can be processed; flush; free a finished session. */
-static void
+void
 kick(struct session *s)
 {
 	if (s->in_kick)
@@ -1274,7 +1264,7 @@ kick(struct session *s)
 }
 
 /* Client data arrived. */
-static void
+void
 read_cb(struct bufferevent *bev, void *arg)
 {
 	struct session	*s = arg;
@@ -1286,7 +1276,7 @@ read_cb(struct bufferevent *bev, void *arg)
 }
 
 /* The client closed, failed or timed out. */
-static void
+void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct session	*s = arg;
@@ -1295,6 +1285,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		preface_event(s->pre, what);
 		return;
 	}
+	if (tls_event(s, what))
+		return;
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (s->closing) {
 			s->hard = true;
