@@ -19,12 +19,16 @@
  * unexpected replies and a refused XCLIENT all become a code 0 reply
  * with a reason; the session answers the client with a 4xx.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
 
 #include "filters/edits.h"
 #include "filters/log.h"
@@ -38,8 +42,8 @@
 #define MAX_STEPS	4
 
 enum bstate {
-	B_CONNECTING, B_BANNER, B_EHLO, B_READY, B_STEP, B_CMD, B_DATA,
-	B_SEND, B_DOT, B_DEAD
+	B_CONNECTING, B_BANNER, B_EHLO, B_STARTTLS, B_HANDSHAKE, B_READY,
+	B_STEP, B_CMD, B_DATA, B_SEND, B_DOT, B_DEAD
 };
 
 /* A command sent before the real one (XCLIENT, EHLO, XFORWARD). */
@@ -83,10 +87,20 @@ struct backend {
 	struct sockaddr_storage	 ss;		/* where it is connected */
 	socklen_t		 sslen;
 	bool			 bdat;		/* this message goes by BDAT */
+	int			 tls_mode;	/* backend.tls: 0 no, 1 may,
+						   2 require */
+	bool			 tls_verify;
+	bool			 tls;		/* TLS is up */
+	bool			 quiet;		/* next line is SASL data */
+	bool			 authed;	/* carries a client's login */
+	char			*tls_host;	/* name to verify, SNI */
 };
 
 static void	fail(struct backend *, const char *why);
 static void	start_pending(struct backend *);
+static void	read_cb(struct bufferevent *, void *);
+static void	write_cb(struct bufferevent *, void *);
+static void	event_cb(struct bufferevent *, short, void *);
 
 /* Milliseconds into a timeval. */
 static struct timeval
@@ -122,10 +136,12 @@ send_line(struct backend *b, const char *line, size_t len)
 	if (gh_log_enabled(LOG_DEBUG)) {
 		char esc[600];
 
-		gh_printable(esc, sizeof(esc), line, len, 512);
-		gh_log_session(LOG_DEBUG, session_id(b->s), "backend >>> %s",
-		    esc);
+		/* SASL data and AUTH arguments are credentials: never. */
+		gh_printable(esc, sizeof(esc), line, b->quiet ? 0 : len, 512);
+		gh_log_session(LOG_DEBUG, session_id(b->s), "backend >>> %s%s",
+		    esc, b->quiet ? "(SASL data not logged)" : "");
 	}
+	b->quiet = false;
 	evbuffer_add(out, line, len);
 	evbuffer_add(out, "\r\n", 2);
 	bufferevent_set_timeouts(b->bev, &b->tmo_reply, &b->tmo_reply);
@@ -349,6 +365,96 @@ handshake_done(struct backend *b)
 		start_pending(b);
 }
 
+/* Say EHLO with our own name. */
+static void
+send_ehlo(struct backend *b)
+{
+	char	 line[300];
+	int	 n = snprintf(line, sizeof(line), "EHLO %s", b->hostname);
+
+	b->st = B_EHLO;
+	send_line(b, line, (size_t)n);
+}
+
+/* 220 to our STARTTLS: wrap the connection in TLS (client side). */
+static void
+start_tls(struct backend *b)
+{
+	struct bufferevent	*bev;
+	struct in6_addr		 ip;
+	SSL			*ssl;
+
+	/* Nothing may come between the 220 and the handshake: a reply
+	   injected here would be read as if it came over TLS. */
+	if (evbuffer_get_length(bufferevent_get_input(b->bev)) > 0) {
+		fail(b, "the backend sent data after its 220 to STARTTLS");
+		return;
+	}
+	if ((ssl = SSL_new(b->srv->tls_client)) == NULL)
+		goto fail;
+	if (b->tls_host && inet_pton(AF_INET, b->tls_host, &ip) != 1 &&
+	    inet_pton(AF_INET6, b->tls_host, &ip) != 1)
+		(void)SSL_set_tlsext_host_name(ssl, b->tls_host);
+	if (b->tls_verify && (b->tls_host == NULL ||
+	    !SSL_set1_host(ssl, b->tls_host))) {
+		SSL_free(ssl);
+		goto fail;
+	}
+	bev = bufferevent_openssl_filter_new(b->srv->base, b->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		goto fail;
+	}
+	b->bev = bev;
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	bufferevent_setcb(bev, read_cb, write_cb, event_cb, b);
+	bufferevent_setwatermark(bev, EV_WRITE, SEND_HIGH / 4, 0);
+	bufferevent_set_timeouts(bev, &b->tmo_reply, &b->tmo_reply);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	b->st = B_HANDSHAKE;
+	return;
+fail:
+	ERR_clear_error();
+	fail(b, "cannot start TLS to the backend");
+}
+
+/* The TLS handshake with the backend ended: EHLO again, or fail. */
+static void
+tls_done(struct backend *b, short what)
+{
+	SSL		*ssl = bufferevent_openssl_get_ssl(b->bev);
+	unsigned long	 e;
+	long		 vr;
+	char		 why[256], msg[400];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		b->tls = true;
+		gh_log_session(LOG_INFO, session_id(b->s), "backend TLS "
+		    "version=%s cipher=%s bits=%d verified=%s",
+		    SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+		    SSL_get_cipher_bits(ssl, NULL), b->tls_verify ? "yes" :
+		    "no");
+		send_ehlo(b);	/* RFC 3207 4.2: start over */
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		snprintf(why, sizeof(why), "timeout");
+	else if (b->tls_verify && ssl &&
+	    (vr = SSL_get_verify_result(ssl)) != X509_V_OK)
+		snprintf(why, sizeof(why), "certificate: %s",
+		    X509_verify_cert_error_string(vr));
+	else if ((e = bufferevent_get_openssl_error(b->bev)) != 0)
+		ERR_error_string_n(e, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "connection closed");
+	while (bufferevent_get_openssl_error(b->bev) != 0)
+		;
+	snprintf(msg, sizeof(msg), "TLS handshake with the backend failed: "
+	    "%s", why);
+	fail(b, msg);
+}
+
 /* Plan the identity steps for the pending command and start. */
 static void
 start_pending(struct backend *b)
@@ -456,14 +562,7 @@ dispatch(struct backend *b)
 			fail(b, "banner refused");
 			return;
 		}
-		b->st = B_EHLO;
-		{
-			char line[300];
-			int n = snprintf(line, sizeof(line), "EHLO %s",
-			    b->hostname);
-
-			send_line(b, line, (size_t)n);
-		}
+		send_ehlo(b);
 		return;
 	case B_EHLO:
 		if (code != 250) {
@@ -472,6 +571,31 @@ dispatch(struct backend *b)
 		}
 		backend_caps_parse(&b->caps, b->reply.p, b->reply.len);
 		b->xclient_granted = b->caps.xclient ? b->caps.xclient_attrs : 0;
+		if (b->tls_mode && !b->tls && b->srv->tls_client &&
+		    b->caps.starttls) {
+			b->st = B_STARTTLS;
+			send_line(b, "STARTTLS", 8);
+			return;
+		}
+		if (b->tls_mode == 2 && !b->tls) {
+			fail(b, "the backend does not offer STARTTLS "
+			    "(backend.tls = require)");
+			return;
+		}
+		handshake_done(b);
+		return;
+	case B_STARTTLS:
+		if (code == 220) {
+			start_tls(b);
+			return;
+		}
+		if (b->tls_mode == 2) {
+			fail(b, "the backend refused STARTTLS "
+			    "(backend.tls = require)");
+			return;
+		}
+		gh_log_session(LOG_NOTICE, session_id(b->s), "backend "
+		    "refused STARTTLS (%d): going on in plaintext", code);
 		handshake_done(b);
 		return;
 	case B_STEP:
@@ -580,6 +704,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	struct backend	*b = arg;
 	int		 one = 1;
 
+	if (b->st == B_HANDSHAKE) {
+		tls_done(b, what);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		evutil_socket_t fd = bufferevent_getfd(bev);
 
@@ -639,6 +767,11 @@ backend_open(struct server *srv, struct session *s,
 	b->tmo_connect = ms_tv(cfg->backend_connect_timeout_ms);
 	b->tmo_reply = ms_tv(cfg->backend_timeout_ms);
 	b->chunking = cfg->backend_chunking;
+	b->tls_mode = cfg->backend_tls;
+	b->tls_verify = cfg->backend_tls_verify;
+	if (cfg->backend.host && (b->tls_host = strdup(cfg->backend.host)) ==
+	    NULL)
+		goto fail;
 	memcpy(&b->ss, &cfg->backend.ss, sizeof(b->ss));
 	b->sslen = cfg->backend.sslen;
 	gh_buf_init(&b->reply, REPLY_MAX);
@@ -738,6 +871,7 @@ backend_free(struct backend *b, bool graceful)
 	relay_ident_free(&b->first);
 	free(b->pending);
 	free(b->xclient_sent);
+	free(b->tls_host);
 	free(b->hostname);
 	gh_buf_free(&b->reply);
 	free(b);
@@ -777,9 +911,10 @@ backend_release(struct backend *b, const struct gh_config *cfg)
 	    b->sslen != now->backend.sslen ||	/* moved on reload */
 	    memcmp(&b->ss, &now->backend.ss, b->sslen) != 0 ||
 	    (long long)srv->npool >= cfg->backend_pool_size ||
-	    (b->xclient_sent && !b->caps.xclient)) {
-		/* (A connection that cannot say XCLIENT again cannot serve
-		   another client.) */
+	    (b->xclient_sent && !b->caps.xclient) || b->authed ||
+	    b->tls_mode != now->backend_tls) {
+		/* (A connection that cannot say XCLIENT again, or that a
+		   client authenticated on, cannot serve another client.) */
 		backend_free(b, true);
 		return;
 	}
