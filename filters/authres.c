@@ -83,6 +83,19 @@ put_clean(struct gh_buf *b, const char *s)
 	}
 }
 
+/* Tell whether `s` can stand as it is in a header token (a login in
+   smtp.auth=, a TLS version or cipher in a comment). */
+static bool
+plain_token(const char *s)
+{
+	if (s == NULL || *s == '\0' || strlen(s) > 255)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && strchr("._-+@", *s) == NULL)
+			return false;
+	return true;
+}
+
 /* Format our Authentication-Results value (folded, CRLF TAB). */
 char *
 gh_authres_format(const struct gh_txn *t)
@@ -93,9 +106,22 @@ gh_authres_format(const struct gh_txn *t)
 
 	gh_buf_init(&b, 64 * 1024);
 	put_clean(&b, t->cfg->authserv_id);
+	/* How the client reached us: the backend's Received: cannot say
+	   (XCLIENT has no TLS attribute). */
+	if (plain_token(t->env.tls_version) && plain_token(t->env.tls_cipher))
+		gh_buf_printf(&b, " (%s %s)", t->env.tls_version,
+		    t->env.tls_cipher);
 	gh_buf_puts(&b, ";");
-	if (t->authres.n == 0)
+	if (t->authres.n == 0 && t->env.auth_user == NULL)
 		gh_buf_puts(&b, " none");
+	if (t->env.auth_user) {
+		/* RFC 8601 2.7.4: the client authenticated (SMTP AUTH). */
+		gh_buf_puts(&b, "\r\n\tauth=pass");
+		if (plain_token(t->env.auth_user))
+			gh_buf_printf(&b, " smtp.auth=%s", t->env.auth_user);
+		if (t->authres.n)
+			gh_buf_puts(&b, ";");
+	}
 	for (i = 0; i < t->authres.n; i++) {
 		const struct gh_authres *a = &t->authres.v[i];
 

@@ -92,6 +92,7 @@ struct backend {
 	bool			 tls_verify;
 	bool			 tls;		/* TLS is up */
 	bool			 quiet;		/* next line is SASL data */
+	bool			 pending_quiet;	/* the pending one is */
 	bool			 authed;	/* carries a client's login */
 	char			*tls_host;	/* name to verify, SNI */
 };
@@ -209,6 +210,9 @@ caps_line(struct backend_caps *c, const char *p, size_t n)
 		c->chunking = true;
 	else if (IS("STARTTLS"))
 		c->starttls = true;
+	else if (IS("AUTH") && k < n)	/* not the old "AUTH=" line */
+		(void)smtp_auth_mechs(p + k + 1, n - k - 1, c->auth,
+		    sizeof(c->auth));
 	else if (IS("SIZE")) {
 		c->size = k < n ? strtoull(p + k + 1, NULL, 10) : 0;
 	} else if (IS("XCLIENT")) {
@@ -339,7 +343,10 @@ next_step(struct backend *b)
 	}
 	clear_steps(b);
 	b->st = B_CMD;
+	b->quiet = b->pending_quiet;
+	b->pending_quiet = false;
 	send_line(b, b->pending, b->pending_len);
+	explicit_bzero(b->pending, b->pending_len);
 	free(b->pending);
 	b->pending = NULL;
 }
@@ -869,6 +876,8 @@ backend_free(struct backend *b, bool graceful)
 	}
 	clear_steps(b);
 	relay_ident_free(&b->first);
+	if (b->pending)
+		explicit_bzero(b->pending, b->pending_len);
 	free(b->pending);
 	free(b->xclient_sent);
 	free(b->tls_host);
@@ -981,6 +990,17 @@ backend_command(struct backend *b, const struct client_ident *id,
 	if (b->st == B_READY)
 		start_pending(b);
 	/* else: still connecting; handshake_done() sends it. */
+}
+
+/* Send an AUTH line or a SASL response: never logged, and the
+   connection is never pooled again (it carries a client's login). */
+void
+backend_sasl(struct backend *b, const struct client_ident *id,
+    const char *line, size_t len)
+{
+	b->authed = true;
+	b->pending_quiet = true;
+	backend_command(b, id, line, len);
 }
 
 /* Sink into a gh_buf. */

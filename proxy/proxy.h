@@ -146,6 +146,9 @@ void	 backend_command(struct backend *, const struct client_ident *,
 void	 backend_message(struct backend *, struct gh_message *,
 	    const struct gh_edit *, size_t nedits);
 bool	 backend_busy(const struct backend *);
+/* backend_command() for AUTH and SASL responses (see backend.c). */
+void	 backend_sasl(struct backend *, const struct client_ident *,
+	    const char *line, size_t len);
 void	 backend_caps_parse(struct backend_caps *, const char *text,
 	    size_t len);
 

@@ -67,6 +67,8 @@ struct session {
 	struct evbuffer_cb_entry *tls_drain;	/* see tls_pending() */
 	/* auth.c */
 	bool			 sasl;		/* in a SASL exchange */
+	bool			 sasl_cancelled; /* "*" sent for a long line */
+	unsigned		 sasl_step;	/* client responses so far */
 	bool			 authed;	/* AUTH succeeded */
 	bool			 ident_pinned;	/* the backend knows the login */
 	char			*auth_mech;

@@ -567,3 +567,202 @@ smtp_xtext_encode(const char *in, size_t len, char *out, size_t outsz)
 	out[o] = '\0';
 	return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* SMTP AUTH and SASL */
+
+/* Tell whether [p, p+n) is a SASL mechanism name (RFC 4422 3.1). */
+static bool
+mech_name(const char *p, size_t n)
+{
+	size_t	 i;
+
+	if (n == 0 || n > SMTP_SASL_MECH_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)p[i]) && p[i] != '-' &&
+		    p[i] != '_')
+			return false;
+	return true;
+}
+
+/* Normalise an EHLO AUTH list (see smtp_parse.h). */
+size_t
+smtp_auth_mechs(const char *in, size_t len, char *out, size_t outsz)
+{
+	size_t	 i = 0, w, k, o = 0, count = 0;
+
+	if (outsz == 0)
+		return 0;
+	out[0] = '\0';
+	while (i < len) {
+		while (i < len && (in[i] == ' ' || in[i] == '\t'))
+			i++;
+		for (w = i; w < len && in[w] != ' ' && in[w] != '\t'; w++)
+			;
+		if (mech_name(in + i, w - i) &&
+		    !smtp_auth_mech_in(out, in + i, w - i) &&
+		    o + (o ? 1 : 0) + (w - i) < outsz) {
+			if (o)
+				out[o++] = ' ';
+			for (k = i; k < w; k++)
+				out[o++] = (char)toupper((unsigned char)in[k]);
+			out[o] = '\0';
+			count++;
+		}
+		i = w;
+	}
+	return count;
+}
+
+/* Tell whether `m` is in the normalised list. */
+bool
+smtp_auth_mech_in(const char *list, const char *m, size_t mlen)
+{
+	const char	*p = list, *e;
+
+	while (*p) {
+		if ((e = strchr(p, ' ')) == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) == mlen && strncasecmp(p, m, mlen) == 0)
+			return true;
+		p = *e ? e + 1 : e;
+	}
+	return false;
+}
+
+/* AUTH arguments (see smtp_parse.h). */
+enum smtp_parse_err
+smtp_auth_parse(const char *args, size_t len, struct gh_str *mech,
+    struct gh_str *initial)
+{
+	size_t	 i = 0, w;
+
+	while (i < len && args[i] == ' ')
+		i++;
+	for (w = i; w < len && args[w] != ' '; w++)
+		;
+	if (!mech_name(args + i, w - i))
+		return SMTP_E_SYNTAX;
+	mech->p = args + i;
+	mech->len = w - i;
+	while (w < len && args[w] == ' ')
+		w++;
+	initial->p = args + w;
+	initial->len = len - w;
+	/* One word at most: base64, "=" (empty) or "*" (cancel). */
+	for (i = w; i < len; i++)
+		if (args[i] == ' ')
+			return SMTP_E_SYNTAX;
+	return SMTP_OK;
+}
+
+/* The value of one base64 character, -1 if none. */
+static int
+b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Decode base64 (see smtp_parse.h). */
+int
+smtp_b64_decode(const char *in, size_t len, char *out, size_t outsz,
+    size_t *outlen)
+{
+	size_t		 i, o = 0, k;
+	int		 v[4];
+	unsigned	 pad;
+
+	if (len % 4 != 0 || outsz == 0)
+		return -1;
+	for (i = 0; i < len; i += 4) {
+		pad = 0;
+		for (k = 0; k < 4; k++) {
+			if (in[i + k] == '=' && i + 4 == len && k >= 2) {
+				v[k] = 0;
+				pad++;
+			} else if (pad || (v[k] = b64_value(
+			    (unsigned char)in[i + k])) == -1)
+				return -1;
+		}
+		if (o + 3 - pad >= outsz)
+			return -1;
+		out[o++] = (char)(v[0] << 2 | v[1] >> 4);
+		if (pad < 2)
+			out[o++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
+		if (pad < 1)
+			out[o++] = (char)((v[2] & 3) << 6 | v[3]);
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return 0;
+}
+
+/* Copy a user name of `n` bytes into `user` if it is printable. */
+static int
+take_user(const char *p, size_t n, char *user, size_t usersz)
+{
+	size_t	 i;
+
+	if (n == 0 || n >= usersz)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return -1;
+	memcpy(user, p, n);
+	user[n] = '\0';
+	return 0;
+}
+
+/* The login a SASL response names (see smtp_parse.h). */
+int
+smtp_sasl_user(const char *mech, unsigned step, const char *b64,
+    size_t len, char *user, size_t usersz)
+{
+	char		 buf[1024];
+	const char	*a, *b, *e;
+	size_t		 n;
+	int		 r = 1;
+
+	if (len == 1 && (b64[0] == '=' || b64[0] == '*'))
+		return 1;
+	if (smtp_b64_decode(b64, len, buf, sizeof(buf), &n) == -1)
+		return -1;
+	if (strcasecmp(mech, "PLAIN") == 0 && step == 0) {
+		/* authzid NUL authcid NUL passwd (RFC 4616 2) */
+		if ((a = memchr(buf, '\0', n)) == NULL ||
+		    (b = memchr(a + 1, '\0', n - (size_t)(a + 1 - buf))) ==
+		    NULL)
+			r = -1;
+		else
+			r = take_user(a + 1, (size_t)(b - a - 1), user, usersz);
+	} else if (strcasecmp(mech, "LOGIN") == 0 && step == 0)
+		r = take_user(buf, n, user, usersz);
+	else if (strcasecmp(mech, "CRAM-MD5") == 0 && step == 0) {
+		/* user SP digest (RFC 2195 2) */
+		r = (e = memrchr(buf, ' ', n)) == NULL ? -1 :
+		    take_user(buf, (size_t)(e - buf), user, usersz);
+	} else if (strncasecmp(mech, "SCRAM-", 6) == 0 && step == 0) {
+		/* gs2-header "n=" saslname "," ... (RFC 5802 7) */
+		if ((a = memmem(buf, n, ",n=", 3)) == NULL)
+			r = -1;
+		else {
+			a += 3;
+			e = memchr(a, ',', n - (size_t)(a - buf));
+			r = take_user(a, e ? (size_t)(e - a) :
+			    n - (size_t)(a - buf), user, usersz);
+		}
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return r;
+}

@@ -144,4 +144,33 @@ int	 smtp_xtext_decode(const char *in, size_t len, char *out,
 int	 smtp_xtext_encode(const char *in, size_t len, char *out,
 	    size_t outsz);
 
+/*
+ * SMTP AUTH (RFC 4954) and SASL (RFC 4422).  Mechanism names are 1 to
+ * 20 of A-Z 0-9 - _ (RFC 4422 3.1), compared without case.
+ */
+#define SMTP_SASL_MECH_MAX	20
+
+/* Normalise the argument list of an EHLO AUTH keyword ("PLAIN LOGIN")
+   into `out`: the valid names upper-cased, one space between; invalid
+   words are dropped, and so is what does not fit.  Returns the count. */
+size_t	 smtp_auth_mechs(const char *in, size_t len, char *out,
+	    size_t outsz);
+/* Tell whether mechanism `m` is in a list made by smtp_auth_mechs(). */
+bool	 smtp_auth_mech_in(const char *list, const char *m, size_t mlen);
+/* "MECH [initial-response]": the mechanism (valid name) and the initial
+   response (len 0 when absent); SMTP_E_SYNTAX otherwise. */
+enum smtp_parse_err smtp_auth_parse(const char *args, size_t len,
+	    struct gh_str *mech, struct gh_str *initial);
+/* Decode base64 (RFC 4648, padding required) into out, NUL-terminated;
+   -1 if invalid or too long.  *outlen gets the decoded length. */
+int	 smtp_b64_decode(const char *in, size_t len, char *out, size_t outsz,
+	    size_t *outlen);
+/* The login a SASL client response names, for the log and the chain:
+   PLAIN authcid, LOGIN's first response, CRAM-MD5's user, SCRAM's n=.
+   `step` is the response's index (0: the initial or first response).
+   0 with `user` set, 1 when this response names no user, -1 when it
+   is malformed.  Never keeps a password anywhere. */
+int	 smtp_sasl_user(const char *mech, unsigned step, const char *b64,
+	    size_t len, char *user, size_t usersz);
+
 #endif

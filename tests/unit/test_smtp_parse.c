@@ -414,6 +414,96 @@ test_xtext(void **state)
 	assert_int_equal(smtp_xtext_encode("abcdef", 6, out, 4), -1);
 }
 
+/* The EHLO AUTH list: normalised, invalid names and repeats dropped. */
+static void
+test_auth_mechs(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+		size_t		 n;
+	} t[] = {
+		{ "PLAIN LOGIN", "PLAIN LOGIN", 2 },
+		{ "plain  login\tcram-md5", "PLAIN LOGIN CRAM-MD5", 3 },
+		{ "PLAIN PLAIN", "PLAIN", 1 },
+		{ "", "", 0 },
+		{ "   ", "", 0 },
+		{ "PL@IN GSSAPI", "GSSAPI", 1 },
+		{ "ABCDEFGHIJKLMNOPQRSTU X", "X", 1 },	/* 21 chars */
+		{ "SCRAM-SHA-256 XOAUTH2", "SCRAM-SHA-256 XOAUTH2", 2 },
+	};
+	char	 out[128];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_int_equal(smtp_auth_mechs(t[i].in, strlen(t[i].in), out,
+		    sizeof(out)), t[i].n);
+		assert_string_equal(out, t[i].out);
+	}
+	/* What does not fit is dropped, never cut. */
+	assert_int_equal(smtp_auth_mechs("PLAIN LOGIN", 11, out, 8), 1);
+	assert_string_equal(out, "PLAIN");
+	assert_true(smtp_auth_mech_in("PLAIN LOGIN", "login", 5));
+	assert_false(smtp_auth_mech_in("PLAIN LOGIN", "LOG", 3));
+	assert_false(smtp_auth_mech_in("", "PLAIN", 5));
+}
+
+/* AUTH arguments, base64 and the login a response names. */
+static void
+test_auth_parse(void **state)
+{
+	struct gh_str	 m, ir;
+	char		 out[64];
+	size_t		 n;
+
+	assert_int_equal(smtp_auth_parse("PLAIN AGEAYg==", 14, &m, &ir),
+	    SMTP_OK);
+	assert_int_equal(m.len, 5);
+	assert_int_equal(ir.len, 8);
+	assert_int_equal(smtp_auth_parse("LOGIN", 5, &m, &ir), SMTP_OK);
+	assert_int_equal(ir.len, 0);
+	assert_int_equal(smtp_auth_parse("", 0, &m, &ir), SMTP_E_SYNTAX);
+	assert_int_equal(smtp_auth_parse("PL/AIN", 6, &m, &ir),
+	    SMTP_E_SYNTAX);
+	assert_int_equal(smtp_auth_parse("PLAIN a b", 9, &m, &ir),
+	    SMTP_E_SYNTAX);
+
+	assert_int_equal(smtp_b64_decode("YWxpY2U=", 8, out, sizeof(out),
+	    &n), 0);
+	assert_string_equal(out, "alice");
+	assert_int_equal(smtp_b64_decode("YWxpY2", 6, out, sizeof(out), &n),
+	    -1);
+	assert_int_equal(smtp_b64_decode("YW=pY2U=", 8, out, sizeof(out),
+	    &n), -1);
+	assert_int_equal(smtp_b64_decode("YWxpY2U=", 8, out, 5, &n), -1);
+
+	/* "\0alice\0secret" */
+	assert_int_equal(smtp_sasl_user("PLAIN", 0, "AGFsaWNlAHNlY3JldA==",
+	    20, out, sizeof(out)), 0);
+	assert_string_equal(out, "alice");
+	/* "alice" as LOGIN's first response; its second names no one. */
+	assert_int_equal(smtp_sasl_user("LOGIN", 0, "YWxpY2U=", 8, out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "alice");
+	assert_int_equal(smtp_sasl_user("LOGIN", 1, "c2VjcmV0", 8, out,
+	    sizeof(out)), 1);
+	/* "bob 0123abcd" (CRAM-MD5) */
+	assert_int_equal(smtp_sasl_user("CRAM-MD5", 0, "Ym9iIDAxMjNhYmNk",
+	    16, out, sizeof(out)), 0);
+	assert_string_equal(out, "bob");
+	/* "n,,n=carol,r=abc" (SCRAM) */
+	assert_int_equal(smtp_sasl_user("SCRAM-SHA-256", 0,
+	    "biwsbj1jYXJvbCxyPWFiYw==", 24, out, sizeof(out)), 0);
+	assert_string_equal(out, "carol");
+	/* PLAIN without the second NUL; a control character in a name. */
+	assert_int_equal(smtp_sasl_user("PLAIN", 0, "AGFsaWNl", 8, out,
+	    sizeof(out)), -1);
+	assert_int_equal(smtp_sasl_user("LOGIN", 0, "YQpi", 4, out,
+	    sizeof(out)), -1);
+	assert_int_equal(smtp_sasl_user("PLAIN", 0, "=", 1, out,
+	    sizeof(out)), 1);
+}
+
 int
 main(void)
 {
@@ -430,6 +520,8 @@ main(void)
 		cmocka_unit_test(test_helo),
 		cmocka_unit_test(test_reply),
 		cmocka_unit_test(test_xtext),
+		cmocka_unit_test(test_auth_mechs),
+		cmocka_unit_test(test_auth_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
