@@ -13,9 +13,9 @@
 
 #include "decode.h"
 
-/* Value of a base64 character, or -1. */
-static int
-b64val(unsigned char c)
+/* Value of a base64 character, or -1 (also the proxy's SASL decoder). */
+int
+b64__value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -83,7 +83,7 @@ b64__decode(const char *in, size_t n, struct mbuf *out)
 
 		if (is_space(c))
 			continue;
-		if (b64val(c) < 0 && c != '=')
+		if (b64__value(c) < 0 && c != '=')
 			clean = false;
 		v[k++] = c;
 	}
@@ -93,7 +93,7 @@ b64__decode(const char *in, size_t n, struct mbuf *out)
 		while (last > 0 && v[last - 1] == '=')
 			last--;
 		for (i = 0; i < last; i++)
-			v[m++] = v[i] == '=' ? 0 : (unsigned char)b64val(v[i]);
+			v[m++] = v[i] == '=' ? 0 : (unsigned char)b64__value(v[i]);
 		/* MIME::Base64 stops at the padding. */
 		sextets_out(v, m, out);
 		free(v);
@@ -101,7 +101,7 @@ b64__decode(const char *in, size_t n, struct mbuf *out)
 	}
 	/* Fallback: drop non-base64, strip trailing '=', map '=' to 63. */
 	for (i = 0; i < k; i++) {
-		x = v[i] == '=' ? 64 : b64val(v[i]);
+		x = v[i] == '=' ? 64 : b64__value(v[i]);
 		if (x >= 0)
 			v[m++] = (unsigned char)x;
 	}

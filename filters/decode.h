@@ -12,6 +12,9 @@
 
 #include "msgbuf.h"
 
+/* Value of a base64 character (RFC 4648 alphabet), or -1. */
+int	b64__value(unsigned char c);
+
 /* Base64-decode IN into OUT, tolerating junk like SpamAssassin. */
 void	b64__decode(const char *in, size_t n, struct mbuf *out);
 

@@ -29,11 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "filters/log.h"
 #include "proxy/session_int.h"
 
 #define LOGIN_MAX	256
+#define SASL_LINE_MAX	12288	/* RFC 4954 4 */
 
 static void	auth_reply(struct session *, const struct be_reply *);
 
@@ -226,6 +228,24 @@ auth_reply(struct session *s, const struct be_reply *r)
 	}
 	session__drop_backend(s);
 	session__reply(s, "454 4.7.0 Temporary authentication failure");
+}
+
+/* The longest line to take now (see session_int.h): long SASL tokens
+   (GSSAPI, XOAUTH2) need more than a command line. */
+size_t
+auth_line_max(struct session *s, struct evbuffer *in, size_t max)
+{
+	char	 head[5];
+
+	if (max >= SASL_LINE_MAX)
+		return max;
+	if (s->sasl)
+		return SASL_LINE_MAX;
+	if (s->srv->caps.auth[0] == '\0' || !s->txn->cfg->auth_enable ||
+	    evbuffer_copyout(in, head, sizeof(head)) != sizeof(head) ||
+	    strncasecmp(head, "AUTH ", 5) != 0)
+		return max;
+	return SASL_LINE_MAX;
 }
 
 /* Free what auth.c holds. */

@@ -1087,7 +1087,8 @@ process_input(struct session *s)
 				break;
 			continue;
 		}
-		max = (size_t)s->txn->cfg->max_command_line;
+		max = auth_line_max(s, in,
+		    (size_t)s->txn->cfg->max_command_line);
 		eol = evbuffer_search_eol(in, NULL, &eol_len,
 		    EVBUFFER_EOL_CRLF_STRICT);
 		if (eol.pos == -1) {

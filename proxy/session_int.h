@@ -114,5 +114,7 @@ void	 auth_response(struct session *, const char *line, size_t len);
 /* The AUTH keyword for our EHLO reply, or NULL. */
 const char *auth_offer(const struct session *, char *buf, size_t bufsz);
 void	 auth_free(struct session *);
+/* The longest command line to take now: `max`, or more for AUTH. */
+size_t	 auth_line_max(struct session *, struct evbuffer *in, size_t max);
 
 #endif

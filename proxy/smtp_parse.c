@@ -20,6 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "filters/decode.h"
+
 static const struct {
 	const char	*name;
 	enum smtp_verb	 verb;
@@ -657,23 +659,6 @@ smtp_auth_parse(const char *args, size_t len, struct gh_str *mech,
 	return SMTP_OK;
 }
 
-/* The value of one base64 character, -1 if none. */
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Decode base64 (see smtp_parse.h). */
 int
 smtp_b64_decode(const char *in, size_t len, char *out, size_t outsz,
@@ -691,7 +676,7 @@ smtp_b64_decode(const char *in, size_t len, char *out, size_t outsz,
 			if (in[i + k] == '=' && i + 4 == len && k >= 2) {
 				v[k] = 0;
 				pad++;
-			} else if (pad || (v[k] = b64_value(
+			} else if (pad || (v[k] = b64__value(
 			    (unsigned char)in[i + k])) == -1)
 				return -1;
 		}

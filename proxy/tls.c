@@ -119,6 +119,26 @@ common_settings(SSL_CTX *ctx, const struct gh_config *cfg, char *err,
 	return 0;
 }
 
+/* A new context with the settings both sides share; NULL with `err`. */
+static SSL_CTX *
+new_ctx(const SSL_METHOD *method, const struct gh_config *cfg, char *err,
+    size_t errsz)
+{
+	SSL_CTX	*ctx;
+	char	 why[256];
+
+	if ((ctx = SSL_CTX_new(method)) == NULL) {
+		ssl_reason(why, sizeof(why));
+		snprintf(err, errsz, "TLS: %s", why);
+		return NULL;
+	}
+	if (common_settings(ctx, cfg, err, errsz) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 /* Build the server context for STARTTLS; *out NULL when TLS is off. */
 int
 tls_server_ctx(const struct gh_config *cfg, SSL_CTX **out, char *err,
@@ -131,13 +151,8 @@ tls_server_ctx(const struct gh_config *cfg, SSL_CTX **out, char *err,
 	*out = NULL;
 	if (cfg->tls_level == 0)
 		return 0;
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		ssl_reason(why, sizeof(why));
-		snprintf(err, errsz, "TLS: %s", why);
+	if ((ctx = new_ctx(TLS_server_method(), cfg, err, errsz)) == NULL)
 		return -1;
-	}
-	if (common_settings(ctx, cfg, err, errsz) == -1)
-		goto fail;
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
 	(void)SSL_CTX_set_session_id_context(ctx,
 	    (const unsigned char *)"gatehouse", 9);
@@ -178,13 +193,8 @@ tls_client_ctx(const struct gh_config *cfg, SSL_CTX **out, char *err,
 	*out = NULL;
 	if (cfg->backend_tls == 0)
 		return 0;
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		ssl_reason(why, sizeof(why));
-		snprintf(err, errsz, "TLS: %s", why);
+	if ((ctx = new_ctx(TLS_client_method(), cfg, err, errsz)) == NULL)
 		return -1;
-	}
-	if (common_settings(ctx, cfg, err, errsz) == -1)
-		goto fail;
 	if (cfg->backend_tls_verify) {
 		if (ca[0] ? !SSL_CTX_load_verify_locations(ctx, ca, NULL) :
 		    !SSL_CTX_set_default_verify_paths(ctx)) {

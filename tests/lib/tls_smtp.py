@@ -11,8 +11,9 @@ Scenarios:
   reset      after the handshake, MAIL without a new EHLO gets 503
   syntax     STARTTLS with an argument 501; STARTTLS in TLS 503
   garbage    STARTTLS, then plaintext instead of a ClientHello: closed
-  auth USER PASS  AUTH refused before STARTTLS (530), then AUTH PLAIN
-             after it; prints the final reply code
+  auth USER PASS  AUTH refused before STARTTLS (530); after it a 1.6 KB
+             AUTH line gets the backend's 535, then AUTH PLAIN; prints
+             the final reply code
 """
 import base64
 import socket
@@ -148,6 +149,13 @@ def auth(port, user, password):
     r = c.cmd("EHLO client.test", "250")
     if not any(x[4:].startswith("AUTH ") for x in r):
         fail(c, "AUTH not offered after STARTTLS")
+    # An AUTH line longer than a command line (RFC 4954 4 allows 12288
+    # octets) reaches the backend, which refuses the wrong password.
+    long = base64.b64encode(("\0%s\0%s" % (user, "x" * 1200)).encode())
+    c.send("AUTH PLAIN " + long.decode() + "\r\n")
+    r = c.reply()
+    if not r[-1].startswith("535"):
+        fail(c, "long AUTH line: wanted 535, got %r" % r[-1])
     c.send("AUTH PLAIN " + plain.decode() + "\r\n")
     r = c.reply()
     print("\n".join(x for x in c.log if "AUTH PLAIN" not in x))
