@@ -4,7 +4,8 @@
 # and deliver to smtp-sink; plaintext pipelined after STARTTLS is never
 # executed (CVE-2011-0411); the session starts over after the handshake;
 # STARTTLS syntax and state errors; a failed handshake is logged and
-# closed; the TLS facts reach the per-message log line; a key readable by
+# closed, and one that never starts is cut by the idle timeout; the
+# TLS facts reach the per-message log line; a key readable by
 # others is refused by `gatehouse check` and at start; tls.level = may
 # without a certificate is refused; a certificate swapped on SIGHUP is
 # served to the next client, and a broken one keeps the old.
@@ -48,6 +49,7 @@ log.level = debug
 tls.level = may
 tls.cert_file = $T/cert.pem
 tls.key_file = $T/key.pem
+smtp.idle_timeout = 3s
 EOF
 
 "$GATEHOUSE" -c "$T/gatehouse.conf" check >"$T/check.out" 2>&1 ||
@@ -126,6 +128,11 @@ python3 "$GH_SRC/tests/lib/tls_smtp.py" "$GH_PORT" garbage \
 wait_grep 'TLS handshake failed client=127\.0\.0\.1: ' "$LOG" 5 ||
 	fail "no log line for the failed handshake"
 ok "a failed handshake is logged and the connection closed"
+python3 "$GH_SRC/tests/lib/tls_smtp.py" "$GH_PORT" stall \
+    >"$T/stall.out" 2>&1 || fail "stall: $(tail -n 3 "$T/stall.out")"
+wait_grep 'TLS handshake failed client=127\.0\.0\.1: timeout' "$LOG" 5 ||
+	fail "no log line for the handshake timeout"
+ok "a handshake that does not come is cut by smtp.idle_timeout"
 
 # SIGHUP with a new certificate: the next client gets it.
 [[ $(fp_served "$GH_PORT") == "$(fp_file "$T/one.crt")" ]] ||

@@ -11,6 +11,7 @@ Scenarios:
   reset      after the handshake, MAIL without a new EHLO gets 503
   syntax     STARTTLS with an argument 501; STARTTLS in TLS 503
   garbage    STARTTLS, then plaintext instead of a ClientHello: closed
+  stall      STARTTLS, then silence: closed by the idle timeout
   auth USER PASS  AUTH refused before STARTTLS (530); after it a 1.6 KB
              AUTH line gets the backend's 535, then AUTH PLAIN; prints
              the final reply code
@@ -140,6 +141,20 @@ def garbage(port):
     print("\n".join(c.log))
 
 
+def stall(port):
+    c = hello(port)
+    c.cmd("STARTTLS", "220")
+    c.sock.settimeout(15)
+    try:
+        while c.sock.recv(4096):
+            pass
+    except socket.timeout:
+        fail(c, "no ClientHello, but not closed within 15 s")
+    except ConnectionResetError:
+        pass
+    print("\n".join(c.log))
+
+
 def auth(port, user, password):
     c = hello(port)
     plain = base64.b64encode(("\0%s\0%s" % (user, password)).encode())
@@ -167,7 +182,7 @@ def main():
     port = int(sys.argv[1])
     what = sys.argv[2]
     fn = {"inject": inject, "reset": reset, "syntax": syntax,
-          "garbage": garbage, "auth": auth}[what]
+          "garbage": garbage, "stall": stall, "auth": auth}[what]
     fn(port, *sys.argv[3:])
 
 
