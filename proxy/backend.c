@@ -407,6 +407,8 @@ start_tls(struct backend *b)
 		SSL_free(ssl);
 		goto fail;
 	}
+	/* The filter's timeouts rule from here on (see send_line()). */
+	bufferevent_set_timeouts(b->bev, NULL, NULL);
 	bev = bufferevent_openssl_filter_new(b->srv->base, b->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {

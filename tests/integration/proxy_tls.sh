@@ -157,3 +157,27 @@ ok "a broken certificate on SIGHUP keeps the old one, logged"
 
 stop_gatehouse
 ((GH_EXIT == 0)) || fail "gatehouse exited with $GH_EXIT"
+
+# A TLS session waiting on a slow backend longer than the idle timeout
+# is not cut: only the TLS layer's timeouts count, and they are off
+# while the session waits on the backend.
+SLOW_PORT=$(free_port)
+mkdir -p "$T/slow"
+chmod 777 "$T/slow"
+start_bg slow-sink smtp-sink -u nobody -4 -h slow.test -w 5 \
+    -d "$T/slow/%H%M%S." "127.0.0.1:$SLOW_PORT" 10
+SLOW_PID=$BG_PID
+wait_port "$SLOW_PORT" 10 "$SLOW_PID" || fail "slow smtp-sink did not start"
+GH_PORT2=$(free_port)
+GH_LOG=$T/gatehouse-slow.log start_gatehouse -c "$T/gatehouse.conf" \
+    -o "listen=127.0.0.1:$GH_PORT2" -o "backend=127.0.0.1:$SLOW_PORT" \
+    -o "tls.cert_file=$T/two.crt" -o "tls.key_file=$T/two.key" \
+    -o backend.chunking=no proxy
+wait_port "$GH_PORT2" 10 "$GH_PID" || fail "gatehouse did not listen"
+swaks_send slow --server "127.0.0.1:$GH_PORT2" --tls --from slow@x.test \
+    --to b@y.test --body "slow backend" || fail "swaks --tls (slow) failed"
+assert_grep '^<~  250 2\.0\.0 Ok' "$SWAKS_OUT"
+assert_not_grep 'timeout client=' "$T/gatehouse-slow.log"
+ok "a TLS session outlives the idle timeout while the backend is slow"
+stop_gatehouse
+stop_bg "$SLOW_PID"
