@@ -63,7 +63,6 @@ struct session {
 
 	/* tls.c */
 	bool			 tls;		/* TLS is up */
-	char			 tls_facts[160]; /* "TLSv1.3 cipher bits" */
 	struct evbuffer_cb_entry *tls_drain;	/* see tls_pending() */
 	/* auth.c */
 	bool			 sasl;		/* in a SASL exchange */

@@ -343,8 +343,6 @@ handshake_done(struct session *s)
 	int		 bits = SSL_get_cipher_bits(ssl, NULL);
 
 	s->tls = true;
-	snprintf(s->tls_facts, sizeof(s->tls_facts), "%s %s %d", ver,
-	    cipher, bits);
 	gh_log_session(LOG_INFO, s->id, "starttls client=%s version=%s "
 	    "cipher=%s bits=%d", s->addr, ver, cipher, bits);
 	if (gh_txn_set_tls(s->txn, ver, cipher) == -1) {
