@@ -10,7 +10,9 @@
  * fstate slot.  After RSET the engine starts a fresh transaction and
  * evaluates the envelope rules of CONNECT and HELO again (metas need
  * their values), but those hits are not reported twice: the chain keeps
- * the first report for the whole session.
+ * the first report for the whole session.  A second HELO/EHLO before
+ * any MAIL (the one RFC 3207 asks for after STARTTLS) starts the engine
+ * over in the same way.
  *
  * Failure: a load error refuses the chain (file:line messages); an
  * evaluation that runs out of memory returns -1 (on_filter_error).
@@ -49,6 +51,8 @@ struct regex_txn {
 	struct rules_txn	*rt;
 	size_t			 reported;	/* hits handed to the chain */
 	bool			 replay;	/* envelope rules seen before */
+	bool			 started;	/* a stage ran since the reset */
+	enum gh_stage		 last;		/* the last stage that ran */
 	struct rules_header	*hdrs;		/* parts[0], built at HEADERS */
 	size_t			 nhdrs;
 	char			*hbuf;		/* raw values with LF ends */
@@ -314,6 +318,7 @@ regex_txn_free(void *inst, struct gh_txn *t, unsigned idx, bool session_end)
 	rules_txn_reset(st->rt);
 	st->reported = 0;
 	st->replay = true;
+	st->started = false;
 }
 
 /* Build parts[0]: name, raw value with LF line ends, decoded value. */
@@ -382,6 +387,9 @@ fill_input(struct regex_inst *ri, struct regex_txn *st,
 		    strlen(e->mail_from) };
 		in->envelope_from = in->mailfrom;
 	}
+	if (e->auth_user)
+		in->auth = (struct rules_text){ e->auth_user,
+		    strlen(e->auth_user) };
 	if (e->nrcpts)
 		in->rcpt = (struct rules_text){ e->rcpts[e->nrcpts - 1],
 		    strlen(e->rcpts[e->nrcpts - 1]) };
@@ -528,6 +536,16 @@ regex_run(void *inst, struct gh_txn *t, unsigned idx, enum gh_stage stage,
 		}
 		t->fstate[idx] = st;
 	}
+	if (st->started && stage <= st->last && stage < GH_STAGE_MAIL) {
+		/* HELO/EHLO again before a MAIL (as after STARTTLS, RFC 3207
+		   4.2): the engine only goes forward, so it starts over; the
+		   session's first report of these stages stands. */
+		rules_txn_reset(st->rt);
+		st->reported = 0;
+		st->replay = true;
+	}
+	st->started = true;
+	st->last = stage;
 	if (fill_input(ri, st, t, stage, &in, &part) == -1 ||
 	    rules_eval(st->rt, (enum rules_stage)stage, &in, &rv) == -1) {
 		v->reason = strdup("rules: evaluation failed");

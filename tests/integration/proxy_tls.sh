@@ -35,6 +35,13 @@ cp "$T/one.crt" "$T/cert.pem"
 cp -p "$T/one.key" "$T/key.pem"
 
 start_smtp_sink
+# Rules with a HELO rule: the client's second EHLO (after STARTTLS)
+# runs the HELO stage again, which the rules filter must take.
+cat >"$T/tls.rules" <<'EOF'
+helo     GH_TEST_HELO  /\./
+describe GH_TEST_HELO  any dotted HELO name
+score    GH_TEST_HELO  0.1
+EOF
 GH_PORT=$(free_port)
 cat >"$T/gatehouse.conf" <<EOF
 listen = 127.0.0.1:$GH_PORT
@@ -43,7 +50,7 @@ hostname = gate.test
 spool_dir = $T
 spf.enable = no
 dkim.enable = no
-rules =
+rules = $T/tls.rules
 metrics_listen =
 log.level = debug
 tls.level = may
@@ -96,8 +103,9 @@ grep -l "through openssl" $(sink_files) >/dev/null ||
 	fail "the s_client message is not in the sink"
 wait_grep 'message .*from=<s_client@x.test>' "$LOG" 5 ||
 	fail "no log line for the s_client message"
-assert_grep 'message .*tls=TLSv1\.[23]/[A-Z0-9_-]+ from=<s_client@x\.test>' \
+assert_grep 'message .*tls=TLSv1\.[23]/[A-Z0-9_-]+ from=<s_client@x\.test>.* hits=GH_TEST_HELO ' \
     "$LOG"
+assert_not_grep 'evaluation failed' "$LOG"
 assert_grep 'starttls client=127\.0\.0\.1 version=TLSv1\.[23] cipher=.* bits=' \
     "$LOG"
 ok "openssl s_client -starttls smtp: upgraded and delivered; TLS in the log line"
