@@ -322,6 +322,7 @@ final_stage(const struct rule *r)
 	case RULES_T_CLIENT:	return RULES_STAGE_CONNECT;
 	case RULES_T_HELO:	return RULES_STAGE_HELO;
 	case RULES_T_MAILFROM:	return RULES_STAGE_MAIL;
+	case RULES_T_AUTH:	return RULES_STAGE_MAIL;
 	case RULES_T_RCPTTO:	return RULES_STAGE_HEADERS; /* all rcpts */
 	case RULES_T_HEADER:	return RULES_STAGE_HEADERS;
 	case RULES_T_META:	return (enum rules_stage)r->stage;
@@ -922,7 +923,7 @@ rules_type_name(enum rules_type type)
 {
 	static const char *const names[] = { "header", "mimeheader", "body",
 	    "rawbody", "full", "uri", "meta", "client", "helo", "mailfrom",
-	    "rcptto" };
+	    "rcptto", "auth" };
 
 	return (unsigned)type < RULES_T_COUNT ? names[type] : "?";
 }

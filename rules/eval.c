@@ -760,6 +760,7 @@ eval_stage(struct rules_txn *t, enum rules_stage stage,
 		break;
 	case RULES_STAGE_MAIL:
 		eval_type_text(t, RULES_T_MAILFROM, stage, in->mailfrom);
+		eval_type_text(t, RULES_T_AUTH, stage, in->auth);
 		break;
 	case RULES_STAGE_RCPT:
 		eval_rcpt(t, in, out);

@@ -878,6 +878,7 @@ TYPED(d_client, RULES_T_CLIENT)
 TYPED(d_helo, RULES_T_HELO)
 TYPED(d_mailfrom, RULES_T_MAILFROM)
 TYPED(d_rcptto, RULES_T_RCPTTO)
+TYPED(d_auth, RULES_T_AUTH)
 
 #define D_VALUE		0x01	/* requires a value */
 #define D_GATEHOUSE	0x02	/* gatehouse's own */
@@ -888,6 +889,7 @@ static const struct directive {
 	unsigned	 flags;
 } directives[] = {
 	{ "action",		d_action,	D_VALUE | D_GATEHOUSE },
+	{ "auth",		d_auth,		D_VALUE | D_GATEHOUSE },
 	{ "body",		d_body,		D_VALUE },
 	{ "client",		d_client,	D_VALUE | D_GATEHOUSE },
 	{ "describe",		d_attr,		D_VALUE },
@@ -1205,7 +1207,7 @@ parse_line(struct loader *ld, char *line)
 	if (f->skipping) {
 		static const char *const types[] = { "header", "mimeheader",
 		    "body", "rawbody", "full", "uri", "meta", "client", "helo",
-		    "mailfrom", "rcptto" };
+		    "mailfrom", "rcptto", "auth" };
 		char *v = value, *w;
 		size_t wl;
 

@@ -51,6 +51,7 @@ enum rules_type {
 	RULES_T_HELO,
 	RULES_T_MAILFROM,
 	RULES_T_RCPTTO,
+	RULES_T_AUTH,		/* the SMTP AUTH login, at MAIL */
 	RULES_T_COUNT
 };
 
@@ -115,6 +116,9 @@ struct rules_input {
 	struct rules_text	 helo;
 	/* MAIL: the reverse-path without angle brackets ("" for <>). */
 	struct rules_text	 mailfrom;
+	/* MAIL: the SMTP AUTH login; ptr NULL when the client did not
+	   authenticate (an `auth` rule then does not hit). */
+	struct rules_text	 auth;
 	/* RCPT: this recipient, without angle brackets. */
 	struct rules_text	 rcpt;
 

@@ -7,7 +7,8 @@
 # delivered and Postfix's log shows sasl_username=; a wrong password
 # gets Postfix's own 535; an unknown mechanism 504; the delivered
 # message says auth=pass and the TLS facts in Authentication-Results;
-# and no password, in clear or in base64, is in gatehouse's debug log.
+# an `auth` rule sees the login; and no password, in clear or in
+# base64, is in gatehouse's debug log.
 . "${GH_SRC:?set GH_SRC to the source root}/tests/lib/harness.sh"
 need openssl swaks postfix dovecot python3
 
@@ -59,11 +60,18 @@ _sock() { [[ -S $T/pfspool/private/auth ]]; }
 wait_until 10 _sock ||
 	fail "dovecot did not start: $(tail -n 5 "$T/dovecot.log" "$T/dovecot.log.log" 2>/dev/null)"
 
+# Rules can test the login.
+cat >"$T/auth.rules" <<'EOF'
+auth     GH_AUTH_ALICE  /^alice$/
+describe GH_AUTH_ALICE  authenticated as alice
+score    GH_AUTH_ALICE  -1
+EOF
 GH_PORT=$(free_port)
 start_gatehouse -c /dev/null -o "listen=127.0.0.1:$GH_PORT" \
     -o "backend=127.0.0.1:$PF_PORT" -o hostname=gate.test \
     -o authserv_id=gate.test -o spf.enable=no -o dkim.enable=no \
-    -o rules= -o metrics_listen= -o "spool_dir=$T" -o log.level=debug \
+    -o "rules=$T/auth.rules" -o metrics_listen= -o "spool_dir=$T" \
+    -o log.level=debug \
     -o tls.level=may -o "tls.cert_file=$T/gh.crt" \
     -o "tls.key_file=$T/gh.key" proxy
 wait_port "$GH_PORT" 10 "$GH_PID" || fail "gatehouse did not listen"
@@ -89,11 +97,11 @@ wait_grep 'sasl_method=PLAIN, sasl_username=alice' "$(pf_log)" 5 ||
 	fail "Postfix's log has no sasl_username=alice"
 assert_grep 'auth client=127\.0\.0\.1 mech=PLAIN login=alice: accepted' \
     "$LOG"
-assert_grep 'message .* auth="alice" ' "$LOG"
+assert_grep 'message .* auth="alice" .* hits=GH_AUTH_ALICE ' "$LOG"
 msg=$(pf_mailbox user | head -n 1)
 assert_grep 'gate\.test \(TLSv1\.[23] [A-Z0-9_-]+\);' "$msg"
 assert_grep 'auth=pass smtp\.auth=alice' "$msg"
-ok "AUTH PLAIN relayed: delivered, sasl_username=alice in Postfix's log, auth=pass in A-R"
+ok "AUTH PLAIN relayed: delivered, sasl_username=alice in Postfix's log, auth=pass in A-R, an auth rule hits"
 
 swaks_send login --server "127.0.0.1:$GH_PORT" --tls --auth LOGIN \
     --auth-user alice --auth-password "$PASS" --from alice@x.test \

@@ -357,6 +357,37 @@ test_scores(void **state)
 	rules_diag_free(&d);
 }
 
+/* auth rules see the SMTP AUTH login at MAIL; an action acts there. */
+static void
+test_auth_rule(void **state)
+{
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct rules_input in;
+	struct rules_verdict v;
+
+	(void)state;
+	set = tu_load_ok("a.rules",
+	    "auth     AUTHED   /./\n"
+	    "auth     ALICE    /^alice$/\n"
+	    "meta     NOT_AUTHED !AUTHED\n"
+	    "score    NOT_AUTHED 1\n"
+	    "action   ALICE    accept\n");
+	t = rules_txn_new(set);
+	assert_non_null(t);
+	memset(&in, 0, sizeof(in));
+	in.mailfrom = tu_text("alice@example.org");
+	in.auth = tu_text("alice");
+	assert_int_equal(rules_eval(t, RULES_STAGE_MAIL, &in, &v), 0);
+	assert_int_equal(v.action, RULES_A_ACCEPT);
+	assert_non_null(tu_hit(t, "AUTHED"));
+	assert_non_null(tu_hit(t, "ALICE"));
+	assert_null(tu_hit(t, "NOT_AUTHED"));
+	assert_int_equal(tu_hit(t, "ALICE")->stage, RULES_STAGE_MAIL);
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
 /* Envelope rules at their stage; actions at the earliest stage. */
 static void
 test_envelope(void **state)
@@ -372,6 +403,8 @@ test_envelope(void **state)
 	    "client   DYNNAME  /^dyn-[\\d-]+\\.example\\.net /\n"
 	    "helo     BADHELO  /^localhost$/\n"
 	    "mailfrom NULLSND  /^$/\n"
+	    "auth     AUTHED   /./\n"
+	    "meta     NOT_AUTHED !AUTHED\n"
 	    "rcptto   SPAMTRAP /^trap@/\n"
 	    "action   SPAMTRAP reject \"550 5.1.1 No such user\"\n"
 	    "rcptto   ABUSE    /^abuse@/\n"
@@ -398,6 +431,9 @@ test_envelope(void **state)
 	in.mailfrom = tu_text("");
 	assert_int_equal(rules_eval(t, RULES_STAGE_MAIL, &in, &v), 0);
 	assert_non_null(tu_hit(t, "NULLSND"));
+	/* no AUTH: the auth rule does not hit, a meta over its absence does */
+	assert_null(tu_hit(t, "AUTHED"));
+	assert_non_null(tu_hit(t, "NOT_AUTHED"));
 	/* a refused recipient leaves no trace */
 	in.rcpt = tu_text("trap@example.org");
 	assert_int_equal(rules_eval(t, RULES_STAGE_RCPT, &in, &v), 0);
@@ -1073,6 +1109,7 @@ main(void)
 		cmocka_unit_test(test_profile_refs),
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_envelope),
+		cmocka_unit_test(test_auth_rule),
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_shadow),
 		cmocka_unit_test(test_match_limit),
