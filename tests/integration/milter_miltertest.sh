@@ -4,7 +4,8 @@
 # X-Spam-Status, Subject prefix); every verdict at every stage from a
 # rule file (tests/milter/verdicts.rules); refusals of the failure policy
 # (tempfail, reject) with the configured code, enhanced code and text;
-# one summary line per message, aborted ones included.
+# one summary line per message, aborted ones included; HELO twice (as
+# after STARTTLS) with rules loaded.
 . "${GH_SRC:?set GH_SRC to the source root}/tests/lib/harness.sh"
 . "$GH_SRC/tests/milter/lib.sh"
 
@@ -33,6 +34,12 @@ for v in reject tempfail discard accept tag; do
 	assert_grep "verdict=$v" "$MILTER_LOG"
 done
 ok "every verdict at every stage from rules"
+
+milter_start "rules=$GH_SRC/tests/milter/verdicts.rules"
+mtest rehelo.lua
+milter_stop
+assert_not_grep 'evaluation failed' "$MILTER_LOG"
+ok "HELO again before MAIL (after STARTTLS) with rules: continues"
 
 milter_start max_message_size=1024
 mtest refuse.lua code=451 status=4.3.2 "text=Try again (100%% sure)"
