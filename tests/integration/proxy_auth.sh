@@ -70,6 +70,7 @@ GH_PORT=$(free_port)
 start_gatehouse -c /dev/null -o "listen=127.0.0.1:$GH_PORT" \
     -o "backend=127.0.0.1:$PF_PORT" -o hostname=gate.test \
     -o authserv_id=gate.test -o spf.enable=no -o dkim.enable=no \
+    -o client_name_lookup=no \
     -o "rules=$T/auth.rules" -o metrics_listen= -o "spool_dir=$T" \
     -o log.level=debug \
     -o tls.level=may -o "tls.cert_file=$T/gh.crt" \

@@ -34,6 +34,7 @@ run() {
 	GH_LOG=$GLOG start_gatehouse -c /dev/null \
 	    -o "listen=127.0.0.1:$port" -o "backend=127.0.0.1:$be" \
 	    -o hostname=gate.test -o spf.enable=no -o dkim.enable=no \
+	    -o client_name_lookup=no \
 	    -o rules= -o metrics_listen= -o "spool_dir=$T" \
 	    -o backend.pool_size=0 "$@" proxy
 	wait_port "$port" 10 "$GH_PID" || fail "$name: gatehouse did not listen"

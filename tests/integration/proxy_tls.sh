@@ -50,6 +50,7 @@ hostname = gate.test
 spool_dir = $T
 spf.enable = no
 dkim.enable = no
+client_name_lookup = no
 rules = $T/tls.rules
 metrics_listen =
 log.level = debug
