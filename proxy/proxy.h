@@ -159,6 +159,13 @@ int	 relay_params(const struct smtp_path *, bool mail,
 void	 relay_addr_text(const struct sockaddr *, char *addr, size_t asz,
 	    char *port, size_t psz);
 
+/* io.c: writes that skip the event loop when the socket takes them */
+/* Write what the bufferevent's output holds now; EV_WRITE stays
+   enabled only while something is left. */
+void	 proxy_io_flush(struct bufferevent *);
+/* Move the buffer's bytes to the bufferevent and flush (as above). */
+void	 proxy_io_send(struct bufferevent *, struct evbuffer *);
+
 /* workers.c */
 struct workers *workers_new(struct server *, int n);
 void	 workers_free(struct workers *);
