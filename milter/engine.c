@@ -17,9 +17,10 @@
  * (smfi_setconn(), smfi_opensocket(): its "unix:", "inet:", "inet6:"
  * syntax and its stale-socket handling); daemon.c hands it here.
  *
- * Threads: one detached thread per MTA connection (Postfix opens one
- * per SMTP session, as libmilter does); the acceptor is a thread of its
- * own, stopped through a pipe.
+ * Threads: a thread per MTA connection (Postfix opens one per SMTP
+ * session), kept waiting for the next connection once done (up to
+ * IDLE_MAX of them); the acceptor is a thread of its own, stopped
+ * through a pipe.
  *
  * Invariants: a packet is handled only when complete; its length is
  * capped (PACKET_MAX) before anything is allocated for it; every string
@@ -112,6 +113,7 @@ static const struct {
 
 /* One MTA connection: what libmilter's SMFICTX holds. */
 struct mconn {
+	struct mconn		*next;		/* waiting for a thread */
 	struct milter_state	*st;
 	int			 fd;
 	void			*priv;
@@ -807,15 +809,67 @@ conn_free(struct mconn *c)
 	free(c);
 }
 
-/* A connection's thread. */
+/*
+ * Threads that served a connection wait for the next one (up to
+ * IDLE_MAX of them): Postfix opens a connection per SMTP session, and
+ * creating and ending a thread (clone, stack, malloc arena caches) is
+ * a tenth of the milter's CPU per message.
+ */
+#define IDLE_MAX	32
+
+static struct {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	struct mconn	*head, *tail;	/* handed over, not yet taken */
+	int		 nidle, nqueued;
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	NULL, NULL, 0, 0 };
+
+/* A connection's thread: serve it, then the next ones handed over. */
 static void *
 conn_thread(void *arg)
 {
 	struct mconn	*c = arg;
 
-	serve(c);
-	conn_free(c);
-	return NULL;
+	for (;;) {
+		serve(c);
+		conn_free(c);
+		pthread_mutex_lock(&pool.lock);
+		if (pool.nidle >= IDLE_MAX) {
+			pthread_mutex_unlock(&pool.lock);
+			return NULL;
+		}
+		pool.nidle++;
+		while ((c = pool.head) == NULL)
+			pthread_cond_wait(&pool.cond, &pool.lock);
+		if ((pool.head = c->next) == NULL)
+			pool.tail = NULL;
+		pool.nidle--;
+		pool.nqueued--;
+		pthread_mutex_unlock(&pool.lock);
+	}
+}
+
+/* Give a connection to an idle thread; false when none is idle. */
+static bool
+hand_over(struct mconn *c)
+{
+	bool	 done = false;
+
+	pthread_mutex_lock(&pool.lock);
+	if (pool.nidle > pool.nqueued) {
+		c->next = NULL;
+		if (pool.tail)
+			pool.tail->next = c;
+		else
+			pool.head = c;
+		pool.tail = c;
+		pool.nqueued++;
+		pthread_cond_signal(&pool.cond);
+		done = true;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return done;
 }
 
 /* The acceptor's thread: accept until told to stop. */
@@ -862,7 +916,8 @@ accept_thread(void *arg)
 		}
 		c->st = st;
 		c->fd = fd;
-		if (pthread_create(&tid, &attr, conn_thread, c) != 0) {
+		if (!hand_over(c) &&
+		    pthread_create(&tid, &attr, conn_thread, c) != 0) {
 			gh_log(LOG_WARNING, "milter: cannot start a thread "
 			    "for a connection");
 			close(fd);
