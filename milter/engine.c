@@ -908,7 +908,11 @@ accept_thread(void *arg)
 				usleep(100 * 1000);	/* a pause */
 			continue;
 		}
+		/* libmilter's timeout, for reads and for writes to an MTA
+		   that stopped reading. */
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
 		    sizeof(tv));
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
@@ -938,7 +942,10 @@ milter__engine_start(struct milter_state *st, int lfd, int notify)
 {
 	int	 r;
 
-	if (pipe2(acc.stop, O_CLOEXEC) == -1)
+	/* A client gone between poll() and accept() must not block the
+	   acceptor (and a stop with it). */
+	if (pipe2(acc.stop, O_CLOEXEC) == -1 ||
+	    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK) == -1)
 		return -1;
 	acc.lfd = lfd;
 	acc.notify = notify;
