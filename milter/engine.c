@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "filters/log.h"
+#include "filters/util.h"
 #include "milter/milter_int.h"
 
 #define PACKET_MAX	(1024 * 1024)	/* a header or a body chunk */
@@ -127,10 +128,9 @@ struct mconn {
 	int			 state;		/* ST_* */
 	bool			 call_abort;	/* a message is open */
 	bool			 quit;		/* QUIT received */
-	unsigned char		*in;		/* unread input */
-	size_t			 inlen, incap, inoff;
-	unsigned char		*out;		/* unwritten replies */
-	size_t			 outlen, outcap;
+	struct gh_buf		 in;		/* input, from inoff on */
+	size_t			 inoff;
+	struct gh_buf		 out;		/* unwritten replies */
 	bool			 out_err;
 };
 
@@ -211,24 +211,8 @@ mac_clear(struct mconn *c, int from)
 static void
 out_add(struct mconn *c, const void *p, size_t n)
 {
-	unsigned char	*q;
-	size_t		 cap;
-
-	if (c->out_err)
-		return;
-	if (c->outlen + n > c->outcap) {
-		cap = c->outcap ? c->outcap : 4096;
-		while (cap < c->outlen + n)
-			cap *= 2;
-		if ((q = realloc(c->out, cap)) == NULL) {
-			c->out_err = true;
-			return;
-		}
-		c->out = q;
-		c->outcap = cap;
-	}
-	memcpy(c->out + c->outlen, p, n);
-	c->outlen += n;
+	if (!c->out_err && gh_buf_append(&c->out, p, n) == -1)
+		c->out_err = true;
 }
 
 /* Queue a reply packet: command letter and data pieces (NULL ends). */
@@ -262,15 +246,15 @@ out_flush(struct mconn *c)
 
 	if (c->out_err)
 		return -1;
-	while (off < c->outlen) {
-		n = write(c->fd, c->out + off, c->outlen - off);
+	while (off < c->out.len) {
+		n = write(c->fd, c->out.p + off, c->out.len - off);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
 		off += (size_t)n;
 	}
-	c->outlen = 0;
+	gh_buf_reset(&c->out);
 	return 0;
 }
 
@@ -720,35 +704,28 @@ dispatch(struct mconn *c, char cmd, char *data, size_t len)
 	return 0;
 }
 
-/* Read more input; 0 on EOF, -1 on error or timeout. */
+/* Read more input, room made for NEED bytes from the unread start;
+   0 on EOF, -1 on error or timeout. */
 static ssize_t
 fill(struct mconn *c, size_t need)
 {
-	unsigned char	*p;
-	size_t		 cap;
-	ssize_t		 n;
+	size_t	 have;
+	ssize_t	 n;
 
 	if (c->inoff > 0) {
-		memmove(c->in, c->in + c->inoff, c->inlen - c->inoff);
-		c->inlen -= c->inoff;
+		memmove(c->in.p, c->in.p + c->inoff, c->in.len - c->inoff);
+		c->in.len -= c->inoff;
 		c->inoff = 0;
 	}
-	if (need < c->inlen + READ_CHUNK)
-		need = c->inlen + READ_CHUNK;
-	if (need > c->incap) {
-		cap = c->incap ? c->incap : READ_CHUNK;
-		while (cap < need)
-			cap *= 2;
-		if ((p = realloc(c->in, cap)) == NULL)
-			return -1;
-		c->in = p;
-		c->incap = cap;
-	}
+	have = c->in.len;
+	if (gh_buf_reserve(&c->in, (need > have ? need - have : 0) +
+	    READ_CHUNK) == -1)
+		return -1;
 	do
-		n = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
+		n = read(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len - 1);
 	while (n == -1 && errno == EINTR);
 	if (n > 0)
-		c->inlen += (size_t)n;
+		c->in.len += (size_t)n;
 	return n;
 }
 
@@ -761,9 +738,9 @@ serve(struct mconn *c)
 	char		 cmd;
 
 	for (;;) {
-		avail = c->inlen - c->inoff;
+		avail = c->in.len - c->inoff;
 		if (avail >= 4) {
-			memcpy(&plen, c->in + c->inoff, 4);
+			memcpy(&plen, c->in.p + c->inoff, 4);
 			plen = ntohl(plen);
 			if (plen < 1 || plen > PACKET_MAX) {
 				gh_log(LOG_WARNING, "milter: bad packet "
@@ -771,9 +748,9 @@ serve(struct mconn *c)
 				break;
 			}
 			if (avail >= 4 + (size_t)plen) {
-				char *data = (char *)c->in + c->inoff + 5;
+				char *data = c->in.p + c->inoff + 5;
 
-				cmd = (char)c->in[c->inoff + 4];
+				cmd = c->in.p[c->inoff + 4];
 				c->inoff += 4 + (size_t)plen;
 				if (dispatch(c, cmd, data, plen - 1) == -1)
 					break;
@@ -803,8 +780,8 @@ conn_free(struct mconn *c)
 	for (i = 0; i < NMACRO; i++)
 		free(c->symlist[i]);
 	free(c->reply);
-	free(c->in);
-	free(c->out);
+	gh_buf_free(&c->in);
+	gh_buf_free(&c->out);
 	close(c->fd);
 	free(c);
 }
@@ -920,6 +897,8 @@ accept_thread(void *arg)
 		}
 		c->st = st;
 		c->fd = fd;
+		gh_buf_init(&c->in, 2 * PACKET_MAX + READ_CHUNK);
+		gh_buf_init(&c->out, 2 * PACKET_MAX);
 		if (!hand_over(c) &&
 		    pthread_create(&tid, &attr, conn_thread, c) != 0) {
 			gh_log(LOG_WARNING, "milter: cannot start a thread "
