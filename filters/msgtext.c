@@ -202,6 +202,8 @@ scan_cut(const char *t, size_t len, size_t scan, bool chars, const char *seps)
 {
 	size_t	i, c, pos = 0;
 
+	if (len <= scan)
+		return len;	/* no more characters than bytes */
 	/* the byte offset of character SCAN */
 	if (chars) {
 		for (i = 0, c = 0; i < len && c < scan; c++) {
@@ -259,6 +261,17 @@ squeeze(const char *t, size_t n, bool unicode, struct mbuf *out)
 	size_t	i = 0, j, k, first, last, nl;
 
 	while (i < n) {
+		/* A run of ASCII that is neither white space nor NUL goes
+		   as it is. */
+		for (j = i; j < n && (unsigned char)t[j] < 0x80 &&
+		    t[j] != '\0' && t[j] != ' ' && (t[j] < '\t' ||
+		    t[j] > '\r'); j++)
+			;
+		if (j > i) {
+			mbuf_add(out, t + i, j - i);
+			i = j;
+			continue;
+		}
 		if ((k = ws_len(t + i, n - i, unicode)) == 0) {
 			/* tr/\x00/\n/ also turns NULs into line ends */
 			mbuf_addc(out, t[i] == '\0' ? '\n' : t[i]);
@@ -298,6 +311,13 @@ to_latin1(const char *t, size_t n, struct mbuf *out)
 	uint32_t	cp;
 
 	for (i = 0; i < n; ) {
+		for (k = i; k < n && (unsigned char)t[k] < 0x80; k++)
+			;
+		if (k > i) {		/* ASCII is the same in Latin-1 */
+			mbuf_add(out, t + i, k - i);
+			i = k;
+			continue;
+		}
 		k = utf8__char((const unsigned char *)t + i, n - i, &cp);
 		if (k == 0 || cp > 0xff) {
 			mbuf_addc(out, t[i++]);

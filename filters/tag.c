@@ -246,11 +246,13 @@ gh_txn_finish(const struct gh_txn *t, const struct gh_verdict *v,
 	struct gh_buf	 b;
 	size_t		 i;
 
-	gh_buf_init(&b, 16 * 1024);
-	gh_txn_summary(t, v, backend_reply, &b);
-	gh_log_session(LOG_INFO, t->env.session_id, "%s", b.p ? b.p :
-	    "message (log line too long)");
-	gh_buf_free(&b);
+	if (gh_log_enabled(LOG_INFO)) {	/* not formatted for nothing */
+		gh_buf_init(&b, 16 * 1024);
+		gh_txn_summary(t, v, backend_reply, &b);
+		gh_log_session(LOG_INFO, t->env.session_id, "%s", b.p ?
+		    b.p : "message (log line too long)");
+		gh_buf_free(&b);
+	}
 	gh_metrics_message(v ? v->action : GH_CONTINUE);
 	for (i = 0; i < t->authres.n; i++)
 		gh_metrics_result(t->authres.v[i].method,

@@ -1302,6 +1302,15 @@ uri__from_text(const struct gh_uri_policy *p, const char *line, size_t n,
 
 	if (p == NULL || p->tbird == NULL)
 		return;
+	/*
+	 * Every branch of the regex takes a ':', '.' or '@' ("http://",
+	 * "mailto:", "www.", "a@b", "example.com"): a line without one
+	 * has no link, and is not given to the regex, whose bare-domain
+	 * branch costs the square of a long word (a base64 line).
+	 */
+	if (memchr(line, '.', n) == NULL && memchr(line, '@', n) == NULL &&
+	    memchr(line, ':', n) == NULL)
+		return;
 	if ((md = pcre2_match_data_create_from_pattern(p->tbird, NULL)) ==
 	    NULL) {
 		out->err = ENOMEM;

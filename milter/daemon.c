@@ -2,32 +2,24 @@
  * daemon.c — the milter daemon: libmilter registration, the listening
  * socket, privileges, signals, reload.
  *
- * Threads and signals.  libmilter's smfi_main() starts a thread that
- * sigwait()s for SIGHUP, SIGTERM and SIGINT and stops the milter on any
- * of them (libmilter/signal.c): a SIGHUP would end the daemon instead of
- * reloading it.  So smfi_main() runs on a thread of its own, and the
- * main thread keeps those three signals unblocked, with handlers that
- * only write a byte to a pipe (SA_NODEFER, empty sa_mask: the main
- * thread never blocks them).  Linux delivers a process-directed signal
- * to the thread-group leader first when it does not block the signal
- * (kernel/signal.c, complete_signal()), so the main thread gets them and
- * libmilter's sigwait() does not; libmilter's thread only acts when a
- * second, different signal arrives within the microseconds before the
- * main thread runs its handler — and then it stops the milter, which is
- * what SIGTERM/SIGINT ask anyway.  The main thread reads the pipe:
- * SIGHUP reloads (a new chain from a freshly loaded configuration; any
- * error keeps the running one, logged), SIGTERM/SIGINT stop (listener
- * closed, open sessions finish within shutdown_timeout).  smfi_stop()
- * needs a lock libmilter's listener holds across a 5-second poll(), so
- * it runs on a helper thread while the main thread connects to the
- * listener to cut the poll short.
+ * Threads and signals.  libmilter only creates the listening socket
+ * (smfi_setconn(), smfi_opensocket(): its socket syntax and its stale
+ * socket handling); engine.c speaks the protocol, with an acceptor
+ * thread and a thread per connection, because libmilter's own loop
+ * spends ~150 system calls and several context switches per message
+ * (engine.c says how).  The main thread keeps SIGHUP, SIGTERM and
+ * SIGINT unblocked, with handlers that only write a byte to a pipe, and
+ * reads the pipe: SIGHUP reloads (a new chain from a freshly loaded
+ * configuration; any error keeps the running one, logged),
+ * SIGTERM/SIGINT stop (the acceptor stops and closes the listener, open
+ * sessions finish within shutdown_timeout).
  *
  * TCP_NODELAY.  libmilter creates the listening socket itself and has
  * no option for TCP_NODELAY, yet it matters: at end of message the
  * milter writes one packet per header edit and the MTA answers none of
  * them, so without it each edit after the first waits for a delayed ACK
- * (up to 40 ms).  smfi_opensocket() creates the socket before
- * smfi_main(); we then find it among our descriptors (the only
+ * (up to 40 ms).  smfi_opensocket() creates the socket; we then
+ * find it among our descriptors (the only
  * listening socket) and set TCP_NODELAY on it — Linux copies it to
  * every accepted socket.  A unix socket (the default) avoids the
  * question and is faster still: recommended.
@@ -70,148 +62,12 @@ static struct milter_state	 G;
 static int			 evpipe[2] = { -1, -1 };
 static int			 notify_fd = -1;	/* detaching parent */
 
-/* libmilter's API, adapted to the const-correct table. */
-static void *
-api_getpriv(void *ctx)
-{
-	return smfi_getpriv(ctx);
-}
-
-static int
-api_setpriv(void *ctx, void *p)
-{
-	return smfi_setpriv(ctx, p);
-}
-
-static const char *
-api_getsymval(void *ctx, const char *name)
-{
-	return smfi_getsymval(ctx, (char *)name);
-}
-
-static int
-api_setreply(void *ctx, const char *r, const char *x, const char *t)
-{
-	return smfi_setreply(ctx, (char *)r, (char *)x, (char *)t);
-}
-
-static int
-api_insheader(void *ctx, int idx, const char *n, const char *v)
-{
-	return smfi_insheader(ctx, idx, (char *)n, (char *)v);
-}
-
-static int
-api_addheader(void *ctx, const char *n, const char *v)
-{
-	return smfi_addheader(ctx, (char *)n, (char *)v);
-}
-
-static int
-api_chgheader(void *ctx, const char *n, int idx, const char *v)
-{
-	return smfi_chgheader(ctx, (char *)n, idx, (char *)v);
-}
-
-static int
-api_setsymlist(void *ctx, int stage, const char *m)
-{
-	return smfi_setsymlist(ctx, stage, (char *)m);
-}
-
-static const struct milter_api smfi_api = {
-	api_getpriv, api_setpriv, api_getsymval, api_setreply,
-	api_insheader, api_addheader, api_chgheader, api_setsymlist
-};
-
-/* The callbacks registered with libmilter. */
-static sfsistat
-cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-    unsigned long f2, unsigned long f3, unsigned long *pf0,
-    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
-{
-	*pf2 = 0;
-	*pf3 = 0;
-	return milter__negotiate(&G, ctx, f0, f1, pf0, pf1);
-}
-
-static sfsistat
-cb_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
-{
-	return milter__connect(&G, ctx, host, sa);
-}
-
-static sfsistat
-cb_helo(SMFICTX *ctx, char *helo)
-{
-	return milter__helo(&G, ctx, helo);
-}
-
-static sfsistat
-cb_envfrom(SMFICTX *ctx, char **argv)
-{
-	return milter__envfrom(&G, ctx, argv);
-}
-
-static sfsistat
-cb_envrcpt(SMFICTX *ctx, char **argv)
-{
-	return milter__envrcpt(&G, ctx, argv);
-}
-
-static sfsistat
-cb_header(SMFICTX *ctx, char *name, char *value)
-{
-	return milter__header(&G, ctx, name, value);
-}
-
-static sfsistat
-cb_eoh(SMFICTX *ctx)
-{
-	return milter__eoh(&G, ctx);
-}
-
-static sfsistat
-cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
-{
-	return milter__body(&G, ctx, chunk, len);
-}
-
-static sfsistat
-cb_eom(SMFICTX *ctx)
-{
-	return milter__eom(&G, ctx);
-}
-
-static sfsistat
-cb_abort(SMFICTX *ctx)
-{
-	return milter__abort(&G, ctx);
-}
-
-static sfsistat
-cb_close(SMFICTX *ctx)
-{
-	return milter__close(&G, ctx);
-}
-
+/* Registered with libmilter only so that smfi_opensocket() works: the
+   protocol is engine.c's. */
 static struct smfiDesc desc = {
 	.xxfi_name = "gatehouse",
 	.xxfi_version = SMFI_VERSION,
 	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST,
-	.xxfi_connect = cb_connect,
-	.xxfi_helo = cb_helo,
-	.xxfi_envfrom = cb_envfrom,
-	.xxfi_envrcpt = cb_envrcpt,
-	.xxfi_header = cb_header,
-	.xxfi_eoh = cb_eoh,
-	.xxfi_body = cb_body,
-	.xxfi_eom = cb_eom,
-	.xxfi_abort = cb_abort,
-	.xxfi_close = cb_close,
-	.xxfi_unknown = NULL,
-	.xxfi_data = NULL,
-	.xxfi_negotiate = cb_negotiate,
 };
 
 /* Report a startup failure: log it, tell a waiting parent. */
@@ -322,6 +178,7 @@ build_chain(struct gh_config *cfg, char *err, size_t errsz)
 /* libmilter's listening socket, found after smfi_opensocket(). */
 static struct sockaddr_storage	 listen_ss;
 static socklen_t		 listen_sslen;
+static int			 listen_fd = -1;
 
 /* Find libmilter's listening socket among our descriptors (the only
    listening stream socket): its descriptor, its address in listen_ss. */
@@ -360,38 +217,6 @@ find_listener(void)
 	return found;
 }
 
-/*
- * Wake libmilter's listener: it holds a lock across a poll() of up to
- * MI_CHK_TIME (5 s) that smfi_stop() needs, so a stop would wait for
- * the poll to time out.  A connection makes the poll return.
- */
-static void
-wake_listener(void)
-{
-	struct sockaddr_storage	 ss = listen_ss;
-	int			 fd;
-
-	if (listen_sslen == 0)
-		return;
-	/* A wildcard address is reached through the loopback. */
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
-			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
-			sin6->sin6_addr = in6addr_loopback;
-	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) == -1)
-		return;
-	(void)connect(fd, (struct sockaddr *)&ss, listen_sslen);
-	close(fd);
-}
-
 /* The path of a unix socket specification, or NULL. */
 static const char *
 unix_path(const char *conn)
@@ -427,9 +252,13 @@ open_socket(const struct gh_config *cfg)
 		    "message before)", cfg->milter_listen);
 		return -1;
 	}
-	fd = find_listener();
+	if ((listen_fd = fd = find_listener()) == -1) {
+		startup_error("cannot find the socket listening on %s",
+		    cfg->milter_listen);
+		return -1;
+	}
 	if (path == NULL) {
-		if (fd == -1 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
 		    sizeof(on)) == -1)
 			gh_log(LOG_WARNING, "milter: could not set "
 			    "TCP_NODELAY on %s: expect ~40 ms per header "
@@ -526,18 +355,6 @@ setup_signals(void)
 	return pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0 ? 0 : -1;
 }
 
-/* The libmilter thread: smfi_main() until it stops. */
-static void *
-milter_thread(void *arg)
-{
-	char	 c = smfi_main() == MI_SUCCESS ? 'x' : 'X';
-	ssize_t	 n;
-
-	n = write(evpipe[1], &c, 1);
-	(void)n;
-	return NULL;
-}
-
 /* SIGHUP: a new chain from a freshly loaded configuration. */
 static void
 reload(const struct milter_opts *o, const struct gh_config *running)
@@ -580,38 +397,17 @@ reload(const struct milter_opts *o, const struct gh_config *running)
 	sd_notify(0, "READY=1");
 }
 
-/* smfi_stop() on a thread of its own: it may wait for the listener. */
-static void *
-stopper(void *arg)
-{
-	smfi_stop();
-	__atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
 /* Stop: no new connections; open sessions get shutdown_timeout. */
 static void
 stop(const struct gh_config *cfg)
 {
 	uint64_t	 deadline = gh_now_us() + cfg->shutdown_timeout_ms * 1000;
-	uint64_t	 closing = gh_now_us() + 6 * 1000 * 1000;
 	struct timespec	 ts = { 0, 20 * 1000 * 1000 };
-	static int	 stopped;
-	pthread_t	 tid;
 	char		 c;
 	int		 n;
 
 	sd_notify(0, "STOPPING=1");
-	if (pthread_create(&tid, NULL, stopper, &stopped) == 0) {
-		pthread_detach(tid);
-		/* Until the listener is closed, keep waking it. */
-		while (!__atomic_load_n(&stopped, __ATOMIC_ACQUIRE) &&
-		    gh_now_us() < closing) {
-			wake_listener();
-			nanosleep(&ts, NULL);
-		}
-	} else
-		smfi_stop();
+	milter__engine_stop();
 	gh_log(LOG_NOTICE, "milter: stopping, %d session(s) open",
 	    milter__sessions(&G));
 	while ((n = milter__sessions(&G)) > 0 && gh_now_us() < deadline) {
@@ -663,9 +459,9 @@ main_loop(const struct milter_opts *o, const struct gh_config *cfg)
 			fcntl(evpipe[0], F_SETFL, O_NONBLOCK);
 			stop(cfg);
 			return 0;
-		default:	/* 'x'/'X': smfi_main() returned by itself */
-			gh_log(LOG_ERR, "milter: libmilter stopped (%s)",
-			    c == 'x' ? "told to" : "failure");
+		default:	/* 'X': the acceptor failed */
+			gh_log(LOG_ERR, "milter: cannot accept connections "
+			    "any more");
 			fcntl(evpipe[0], F_SETFL, O_NONBLOCK);
 			stop(cfg);
 			return c == 'x' ? 0 : 1;
@@ -680,7 +476,6 @@ milter_main(struct gh_config *cfg, const struct milter_opts *o)
 	struct gh_chain	*c;
 	struct stat	 made;
 	struct gh_metrics_http *metrics;
-	pthread_t	 tid;
 	char		 err[1024];
 	const char	*path;
 	int		 r;
@@ -698,7 +493,7 @@ milter_main(struct gh_config *cfg, const struct milter_opts *o)
 		startup_error("%s", err);
 		return 1;
 	}
-	r = milter__state_init(&G, &smfi_api, c);
+	r = milter__state_init(&G, milter__engine_api(), c);
 	gh_chain_unref(c);
 	if (r == -1) {
 		startup_error("cannot initialise the milter state");
@@ -714,12 +509,11 @@ milter_main(struct gh_config *cfg, const struct milter_opts *o)
 	if ((path = unix_path(cfg->milter_listen)) != NULL &&
 	    stat(path, &made) == -1)
 		memset(&made, 0, sizeof(made));
-	if ((r = pthread_create(&tid, NULL, milter_thread, NULL)) != 0) {
+	if (milter__engine_start(&G, listen_fd, evpipe[1]) == -1) {
 		startup_error("cannot start the milter thread: %s",
-		    strerror(r));
+		    strerror(errno));
 		return 1;
 	}
-	pthread_detach(tid);
 	gh_log(LOG_NOTICE, "milter: listening on %s (gatehouse %s)",
 	    cfg->milter_listen, GH_VERSION);
 	metrics = gh_metrics_http_start(cfg);

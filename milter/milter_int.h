@@ -80,6 +80,18 @@ sfsistat	 milter__eom(struct milter_state *, void *ctx);
 sfsistat	 milter__abort(struct milter_state *, void *ctx);
 sfsistat	 milter__close(struct milter_state *, void *ctx);
 
+/* engine.c: the milter protocol on the MTA's connections. */
+/* The API table the session code is driven through. */
+const struct milter_api *milter__engine_api(void);
+/* Accept connections on the listening socket `lfd` (a thread per
+   connection); when accepting fails for good, a byte ('X') goes to
+   `notify`.  -1 with errno when the acceptor cannot start. */
+int		 milter__engine_start(struct milter_state *, int lfd,
+		    int notify);
+/* Stop accepting and close the listening socket; open connections go
+   on (milter__sessions() counts them). */
+void		 milter__engine_stop(void);
+
 /* reply.c: verdicts to libmilter. */
 #define MILTER_TEXT_MAX	400	/* reply text, after escaping */
 

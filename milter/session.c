@@ -67,21 +67,25 @@ struct msess {
 
 /*
  * Macros requested from the MTA, per stage (smfi_setsymlist): only what
- * is read, so that the MTA sends as few macro packets as possible (the
- * client's address and port come with the connect packet itself).  An
- * empty list asks for none.
+ * is read, so that the MTA looks up and sends as little as possible (the
+ * client's address and port come with the connect packet itself).
+ * Postfix takes an empty list for "its default list" (milter_*_macros),
+ * so a stage where nothing is read asks for a name no MTA defines; the
+ * MTA still sends the (empty) macro packet.  "i" (the queue id) is read
+ * at end of headers and logged by refusals.
  */
+#define NO_MACROS	"{gatehouse_none}"
 static const struct {
 	int		 stage;
 	const char	*macros;
 } symlists[] = {
-	{ SMFIM_CONNECT, "" },
+	{ SMFIM_CONNECT, NO_MACROS },
 	{ SMFIM_HELO, "{tls_version} {cipher}" },
 	{ SMFIM_ENVFROM, "i {auth_authen}" },
-	{ SMFIM_ENVRCPT, "" },
-	{ SMFIM_DATA, "" },
-	{ SMFIM_EOH, "" },
-	{ SMFIM_EOM, "" },
+	{ SMFIM_ENVRCPT, "i" },
+	{ SMFIM_DATA, NO_MACROS },
+	{ SMFIM_EOH, "i" },
+	{ SMFIM_EOM, NO_MACROS },
 };
 
 /* The "no reply" step of each stage (EOM always replies). */

@@ -128,9 +128,9 @@ deliver(struct backend *b, int code, const char *why)
 		session_on_backend(b->s, &r);
 }
 
-/* Write a command line with CRLF and wait for its reply. */
+/* Queue a command line with CRLF and wait for its reply. */
 static void
-send_line(struct backend *b, const char *line, size_t len)
+queue_line(struct backend *b, const char *line, size_t len)
 {
 	struct evbuffer	*out = bufferevent_get_output(b->bev);
 
@@ -149,6 +149,14 @@ send_line(struct backend *b, const char *line, size_t len)
 	gh_buf_reset(&b->reply);
 	b->code = 0;
 	b->bad = false;
+}
+
+/* Write a command line with CRLF and wait for its reply. */
+static void
+send_line(struct backend *b, const char *line, size_t len)
+{
+	queue_line(b, line, len);
+	proxy_io_flush(b->bev);
 }
 
 /* Free the command steps. */
@@ -535,8 +543,10 @@ send_more(struct backend *b)
 		}
 		b->off += (uint64_t)r;
 	}
-	if (b->off < size)
+	if (b->off < size) {
+		proxy_io_flush(b->bev);
 		return;		/* the write callback comes back */
+	}
 	if (!b->bdat) {
 		if (!b->bol)
 			evbuffer_add(out, "\r\n", 2);
@@ -546,6 +556,7 @@ send_more(struct backend *b)
 	b->msg = NULL;
 	gh_buf_reset(&b->reply);
 	b->code = 0;
+	proxy_io_flush(b->bev);
 }
 
 /* A complete reply has arrived: act on it by state. */
@@ -799,7 +810,8 @@ backend_open(struct server *srv, struct session *s,
 	bufferevent_set_max_single_read(b->bev, 64 * 1024);
 	bufferevent_set_max_single_write(b->bev, 128 * 1024);
 	bufferevent_set_timeouts(b->bev, &b->tmo_connect, &b->tmo_connect);
-	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
+	/* EV_WRITE only while output is queued (proxy_io_flush). */
+	bufferevent_enable(b->bev, EV_READ);
 	b->st = B_CONNECTING;
 	if (bufferevent_socket_connect(b->bev,
 	    (struct sockaddr *)&cfg->backend.ss, (int)cfg->backend.sslen) < 0) {
@@ -873,6 +885,7 @@ backend_free(struct backend *b, bool graceful)
 			bufferevent_set_timeouts(b->bev, &tv, &tv);
 			bufferevent_disable(b->bev, EV_READ);
 			bufferevent_write(b->bev, "QUIT\r\n", 6);
+			bufferevent_enable(b->bev, EV_WRITE);
 		} else
 			bufferevent_free(b->bev);
 	}
@@ -1037,7 +1050,7 @@ send_bdat(struct backend *b)
 	body = gh_message_size(b->msg) - b->off;
 	n = snprintf(line, sizeof(line), "BDAT %llu LAST",
 	    (unsigned long long)(hb.len + body));
-	send_line(b, line, (size_t)n);
+	queue_line(b, line, (size_t)n);	/* one write with the message */
 	if (hb.len)
 		evbuffer_add(out, hb.p, hb.len);
 	gh_buf_free(&hb);

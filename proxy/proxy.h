@@ -179,6 +179,13 @@ int	 tls_check(const struct gh_config *, char *err, size_t errsz);
 int	 tls_load(struct server *, const struct gh_config *);
 void	 tls_unload(struct server *);
 
+/* io.c: writes that skip the event loop when the socket takes them */
+/* Write what the bufferevent's output holds now; EV_WRITE stays
+   enabled only while something is left. */
+void	 proxy_io_flush(struct bufferevent *);
+/* Move the buffer's bytes to the bufferevent and flush (as above). */
+void	 proxy_io_send(struct bufferevent *, struct evbuffer *);
+
 /* workers.c */
 struct workers *workers_new(struct server *, int n);
 void	 workers_free(struct workers *);

@@ -195,7 +195,7 @@ void
 flush(struct session *s)
 {
 	if (evbuffer_get_length(s->out) > 0 && !s->hard)
-		bufferevent_write_buffer(s->bev, s->out);
+		proxy_io_send(s->bev, s->out);
 }
 
 /* Ask for the session to end once its replies are out. */
@@ -1446,7 +1446,7 @@ session_new(struct server *srv, evutil_socket_t fd,
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 1024 * 1024);
 	bufferevent_set_max_single_read(s->bev, 128 * 1024);
 	bufferevent_set_max_single_write(s->bev, 128 * 1024);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(s->bev, EV_READ);	/* EV_WRITE: proxy_io_send */
 	gh_log_session(LOG_DEBUG, s->id, "accept peer=%s port=%s", s->addr,
 	    s->port);
 	if ((long long)srv->nsessions > cfg->max_connections) {

@@ -1,0 +1,951 @@
+/*
+ * engine.c — the milter protocol (version 6, as Postfix and Sendmail
+ * speak it) on the MTA's connections: accept, read packets, call the
+ * session code (session.c) through the same `struct milter_api` that a
+ * fake libmilter fills in the tests, write the replies.
+ *
+ * Why not libmilter's own loop: it reads every packet with a poll() and
+ * a read() for its 5-byte header, another poll() and read() for its
+ * data, and a 1 ms poll() before each command to decide whether to hand
+ * the connection back to its worker pool (a pipe write, futexes, two
+ * context switches).  Postfix sends ~30 packets per message, most of
+ * them back to back (macros, each header): ~150 system calls per
+ * message.  Here one read() takes whatever the MTA has sent, and every
+ * packet in it is handled before the next read; replies (with the
+ * header edits of end of message) are written in one write() before
+ * reading again.  libmilter still creates the listening socket
+ * (smfi_setconn(), smfi_opensocket(): its "unix:", "inet:", "inet6:"
+ * syntax and its stale-socket handling); daemon.c hands it here.
+ *
+ * Threads: a thread per MTA connection (Postfix opens one per SMTP
+ * session), kept waiting for the next connection once done (up to
+ * IDLE_MAX of them); the acceptor is a thread of its own, stopped
+ * through a pipe.
+ *
+ * Invariants: a packet is handled only when complete; its length is
+ * capped (PACKET_MAX) before anything is allocated for it; every string
+ * taken from a packet is NUL-terminated inside it, or the packet is a
+ * protocol error.  Replies go out in the order the callbacks made them.
+ *
+ * Failures: a protocol error, an over-long packet, a read or write
+ * error, EOF or the read timeout close the connection after the close
+ * callback (the MTA applies its milter_default_action, tempfail in
+ * gatehouse's recommended setup); the session code logs what it knows.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "filters/log.h"
+#include "filters/util.h"
+#include "milter/milter_int.h"
+
+#define PACKET_MAX	(1024 * 1024)	/* a header or a body chunk */
+#define READ_CHUNK	(64 * 1024)
+#define READ_TIMEOUT_S	7210		/* libmilter's default */
+#define NMACRO		7		/* SMFIM_CONNECT .. SMFIM_EOH */
+#define REPLY_TEXT_MAX	980		/* libmilter's MAXREPLYLEN */
+
+/* libmilter's protocol states (engine.c there) and their successors. */
+enum {
+	ST_INIT, ST_OPTS, ST_CONN, ST_HELO, ST_MAIL, ST_RCPT, ST_DATA,
+	ST_HDRS, ST_EOHS, ST_BODY, ST_ENDM, ST_QUIT, ST_ABRT, ST_UNKN,
+	ST_Q_NC, ST_NSTATES
+};
+#define M(x)		(1u << (x))
+#define SKIP		(1u << 16)	/* a step this milter does not take */
+#define IN_MAIL(st)	((st) >= ST_MAIL && (st) < ST_ENDM)
+
+static const unsigned next_states[ST_NSTATES] = {
+	[ST_INIT] = M(ST_OPTS),
+	[ST_OPTS] = M(ST_CONN) | M(ST_UNKN),
+	[ST_CONN] = M(ST_HELO) | M(ST_MAIL) | M(ST_UNKN),
+	[ST_HELO] = M(ST_HELO) | M(ST_MAIL) | M(ST_UNKN),
+	[ST_MAIL] = M(ST_RCPT) | M(ST_ABRT) | M(ST_UNKN),
+	[ST_RCPT] = M(ST_HDRS) | M(ST_EOHS) | M(ST_DATA) | M(ST_BODY) |
+	    M(ST_ENDM) | M(ST_RCPT) | M(ST_ABRT) | M(ST_UNKN),
+	/* No DATA callback (SMFIP_NODATA): the step may be skipped. */
+	[ST_DATA] = M(ST_EOHS) | M(ST_HDRS) | M(ST_ABRT) | SKIP,
+	[ST_HDRS] = M(ST_EOHS) | M(ST_HDRS) | M(ST_ABRT),
+	[ST_EOHS] = M(ST_BODY) | M(ST_ENDM) | M(ST_ABRT),
+	[ST_BODY] = M(ST_ENDM) | M(ST_BODY) | M(ST_ABRT),
+	[ST_ENDM] = M(ST_QUIT) | M(ST_MAIL) | M(ST_UNKN) | M(ST_Q_NC),
+	[ST_QUIT] = 0,
+	[ST_ABRT] = 0,
+	/* No unknown-command callback (SMFIP_NOUNKNOWN): skippable. */
+	[ST_UNKN] = M(ST_HELO) | M(ST_MAIL) | M(ST_RCPT) | M(ST_ABRT) |
+	    M(ST_DATA) | M(ST_BODY) | M(ST_UNKN) | M(ST_QUIT) | M(ST_Q_NC) |
+	    SKIP,
+	[ST_Q_NC] = M(ST_CONN) | M(ST_UNKN),
+};
+
+/* The commands: the state each enters; igno: a refusal keeps the
+   state (RCPT, unknown command). */
+static const struct {
+	char	 cmd;
+	int	 next;
+	bool	 igno;
+} cmds[] = {
+	{ 'A', ST_ABRT, false }, { 'B', ST_BODY, false },
+	{ 'C', ST_CONN, false }, { 'E', ST_ENDM, false },
+	{ 'H', ST_HELO, false }, { 'L', ST_HDRS, false },
+	{ 'M', ST_MAIL, false }, { 'O', ST_OPTS, false },
+	{ 'N', ST_EOHS, false }, { 'Q', ST_QUIT, false },
+	{ 'T', ST_DATA, false }, { 'R', ST_RCPT, true },
+	{ 'U', ST_UNKN, true }, { 'K', ST_Q_NC, false },
+};
+
+/* Internal answers besides SMFIS_*. */
+#define ABORT	((sfsistat)21)		/* close the connection */
+#define OPTIONS	((sfsistat)22)		/* negotiation answered */
+#define NONE	((sfsistat)-1)		/* no answer */
+
+/* One MTA connection: what libmilter's SMFICTX holds. */
+struct mconn {
+	struct mconn		*next;		/* waiting for a thread */
+	struct milter_state	*st;
+	int			 fd;
+	void			*priv;
+	char			*mac_buf[NMACRO];	/* packet copies */
+	char			**mac_ptr[NMACRO];	/* name, value, ... */
+	char			*reply;		/* smfi_setreply() */
+	char			*symlist[NMACRO];
+	unsigned long		 pflags;	/* steps negotiated */
+	unsigned long		 actions;	/* actions negotiated */
+	bool			 negotiated;
+	int			 state;		/* ST_* */
+	bool			 call_abort;	/* a message is open */
+	bool			 quit;		/* QUIT received */
+	struct gh_buf		 in;		/* input, from inoff on */
+	size_t			 inoff;
+	struct gh_buf		 out;		/* unwritten replies */
+	bool			 out_err;
+};
+
+/* The acceptor. */
+static struct {
+	pthread_t	 tid;
+	int		 lfd;
+	int		 stop[2];
+	int		 notify;	/* daemon.c's event pipe */
+	bool		 running;
+} acc = { .lfd = -1, .stop = { -1, -1 }, .notify = -1 };
+
+/* The macro slot of a command letter, or -1. */
+static int
+mac_index(int cmd)
+{
+	switch (cmd) {
+	case 'C': return SMFIM_CONNECT;
+	case 'H': return SMFIM_HELO;
+	case 'M': return SMFIM_ENVFROM;
+	case 'R': return SMFIM_ENVRCPT;
+	case 'T': return SMFIM_DATA;
+	case 'E': return SMFIM_EOM;
+	case 'N': return SMFIM_EOH;
+	default: return -1;
+	}
+}
+
+/* Tell whether state NEW may follow OLD, skipping skippable steps. */
+static bool
+trans_ok(int old, int new)
+{
+	int	 s = old;
+
+	while (s < ST_NSTATES) {
+		if (next_states[s] & M(new))
+			return true;
+		if (s + 1 >= ST_NSTATES || !(next_states[s + 1] & SKIP))
+			return false;
+		s++;
+	}
+	return false;
+}
+
+/* The "no reply" step of a state, or 0. */
+static unsigned long
+nr_bit(int state)
+{
+	switch (state) {
+	case ST_CONN: return SMFIP_NR_CONN;
+	case ST_HELO: return SMFIP_NR_HELO;
+	case ST_MAIL: return SMFIP_NR_MAIL;
+	case ST_RCPT: return SMFIP_NR_RCPT;
+	case ST_DATA: return SMFIP_NR_DATA;
+	case ST_UNKN: return SMFIP_NR_UNKN;
+	case ST_HDRS: return SMFIP_NR_HDR;
+	case ST_EOHS: return SMFIP_NR_EOH;
+	case ST_BODY: return SMFIP_NR_BODY;
+	default: return 0;
+	}
+}
+
+/* Forget the macros of slots FROM and later. */
+static void
+mac_clear(struct mconn *c, int from)
+{
+	int	 i;
+
+	for (i = from; i < NMACRO; i++) {
+		free(c->mac_buf[i]);
+		free(c->mac_ptr[i]);
+		c->mac_buf[i] = NULL;
+		c->mac_ptr[i] = NULL;
+	}
+}
+
+/* Append bytes to the output; remember a failure. */
+static void
+out_add(struct mconn *c, const void *p, size_t n)
+{
+	if (!c->out_err && gh_buf_append(&c->out, p, n) == -1)
+		c->out_err = true;
+}
+
+/* Queue a reply packet: command letter and data pieces (NULL ends). */
+static void
+out_packet(struct mconn *c, char cmd, const void *a, size_t alen,
+    const char *s1, const char *s2)
+{
+	uint32_t	 len = 1 + (uint32_t)alen;
+
+	if (s1)
+		len += (uint32_t)strlen(s1) + 1;
+	if (s2)
+		len += (uint32_t)strlen(s2) + 1;
+	len = htonl(len);
+	out_add(c, &len, 4);
+	out_add(c, &cmd, 1);
+	if (alen)
+		out_add(c, a, alen);
+	if (s1)
+		out_add(c, s1, strlen(s1) + 1);
+	if (s2)
+		out_add(c, s2, strlen(s2) + 1);
+}
+
+/* Write the queued replies; -1 on failure. */
+static int
+out_flush(struct mconn *c)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	if (c->out_err)
+		return -1;
+	while (off < c->out.len) {
+		n = write(c->fd, c->out.p + off, c->out.len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	gh_buf_reset(&c->out);
+	return 0;
+}
+
+/* --- the API the session code calls (struct milter_api) --- */
+
+static void *
+e_getpriv(void *ctx)
+{
+	return ((struct mconn *)ctx)->priv;
+}
+
+static int
+e_setpriv(void *ctx, void *priv)
+{
+	((struct mconn *)ctx)->priv = priv;
+	return MI_SUCCESS;
+}
+
+/* A macro's value, searched from the latest stage back (libmilter's
+   order); "x" also finds "{x}" and the other way round. */
+static const char *
+e_getsymval(void *ctx, const char *name)
+{
+	struct mconn	*c = ctx;
+	char		 one[2] = "", braces[4] = "";
+	char		**s;
+	size_t		 len = name ? strlen(name) : 0;
+	int		 i;
+
+	if (len == 0)
+		return NULL;
+	if (len == 3 && name[0] == '{' && name[2] == '}') {
+		one[0] = name[1];
+		one[1] = '\0';
+	}
+	if (len == 1)
+		snprintf(braces, sizeof(braces), "{%c}", name[0]);
+	for (i = NMACRO - 1; i >= 0; i--)
+		for (s = c->mac_ptr[i]; s && s[0] && s[1]; s += 2)
+			if (strcmp(s[0], name) == 0 ||
+			    (one[0] && strcmp(s[0], one) == 0) ||
+			    (braces[0] && strcmp(s[0], braces) == 0))
+				return s[1];
+	return NULL;
+}
+
+/* smfi_setreply(): "rcode xcode text", checked as libmilter does. */
+static int
+e_setreply(void *ctx, const char *rcode, const char *xcode,
+    const char *text)
+{
+	struct mconn	*c = ctx;
+	size_t		 len;
+	char		*buf;
+
+	if (rcode == NULL || strlen(rcode) != 3 ||
+	    (rcode[0] != '4' && rcode[0] != '5') ||
+	    rcode[1] < '0' || rcode[1] > '9' ||
+	    rcode[2] < '0' || rcode[2] > '9')
+		return MI_FAILURE;
+	if (text && (strpbrk(text, "\r\n") != NULL ||
+	    strlen(text) > REPLY_TEXT_MAX))
+		return MI_FAILURE;
+	len = 5 + (xcode ? strlen(xcode) + 1 : 0) + (text ? strlen(text) : 0);
+	if ((buf = malloc(len)) == NULL)
+		return MI_FAILURE;
+	snprintf(buf, len, "%s %s%s%s", rcode, xcode ? xcode : "",
+	    xcode ? " " : "", text ? text : "");
+	free(c->reply);
+	c->reply = buf;
+	return MI_SUCCESS;
+}
+
+/* Queue a header edit with an index (insert, change). */
+static int
+edit_idx(struct mconn *c, char cmd, unsigned long need, int idx,
+    const char *name, const char *value)
+{
+	uint32_t	 i = htonl((uint32_t)idx);
+
+	if (name == NULL || *name == '\0' || !(c->actions & need))
+		return MI_FAILURE;
+	out_packet(c, cmd, &i, 4, name, value ? value : "");
+	return c->out_err ? MI_FAILURE : MI_SUCCESS;
+}
+
+static int
+e_insheader(void *ctx, int idx, const char *name, const char *value)
+{
+	if (value == NULL)
+		return MI_FAILURE;
+	return edit_idx(ctx, 'i', SMFIF_ADDHDRS, idx, name, value);
+}
+
+static int
+e_addheader(void *ctx, const char *name, const char *value)
+{
+	struct mconn	*c = ctx;
+
+	if (name == NULL || *name == '\0' || value == NULL ||
+	    !(c->actions & SMFIF_ADDHDRS))
+		return MI_FAILURE;
+	out_packet(c, 'h', NULL, 0, name, value);
+	return c->out_err ? MI_FAILURE : MI_SUCCESS;
+}
+
+static int
+e_chgheader(void *ctx, const char *name, int idx, const char *value)
+{
+	if (idx < 0)
+		return MI_FAILURE;
+	return edit_idx(ctx, 'm', SMFIF_CHGHDRS, idx, name, value);
+}
+
+static int
+e_setsymlist(void *ctx, int stage, const char *macros)
+{
+	struct mconn	*c = ctx;
+
+	if (stage < 0 || stage >= NMACRO || macros == NULL ||
+	    c->symlist[stage] != NULL)
+		return MI_FAILURE;
+	return (c->symlist[stage] = strdup(macros)) ? MI_SUCCESS : MI_FAILURE;
+}
+
+static const struct milter_api engine_api = {
+	e_getpriv, e_setpriv, e_getsymval, e_setreply,
+	e_insheader, e_addheader, e_chgheader, e_setsymlist
+};
+
+/* The API table of this engine (see milter_int.h). */
+const struct milter_api *
+milter__engine_api(void)
+{
+	return &engine_api;
+}
+
+/* --- packets --- */
+
+/* Split DATA (LEN bytes) into NUL-terminated strings: a malloc'd,
+   NULL-terminated array pointing into DATA; NULL when a string lacks
+   its NUL or memory is short. */
+static char **
+split(char *data, size_t len)
+{
+	char	**v;
+	size_t	 n = 0, i, k = 0;
+
+	if (len > 0 && data[len - 1] != '\0')
+		return NULL;
+	for (i = 0; i < len; i++)
+		if (data[i] == '\0')
+			n++;
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return NULL;
+	for (i = 0; i < len; i += strlen(data + i) + 1)
+		v[k++] = data + i;
+	v[k] = NULL;
+	return v;
+}
+
+/* 'D': keep the macros for their stage (a copy: the input moves).
+   Like libmilter, macros of other commands and an empty list are
+   ignored (the stage keeps what it had). */
+static void
+on_macro(struct mconn *c, const char *data, size_t len)
+{
+	char	*copy;
+	char	**v;
+	int	 i;
+
+	if (len < 2 || (i = mac_index(data[0])) < 0)
+		return;
+	if ((copy = malloc(len - 1)) == NULL)
+		return;
+	memcpy(copy, data + 1, len - 1);
+	if ((v = split(copy, len - 1)) == NULL) {
+		free(copy);
+		return;
+	}
+	free(c->mac_buf[i]);
+	free(c->mac_ptr[i]);
+	c->mac_buf[i] = copy;
+	c->mac_ptr[i] = v;
+}
+
+/* Send a callback's answer in state STATE: nothing for NOREPLY, and
+   nothing where "no reply" was negotiated (libmilter's sendreply()). */
+static void
+answer(struct mconn *c, int state, sfsistat r)
+{
+	unsigned long	 bit = nr_bit(state);
+	char		 cmd = 0;
+
+	if (bit != 0 && (c->pflags & bit) != 0)
+		r = SMFIS_NOREPLY;
+	switch (r) {
+	case SMFIS_NOREPLY:
+		break;
+	case SMFIS_CONTINUE:
+		cmd = 'c';
+		break;
+	case SMFIS_ACCEPT:
+		cmd = 'a';
+		break;
+	case SMFIS_DISCARD:
+		cmd = 'd';
+		break;
+	case SMFIS_REJECT:
+		cmd = c->reply && c->reply[0] == '5' ? 'y' : 'r';
+		break;
+	case SMFIS_TEMPFAIL:
+		cmd = c->reply && c->reply[0] == '4' ? 'y' : 't';
+		break;
+	default:
+		break;		/* libmilter's internal codes: no reply */
+	}
+	if (cmd == 'y') {
+		out_packet(c, 'y', NULL, 0, c->reply, NULL);
+		free(c->reply);
+		c->reply = NULL;
+	} else if (cmd)
+		out_packet(c, cmd, NULL, 0, NULL, NULL);
+}
+
+/* 'O': negotiate; -1 closes the connection. */
+static int
+on_optneg(struct mconn *c, const unsigned char *data, size_t len)
+{
+	uint32_t	 v[3], o[3];
+	unsigned long	 pf0 = 0, pf1 = 0;
+	int		 i;
+
+	if (len < 12)
+		return -1;
+	memcpy(v, data, 12);
+	v[0] = ntohl(v[0]);
+	v[1] = ntohl(v[1]);
+	v[2] = ntohl(v[2]);
+	if (v[0] < 2)
+		return -1;
+	if (milter__negotiate(c->st, c, v[1], v[2], &pf0, &pf1) !=
+	    SMFIS_CONTINUE)
+		return -1;
+	if ((pf0 & v[1]) != pf0 || (pf1 & v[2]) != pf1) {
+		gh_log(LOG_ERR, "milter: negotiation asked for what the MTA "
+		    "did not offer");
+		return -1;
+	}
+	c->actions = pf0;
+	c->pflags = pf1;
+	c->negotiated = true;
+	o[0] = htonl(v[0] < SMFI_PROT_VERSION ? v[0] : SMFI_PROT_VERSION);
+	o[1] = htonl((uint32_t)pf0);
+	o[2] = htonl((uint32_t)pf1);
+	{
+		uint32_t	 plen = 1 + 12;
+		char		 cmd = 'O';
+
+		if (pf0 & SMFIF_SETSYMLIST)
+			for (i = 0; i < NMACRO; i++)
+				if (c->symlist[i])
+					plen += 4 + (uint32_t)strlen(
+					    c->symlist[i]) + 1;
+		plen = htonl(plen);
+		out_add(c, &plen, 4);
+		out_add(c, &cmd, 1);
+		out_add(c, o, 12);
+		for (i = 0; (pf0 & SMFIF_SETSYMLIST) && i < NMACRO; i++)
+			if (c->symlist[i]) {
+				uint32_t w = htonl((uint32_t)i);
+
+				out_add(c, &w, 4);
+				out_add(c, c->symlist[i],
+				    strlen(c->symlist[i]) + 1);
+			}
+	}
+	return 0;
+}
+
+/* 'C': host name, family, port, address. */
+static sfsistat
+on_connect(struct mconn *c, char *data, size_t len)
+{
+	struct sockaddr_storage	 ss;
+	const char		*host, *addr;
+	size_t			 hl;
+	uint16_t		 port;
+	char			 fam;
+
+	memset(&ss, 0, sizeof(ss));
+	if (len < 2 || memchr(data, '\0', len) == NULL)
+		return ABORT;
+	host = data;
+	hl = strlen(host) + 1;
+	if (hl >= len)
+		return ABORT;
+	fam = data[hl];
+	if (fam == SMFIA_UNKNOWN)
+		return milter__connect(c->st, c, host, NULL);
+	if (len < hl + 4 || data[len - 1] != '\0')
+		return ABORT;
+	memcpy(&port, data + hl + 1, 2);
+	addr = data + hl + 3;
+	if (fam == SMFIA_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = port;
+		if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1)
+			return milter__connect(c->st, c, host, NULL);
+	} else if (fam == SMFIA_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = port;
+		/* Sendmail writes "IPv6:" before the address. */
+		if (strncasecmp(addr, "IPv6:", 5) == 0)
+			addr += 5;
+		if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
+			return milter__connect(c->st, c, host, NULL);
+	} else
+		return milter__connect(c->st, c, host, NULL);
+	return milter__connect(c->st, c, host, (struct sockaddr *)&ss);
+}
+
+/* A command with string arguments (MAIL, RCPT). */
+static sfsistat
+on_args(struct mconn *c, char *data, size_t len,
+    sfsistat (*fn)(struct milter_state *, void *, char **))
+{
+	char		**v;
+	sfsistat	 r;
+
+	if (len == 0 || (v = split(data, len)) == NULL)
+		return ABORT;
+	r = fn(c->st, c, v);
+	free(v);
+	return r;
+}
+
+/* Call the callback of command CMD (state already entered); the
+   SMFIS_* answer, or ABORT to close the connection. */
+static sfsistat
+call(struct mconn *c, char cmd, char *data, size_t len)
+{
+	sfsistat	 r;
+	char		*v;
+
+	switch (cmd) {
+	case 'O':
+		mac_clear(c, 0);
+		return on_optneg(c, (unsigned char *)data, len) == -1 ?
+		    ABORT : OPTIONS;
+	case 'C':
+		mac_clear(c, SMFIM_CONNECT + 1);
+		return on_connect(c, data, len);
+	case 'H':
+		mac_clear(c, SMFIM_HELO + 1);
+		if (len == 0 || data[len - 1] != '\0')
+			return NONE;
+		return milter__helo(c->st, c, data);
+	case 'M':
+		mac_clear(c, SMFIM_ENVFROM + 1);
+		return on_args(c, data, len, milter__envfrom);
+	case 'R':
+		mac_clear(c, SMFIM_ENVRCPT + 1);
+		return on_args(c, data, len, milter__envrcpt);
+	case 'L':
+		if (len < 2 || data[len - 1] != '\0' ||
+		    (v = memchr(data + 1, '\0', len - 1)) == data + len - 1)
+			return ABORT;
+		return milter__header(c->st, c, data, v + 1);
+	case 'N':
+		return milter__eoh(c->st, c);
+	case 'B':
+		return milter__body(c->st, c, (unsigned char *)data, len);
+	case 'E':
+		/* A last body chunk may come with it. */
+		if (len > 0) {
+			r = milter__body(c->st, c, (unsigned char *)data, len);
+			if (r != SMFIS_CONTINUE && r != SMFIS_NOREPLY)
+				return r;
+		}
+		return milter__eom(c->st, c);
+	case 'A':
+		(void)milter__abort(c->st, c);
+		return SMFIS_NOREPLY;
+	case 'Q':
+	case 'K':
+		(void)milter__close(c->st, c);
+		mac_clear(c, 0);
+		return SMFIS_NOREPLY;
+	default:	/* 'T', 'U': no callback of ours */
+		return SMFIS_CONTINUE;
+	}
+}
+
+/*
+ * Handle one packet the way libmilter's mi_engine() does: a command
+ * that its state table does not allow here aborts the message (when one
+ * is open) and is ignored unless it can follow HELO; a refusal returns
+ * to HELO.  -1 ends the connection (QUIT, protocol error).
+ */
+static int
+dispatch(struct mconn *c, char cmd, char *data, size_t len)
+{
+	int		 i, next;
+	sfsistat	 r;
+
+	if (cmd == 'D') {
+		on_macro(c, data, len);
+		return 0;
+	}
+	for (i = 0; i < (int)(sizeof(cmds) / sizeof(cmds[0])); i++)
+		if (cmds[i].cmd == cmd)
+			break;
+	if (i == (int)(sizeof(cmds) / sizeof(cmds[0])))
+		return -1;
+	next = cmds[i].next;
+	c->call_abort = IN_MAIL(c->state);
+	if (!trans_ok(c->state, next)) {
+		if (c->call_abort)
+			(void)milter__abort(c->st, c);
+		c->state = ST_HELO;
+		c->call_abort = false;
+		if (!trans_ok(ST_HELO, next))
+			return 0;	/* ignored */
+	}
+	c->state = next;
+	c->call_abort = IN_MAIL(next);
+	r = call(c, cmd, data, len);
+	if (r == ABORT)
+		return -1;
+	if (r == OPTIONS)
+		return 0;	/* on_optneg() queued the answer */
+	answer(c, next, r);
+	if (r == SMFIS_ACCEPT)
+		c->state = ST_HELO;
+	else if ((r == SMFIS_REJECT || r == SMFIS_DISCARD ||
+	    r == SMFIS_TEMPFAIL) && !cmds[i].igno)
+		c->state = ST_HELO;
+	if (cmd == 'Q') {
+		c->quit = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* Read more input, room made for NEED bytes from the unread start;
+   0 on EOF, -1 on error or timeout. */
+static ssize_t
+fill(struct mconn *c, size_t need)
+{
+	size_t	 have;
+	ssize_t	 n;
+
+	if (c->inoff > 0) {
+		memmove(c->in.p, c->in.p + c->inoff, c->in.len - c->inoff);
+		c->in.len -= c->inoff;
+		c->inoff = 0;
+	}
+	have = c->in.len;
+	if (gh_buf_reserve(&c->in, (need > have ? need - have : 0) +
+	    READ_CHUNK) == -1)
+		return -1;
+	do
+		n = read(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len - 1);
+	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		c->in.len += (size_t)n;
+	return n;
+}
+
+/* Serve one connection until it ends. */
+static void
+serve(struct mconn *c)
+{
+	uint32_t	 plen = 0;
+	size_t		 avail;
+	char		 cmd;
+
+	for (;;) {
+		avail = c->in.len - c->inoff;
+		if (avail >= 4) {
+			memcpy(&plen, c->in.p + c->inoff, 4);
+			plen = ntohl(plen);
+			if (plen < 1 || plen > PACKET_MAX) {
+				gh_log(LOG_WARNING, "milter: bad packet "
+				    "length %u from the MTA", plen);
+				break;
+			}
+			if (avail >= 4 + (size_t)plen) {
+				char *data = c->in.p + c->inoff + 5;
+
+				cmd = c->in.p[c->inoff + 4];
+				c->inoff += 4 + (size_t)plen;
+				if (dispatch(c, cmd, data, plen - 1) == -1)
+					break;
+				continue;
+			}
+		}
+		/* All complete packets handled: answer, then wait. */
+		if (out_flush(c) == -1)
+			break;
+		if (fill(c, 4 + (avail >= 4 ? (size_t)plen : 0)) <= 0)
+			break;
+	}
+	(void)out_flush(c);
+	if (IN_MAIL(c->state))
+		(void)milter__abort(c->st, c);
+	if (!c->quit)
+		(void)milter__close(c->st, c);
+}
+
+/* Free a connection. */
+static void
+conn_free(struct mconn *c)
+{
+	int	 i;
+
+	mac_clear(c, 0);
+	for (i = 0; i < NMACRO; i++)
+		free(c->symlist[i]);
+	free(c->reply);
+	gh_buf_free(&c->in);
+	gh_buf_free(&c->out);
+	close(c->fd);
+	free(c);
+}
+
+/*
+ * Threads that served a connection wait for the next one (up to
+ * IDLE_MAX of them): Postfix opens a connection per SMTP session, and
+ * creating and ending a thread (clone, stack, malloc arena caches) is
+ * a tenth of the milter's CPU per message.
+ */
+#define IDLE_MAX	32
+
+static struct {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	struct mconn	*head, *tail;	/* handed over, not yet taken */
+	int		 nidle, nqueued;
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	NULL, NULL, 0, 0 };
+
+/* A connection's thread: serve it, then the next ones handed over. */
+static void *
+conn_thread(void *arg)
+{
+	struct mconn	*c = arg;
+
+	for (;;) {
+		serve(c);
+		conn_free(c);
+		pthread_mutex_lock(&pool.lock);
+		if (pool.nidle >= IDLE_MAX) {
+			pthread_mutex_unlock(&pool.lock);
+			return NULL;
+		}
+		pool.nidle++;
+		while ((c = pool.head) == NULL)
+			pthread_cond_wait(&pool.cond, &pool.lock);
+		if ((pool.head = c->next) == NULL)
+			pool.tail = NULL;
+		pool.nidle--;
+		pool.nqueued--;
+		pthread_mutex_unlock(&pool.lock);
+	}
+}
+
+/* Give a connection to an idle thread; false when none is idle. */
+static bool
+hand_over(struct mconn *c)
+{
+	bool	 done = false;
+
+	pthread_mutex_lock(&pool.lock);
+	if (pool.nidle > pool.nqueued) {
+		c->next = NULL;
+		if (pool.tail)
+			pool.tail->next = c;
+		else
+			pool.head = c;
+		pool.tail = c;
+		pool.nqueued++;
+		pthread_cond_signal(&pool.cond);
+		done = true;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return done;
+}
+
+/* The acceptor's thread: accept until told to stop. */
+static void *
+accept_thread(void *arg)
+{
+	struct milter_state	*st = arg;
+	struct pollfd		 pf[2];
+	struct timeval		 tv = { READ_TIMEOUT_S, 0 };
+	struct mconn		*c;
+	pthread_attr_t		 attr;
+	pthread_t		 tid;
+	char			 x = 'x';
+	int			 fd;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pf[0].fd = acc.lfd;
+	pf[0].events = POLLIN;
+	pf[1].fd = acc.stop[0];
+	pf[1].events = POLLIN;
+	for (;;) {
+		if (poll(pf, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			x = 'X';
+			break;
+		}
+		if (pf[1].revents) {
+			x = 0;		/* told to: the main thread knows */
+			break;
+		}
+		if ((fd = accept4(acc.lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				usleep(100 * 1000);	/* a pause */
+			continue;
+		}
+		/* libmilter's timeout, for reads and for writes to an MTA
+		   that stopped reading. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+		    sizeof(tv));
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->st = st;
+		c->fd = fd;
+		gh_buf_init(&c->in, 2 * PACKET_MAX + READ_CHUNK);
+		gh_buf_init(&c->out, 2 * PACKET_MAX);
+		if (!hand_over(c) &&
+		    pthread_create(&tid, &attr, conn_thread, c) != 0) {
+			gh_log(LOG_WARNING, "milter: cannot start a thread "
+			    "for a connection");
+			close(fd);
+			free(c);
+		}
+	}
+	pthread_attr_destroy(&attr);
+	close(acc.lfd);
+	acc.lfd = -1;
+	if (x && acc.notify != -1 && write(acc.notify, &x, 1) != 1)
+		gh_log(LOG_WARNING, "milter: cannot notify the main thread");
+	return NULL;
+}
+
+/* Start accepting on LFD (see milter_int.h). */
+int
+milter__engine_start(struct milter_state *st, int lfd, int notify)
+{
+	int	 r;
+
+	/* A client gone between poll() and accept() must not block the
+	   acceptor (and a stop with it). */
+	if (pipe2(acc.stop, O_CLOEXEC) == -1 ||
+	    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK) == -1)
+		return -1;
+	acc.lfd = lfd;
+	acc.notify = notify;
+	if ((r = pthread_create(&acc.tid, NULL, accept_thread, st)) != 0) {
+		errno = r;
+		return -1;
+	}
+	acc.running = true;
+	return 0;
+}
+
+/* Stop accepting (see milter_int.h); open connections go on. */
+void
+milter__engine_stop(void)
+{
+	char	 c = 's';
+
+	if (!acc.running)
+		return;
+	if (write(acc.stop[1], &c, 1) != 1)
+		gh_log(LOG_WARNING, "milter: cannot stop the acceptor");
+	pthread_join(acc.tid, NULL);
+	acc.running = false;
+}
