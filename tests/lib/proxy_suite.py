@@ -551,6 +551,7 @@ class GatehouseConf(Gatehouse):
              "-o", f"listen=127.0.0.1:{self.port}",
              "-o", f"backend=127.0.0.1:{backend_port}",
              "-o", "spf.enable=no", "-o", "dkim.enable=no", "-o", "rules=",
+             "-o", "client_name_lookup=no",
              "proxy"],
             stderr=self.logf)
         _procs.append(self.proc)
@@ -570,6 +571,7 @@ def test_reload_backend():
         with open(conf, "w") as f:
             f.write(f"listen = 127.0.0.1:{port}\nbackend = 127.0.0.1:"
                     f"{be.port}\nspf.enable = no\ndkim.enable = no\n"
+                    "client_name_lookup = no\n"
                     f"rules =\nspool_dir = {tmpdir()}\n")
 
     conf_for(b1)

@@ -115,7 +115,7 @@ class Gatehouse:
                 # No DNS in tests unless a test brings its own: the
                 # filters that need it are off unless asked for.
                 "-o", "spf.enable=no", "-o", "dkim.enable=no",
-                "-o", "rules="]
+                "-o", "client_name_lookup=no", "-o", "rules="]
         for o in overrides:
             args += ["-o", o]
         args.append("proxy")
