@@ -14,10 +14,11 @@
  * exactly where the pattern does (same starts, same ends, same order
  * of attempts): what was removed could not match a byte of such a text,
  * so removing it only removes attempts that fail.  Anything the rewrite
- * does not understand is copied unchanged (negative lookarounds, (*VERB)
- * items, negated classes) or gives up (back references and subroutine
- * calls, whose group numbers a dropped group would shift; conditionals;
- * \Q..\E; extended syntax; branch reset).  The one difference is the
+ * does not understand is copied unchanged (negative lookarounds,
+ * negated classes) or gives up (back references and subroutine calls,
+ * whose group numbers a dropped group would shift; conditionals;
+ * backtracking verbs other than (*FAIL); comments; \Q..\E; extended
+ * syntax; branch reset).  The one difference is the
  * number of steps: the projection takes fewer, so on a text where the
  * pattern stops at the match limit the projection may still decide.
  *
@@ -37,9 +38,19 @@ struct aparse {
 	bool		 bail;		/* give up */
 	bool		 changed;	/* something was removed */
 	int		 depth;
+	unsigned	 nopt;		/* option settings (?i) seen */
 };
 
 static bool	alt(struct aparse *, struct sbuf *);
+
+/* Cut O back to its first LEN bytes. */
+static void
+cut(struct sbuf *o, size_t len)
+{
+	o->len = len;
+	if (o->p != NULL)
+		o->p[len] = '\0';
+}
 
 /* Value of hex digit C, or -1. */
 static int
@@ -294,7 +305,13 @@ group(struct aparse *ap, struct sbuf *o)
 	const char *p = ap->p, *q;
 	bool never;
 
-	if (p < ap->end && *p == '*') {		/* (*VERB) */
+	if (p < ap->end && *p == '*') {
+		/*
+		 * (*FAIL) only fails; other verbs (*SKIP, *PRUNE, ...)
+		 * change what the attempts that fail decide: give up.
+		 */
+		if (strncmp(p, "*FAIL)", 6) != 0 && strncmp(p, "*F)", 3) != 0)
+			ap->bail = true;
 		copy_group(ap, o);
 		return false;
 	}
@@ -309,9 +326,9 @@ group(struct aparse *ap, struct sbuf *o)
 	}
 	switch (*p) {
 	case '#':
-		while (p < ap->end && *p != ')')
-			p++;
-		ap->p = p < ap->end ? p + 1 : p;
+		/* a quantifier after a comment applies to the item
+		   before it: give up rather than follow that */
+		ap->bail = true;
 		return false;
 	case ':': case '>': case '=':
 		rules__sb_add(o, ap->p - 1, 3);
@@ -360,8 +377,10 @@ group(struct aparse *ap, struct sbuf *o)
 	}
 	rules__sb_add(o, ap->p - 1, (size_t)(q + 2 - ap->p));
 	ap->p = q + 1;
-	if (*q == ')')
+	if (*q == ')') {
+		ap->nopt++;
 		return false;
+	}
 body:
 	if (++ap->depth > ASC_DEPTH) {
 		ap->bail = true;
@@ -452,7 +471,7 @@ seq(struct aparse *ap, struct sbuf *o)
 		quant(ap, o, &min);
 		if (inever) {
 			/* the piece never matches: drop it, or the branch */
-			o->len = mark;
+			cut(o, mark);
 			ap->changed = true;
 			if (min > 0)
 				never = true;
@@ -470,17 +489,22 @@ alt(struct aparse *ap, struct sbuf *o)
 {
 	bool never = true, any = false;
 	size_t mark;
+	unsigned nopt;
 
 	for (;;) {
 		mark = o->len;
+		nopt = ap->nopt;
 		if (any)
 			rules__sb_addc(o, '|');
 		if (!seq(ap, o)) {
 			never = false;
 			any = true;
 		} else {
-			o->len = mark;	/* a branch that never matches */
+			cut(o, mark);	/* a branch that never matches */
 			ap->changed = true;
+			/* an option set in it holds for the next branches */
+			if (ap->nopt != nopt)
+				ap->bail = true;
 		}
 		if (ap->bail || ap->p >= ap->end || *ap->p != '|')
 			break;
@@ -513,7 +537,7 @@ rules__regex_ascii(const char *pattern, const char *mods)
 		return NULL;
 	}
 	if (never) {
-		o.len = 0;
+		cut(&o, 0);
 		rules__sb_adds(&o, "(*FAIL)");
 	}
 	return rules__sb_take(&o);
