@@ -52,19 +52,6 @@ cut(struct sbuf *o, size_t len)
 		o->p[len] = '\0';
 }
 
-/* Value of hex digit C, or -1. */
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Read the escape at ap->p (after the backslash) that stands for one
  * byte; its value, -1 for an escape that is not one byte (a class like
@@ -84,7 +71,7 @@ escape(struct aparse *ap, bool in_class)
 	case 'x':
 		if (p < ap->end && *p == '{') {
 			for (p++; p < ap->end && *p != '}'; p++) {
-				if ((d = hexval((unsigned char)*p)) < 0 ||
+				if ((d = rules__hexval((unsigned char)*p)) < 0 ||
 				    v > 0xfff)
 					return -2;
 				v = v * 16 + d;
@@ -95,7 +82,7 @@ escape(struct aparse *ap, bool in_class)
 			return v > 0xff ? -2 : v;
 		}
 		for (i = 0; i < 2 && p < ap->end &&
-		    (d = hexval((unsigned char)*p)) >= 0; i++, p++)
+		    (d = rules__hexval((unsigned char)*p)) >= 0; i++, p++)
 			v = v * 16 + d;
 		ap->p = p;
 		return v;
