@@ -109,19 +109,30 @@ limit_hit(struct rules_txn *t, uint32_t rule, int err)
 }
 
 /*
- * One match of rule IDX in S from START; true on a match with its
- * bounds in *ms, *me.
+ * The pattern of rule R to search S with: its ASCII projection (fewer
+ * attempts, the same matches: ascii.c) when S is all ASCII.
+ */
+static inline const struct regex *
+pick(const struct rule *r, const char *s, size_t len)
+{
+	return r->are.code != NULL && s != NULL && rules__is_ascii(s, len) ?
+	    &r->are : &r->re;
+}
+
+/*
+ * One match of rule IDX (pattern RE: pick()) in S from START; true on a
+ * match with its bounds in *ms, *me.
  */
 static bool
-match1(struct rules_txn *t, uint32_t idx, const char *s, size_t len,
-    size_t start, uint32_t opts, size_t *ms, size_t *me)
+match1(struct rules_txn *t, uint32_t idx, const struct regex *re,
+    const char *s, size_t len, size_t start, uint32_t opts, size_t *ms,
+    size_t *me)
 {
-	const struct rule *r = &t->set->rules[idx];
 	int rc;
 
 	if (s == NULL)
 		s = "";
-	rc = rules__regex_match(&r->re, s, len, start, opts, t->md, t->mctx,
+	rc = rules__regex_match(re, s, len, start, opts, t->md, t->mctx,
 	    ms, me);
 	if (rc >= 0)
 		return true;
@@ -138,12 +149,13 @@ static unsigned
 match_count(struct rules_txn *t, uint32_t idx, const char *s, size_t len,
     unsigned max, size_t *fs, size_t *fe)
 {
+	const struct regex *re = pick(&t->set->rules[idx], s, len);
 	size_t start = 0, ms, me;
 	uint32_t opts = 0;
 	unsigned n = 0;
 
 	while (start <= len) {
-		if (!match1(t, idx, s, len, start, opts, &ms, &me)) {
+		if (!match1(t, idx, re, s, len, start, opts, &ms, &me)) {
 			if (opts == 0)
 				break;
 			/* after an empty match: advance one byte */
@@ -352,6 +364,7 @@ join_lines(struct rules_txn *t, const struct rules_text *v, size_t n)
 	if (j->buf.oom)
 		return false;
 	j->n = n;
+	j->ascii = rules__is_ascii(j->buf.p, j->buf.len);
 	return true;
 }
 
@@ -387,12 +400,17 @@ eval_joined(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
 {
 	const struct rule *r = &t->set->rules[idx];
 	const struct joined *j = &t->jn;
+	const struct regex *re;
 	size_t ms, me, k = skip;
 	int rc;
 
 	if (skip >= n)
 		return;
-	rc = rules__regex_match(superset ? &r->jre : &r->re, j->buf.p,
+	if (superset)
+		re = j->ascii && r->jare.code != NULL ? &r->jare : &r->jre;
+	else
+		re = j->ascii && r->are.code != NULL ? &r->are : &r->re;
+	rc = rules__regex_match(re, j->buf.p,
 	    j->buf.len, j->start[skip], 0, t->md, t->mctx, &ms, &me);
 	if (rc == PCRE2_ERROR_NOMATCH)
 		return;
@@ -445,7 +463,8 @@ eval_headers(struct rules_txn *t, const struct rules_input *in)
 			len = 0;
 		}
 		if (r->flags & RF_NEG) {
-			if (!match1(t, idx, s, len, 0, 0, &ms, &me))
+			if (!match1(t, idx, pick(r, s, len), s, len, 0,
+			    0, &ms, &me))
 				record(t, idx, RULES_STAGE_HEADERS, 1, NULL, 0);
 		} else
 			eval_text(t, idx, RULES_STAGE_HEADERS, s, len);

@@ -18,6 +18,7 @@ struct vals {
 	struct span	*v;
 	size_t		 n;
 	size_t		 cap;
+	bool		 ascii;		/* buf holds bytes < 0x80 only */
 };
 
 /* Forget the contents, keep the memory. */
@@ -36,6 +37,7 @@ struct joined {
 	size_t		*len;		/* its own length (no separator) */
 	size_t		 n;
 	size_t		 cap;
+	bool		 ascii;		/* buf holds bytes < 0x80 only */
 };
 
 /* One (rule, text) candidate of a prefilter scan, in a per-rule list. */
@@ -100,6 +102,22 @@ struct rules_txn {
 	const uint32_t		*pf_rules;	/* the scanned type's ids */
 	struct hs_scratch	*pf_scratch;
 };
+
+/* True if the LEN bytes at S are all below 0x80. */
+static inline bool
+rules__is_ascii(const char *s, size_t len)
+{
+	uint64_t w, acc = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < len; i++)
+		acc |= (unsigned char)s[i];
+	return (acc & 0x8080808080808080ull) == 0;
+}
 
 bool	 rules__header_value(struct rules_txn *, const struct hspec *,
 	    const struct rules_input *, struct rules_text *);

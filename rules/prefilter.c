@@ -332,22 +332,6 @@ on_match(unsigned id, unsigned long long from, unsigned long long to,
 	return add_pair(t, t->pf_rules[id]) ? 0 : 1;	/* 1: stop */
 }
 
-/* True if the LEN bytes at S are all below 0x80. */
-static bool
-is_ascii(const char *s, size_t len)
-{
-	uint64_t w, acc = 0;
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, s + i, 8);
-		acc |= w;
-	}
-	for (; i < len; i++)
-		acc |= (unsigned char)s[i];
-	return (acc & 0x8080808080808080ull) == 0;
-}
-
 /*
  * Scan the N texts of V for the rules of TYPE.  Afterwards, for a rule
  * the type's prefilter holds, t->pf_head[rule] and the pairs' next
@@ -378,7 +362,7 @@ rules__prefilter_scan(struct rules_txn *t, enum rules_type type,
 	t->pf_full = false;
 	for (i = 0; i < n; i++) {
 		const char *s = v[i].ptr != NULL ? v[i].ptr : "";
-		int kind = is_ascii(s, v[i].len) ? PF_ASCII : PF_ANY;
+		int kind = rules__is_ascii(s, v[i].len) ? PF_ASCII : PF_ANY;
 		const hs_database_t *db = set->pf_db[type][kind];
 		uint32_t j;
 

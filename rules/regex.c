@@ -887,6 +887,33 @@ rules__regex_compile(struct regex *re, const char *pattern, const char *mods,
 	return rc;
 }
 
+/*
+ * Compile the ASCII projection (ascii.c) of PATTERN (Perl syntax) with
+ * MODS into RE; false (RE left empty) when there is none.
+ */
+bool
+rules__regex_compile_ascii(struct regex *re, const char *pattern,
+    const char *mods, pcre2_compile_context *cctx)
+{
+	uint32_t opts;
+	char *tr, *asc, bad = 0, err[200];
+	int rc;
+
+	if (mod_options(mods, &opts, &bad) == -1 ||
+	    (tr = translate(pattern)) == NULL)
+		return false;
+	asc = rules__regex_ascii(tr, mods);
+	free(tr);
+	if (asc == NULL)
+		return false;
+	rc = compile_split(re, asc, opts, cctx, 0, err, sizeof(err));
+	free(asc);
+	if (rc == -1)
+		rules__regex_free_code(re);
+	re->jit = false;
+	return rc == 0;
+}
+
 /* JIT-compile if allowed; on failure the interpreter is used. */
 void
 rules__regex_jit(struct regex *re, bool allowed)

@@ -121,6 +121,8 @@ struct rule {
 	double		 scores[4];
 	struct regex	 re;
 	struct regex	 jre;		/* RF_JOINABLE_M: re with /m added */
+	struct regex	 are;		/* re for ASCII texts (ascii.c) */
+	struct regex	 jare;		/* jre for ASCII texts */
 	uint32_t	 hspec;		/* header, mimeheader */
 	char		*hdr;		/* draft: header request text */
 	char		*unset;		/* [if-unset: ...] */
@@ -279,6 +281,9 @@ char	*rules__strndup(const char *s, size_t len);
 char	*rules__next_word(char **p, size_t *len);
 int	 rules__parse_number(const char *s, double *out);
 
+/* ascii.c: a pattern's ASCII projection. */
+char	*rules__regex_ascii(const char *pattern, const char *mods);
+
 /* Growable string with a hard cap (lex.c). */
 struct sbuf {
 	char		*p;
@@ -326,6 +331,8 @@ uint32_t rules__expr_stack(const struct meta_op *prog, uint32_t nprog);
 /* regex.c */
 int	 rules__regex_parse(const char *src, size_t len, char **body,
 	    char **mods, char *err, size_t errlen);
+bool	 rules__regex_compile_ascii(struct regex *re, const char *pattern,
+	    const char *mods, pcre2_compile_context *cctx);
 int	 rules__regex_compile(struct regex *re, const char *pattern,
 	    const char *mods, pcre2_compile_context *cctx, char *err,
 	    size_t errlen);
