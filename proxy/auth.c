@@ -19,7 +19,7 @@
  *
  * Invariants: credentials never reach a log — not the AUTH line, not a
  * response, not the decoded login's password; lines that held them are
- * wiped (session.c, backend.c).  Only a 334 keeps the exchange going;
+ * wiped (commands.c, backend.c).  Only a 334 keeps the exchange going;
  * 235 authenticates; any other code ends it; a reply that makes no
  * sense becomes 454 and the backend connection is dropped.
  *

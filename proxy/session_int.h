@@ -1,7 +1,8 @@
 /*
  * session_int.h — the client session's insides, shared by session.c
- * (commands, states, DATA), tls.c (STARTTLS) and auth.c (AUTH relay).
- * Nothing outside those three files includes this.
+ * (life, states, replies), commands.c (commands, DATA), tls.c
+ * (STARTTLS) and auth.c (AUTH relay).  Nothing outside those four
+ * files includes this.
  */
 #ifndef GH_SESSION_INT_H
 #define GH_SESSION_INT_H
@@ -94,6 +95,18 @@ void	 session__read_cb(struct bufferevent *, void *);
 void	 session__write_cb(struct bufferevent *, void *);
 void	 session__event_cb(struct bufferevent *, short, void *);
 
+/* session.c, for commands.c */
+void	 session__set_timeouts(struct session *);
+void	 session__reply_verdict(struct session *, const struct gh_verdict *);
+void	 session__run_stages(struct session *, enum gh_stage first,
+	    enum gh_stage last, verdict_fn);
+bool	 session__refuses(const struct gh_verdict *);
+void	 session__log_abandoned(struct session *);
+
+/* commands.c */
+/* Take complete command lines (and DATA) while nothing is awaited. */
+void	 session__process_input(struct session *);
+
 /* tls.c */
 void	 tls_cmd_starttls(struct session *, const struct smtp_cmd *);
 /* Tell whether STARTTLS goes into our EHLO reply. */
@@ -115,5 +128,31 @@ const char *auth_offer(const struct session *, char *buf, size_t bufsz);
 void	 auth_free(struct session *);
 /* The longest command line to take now: `max`, or more for AUTH. */
 size_t	 auth_line_max(struct session *, struct evbuffer *in, size_t max);
+
+#ifdef SESSION_SHORT_NAMES
+/* session.c and commands.c call the session's helpers by their short
+   names. */
+#define reply		session__reply
+#define error_reply	session__error_reply
+#define enter_state	session__enter_state
+#define set_wait	session__set_wait
+#define set_timeouts	session__set_timeouts
+#define flush		session__flush
+#define close_session	session__close
+#define kick		session__kick
+#define drop_backend	session__drop_backend
+#define make_ident	session__make_ident
+#define relay		session__relay
+#define first_line	session__first_line
+#define to_backend	session__to_backend
+#define reply_verdict	session__reply_verdict
+#define run_stages	session__run_stages
+#define refuses		session__refuses
+#define log_abandoned	session__log_abandoned
+#define process_input	session__process_input
+#define read_cb		session__read_cb
+#define write_cb	session__write_cb
+#define event_cb	session__event_cb
+#endif
 
 #endif
