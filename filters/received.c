@@ -1,0 +1,1480 @@
+/*
+ * received.c — Received header fields parsed into relays (ip, rdns,
+ * helo, by, ident, envfrom, id, auth), the trust path over them and
+ * the relay strings SpamAssassin 4.0.1 matches header rules against
+ * (X-Spam-Relays-Trusted/-Untrusted/-Internal/-External): a port of
+ * Mail::SpamAssassin::Message::Metadata::Received.  The formats are
+ * tried in SpamAssassin's order with SpamAssassin's regular
+ * expressions (PCRE2, byte mode), because the strings must come out
+ * identical: rules such as __RDNS_NONE read them.
+ *
+ * Trust: gatehouse has no trusted_networks of SpamAssassin's kind, so
+ * the inference SpamAssassin applies without one is the rule: relays
+ * are trusted (and internal) from the top while each has a private
+ * address (IP_PRIVATE) or says it authenticated; the first other one
+ * and everything after it are untrusted (and external).  A fetchmail
+ * or getmail marker inside the trusted part restarts the lists.
+ *
+ * Invariants: the compiled expressions are one process-wide, read-only
+ * table (pthread_once); every match has a match and a depth limit
+ * (a limit reached is no match); a field longer than GH_RCVD_LINE_MAX
+ * is unparseable, and at most GH_RCVD_MAX fields are looked at.
+ *
+ * Failure: -2 / -1 on ENOMEM or when the table cannot be compiled (a
+ * broken invariant, logged once); never aborts on input.
+ */
+#include "filters/received.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "filters/log.h"
+#include "filters/message.h"
+
+/* Constants.pm: IP_ADDRESS (IPv4, IPv4-mapped IPv6, IPv6), caseless. */
+#define OCT	"(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)"
+#define V4	OCT "\\." OCT "\\." OCT "\\." OCT
+#define H	"[a-f0-9]{1,4}"
+#define IP	"(?i:(?:\\b(?<!:)" V4 "\\b|(?:IPv6:|(?<![a-f0-9:]))(?:" \
+	"(?:(?:" H ":){6}|::(?:" H ":){0,5}|(?:" H ":){1,5}:|" \
+	H "::(?:" H ":){1,4}|(?:" H ":){2}:(?:" H ":){1,3}|" \
+	"(?:" H ":){3}:(?:" H ":){1,2}|(?:" H ":){4}:" H ":)" V4 "|" \
+	"(?:" H ":){7}" H "|:(?::" H "){1,7}|(?:" H ":){1,7}:|" \
+	H ":(?::" H "){1,6}|(?:" H ":){2}(?::" H "){1,5}|" \
+	"(?:" H ":){3}(?::" H "){1,4}|(?:" H ":){4}(?::" H "){1,3}|" \
+	"(?:" H ":){5}(?::" H "){1,2}|(?:" H ":){6}:" H "|::)" \
+	"(?![a-f0-9:])))"
+/* The IPv4-mapped prefixes and ::1 forms shared by LOCALHOST, PRIVATE. */
+#define Z	"0{1,4}"
+#define MAPPED	"(?:(?:" Z ":){5}ffff:|::(?:" Z ":){0,4}ffff:|" \
+	"(?:" Z ":){1,4}:ffff:|" Z "::(?:" Z ":){1,3}ffff:|" \
+	"(?:" Z ":){2}:0{1,2}:ffff:|(?:" Z ":){3}:0:ffff:|" \
+	"(?:" Z ":){4}:ffff:)"
+#define ONE	"(?:" Z ":){7}0{0,3}1|:(?::" Z "){0,6}:0{0,3}1|" \
+	Z ":(?::" Z "){0,5}:0{0,3}1|(?:" Z ":){2}(?::" Z "){0,4}:0{0,3}1|" \
+	"(?:" Z ":){3}(?::" Z "){0,3}:0{0,3}1|" \
+	"(?:" Z ":){4}(?::" Z "){0,2}:0{0,3}1|" \
+	"(?:" Z ":){5}(?::" Z "){0,1}:0{0,3}1|(?:" Z ":){6}:0{0,3}1"
+#define LH	"(?i:localhost(?:\\.localdomain)?|\\b(?<!:)127\\.0\\.0\\.1\\b|" \
+	"(?:IPv6:|(?<![a-f0-9:]))(?:" MAPPED "127\\.0\\.0\\.1|" ONE ")" \
+	"(?![a-f0-9:]))"
+#define PRIV4	"(?:10|127|169\\.254|172\\.(?:1[6-9]|2[0-9]|3[01])|" \
+	"192\\.168|100\\.(?:6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7]))\\..*"
+
+/* The expressions, in the order Received.pm tries them. */
+enum re {
+	R_FROMSTART, R_WITHLOCALFOR, R_FROMBY, R_BRV4, R_DATE, R_ID,
+	R_HELO1, R_HELO2, R_BY,
+	R_AUTH_WITH, R_GMAIL1, R_GMAIL2, R_COURIER, R_SENDMAIL_AUTH, R_GMX,
+	R_CP1, R_CP2, R_POSTFIX_AUTH, R_CGP1, R_CGP2, R_DAV, R_VIAHTTP,
+	R_ENVFROM, R_SQUIRREL, R_SQUIRREL2, R_AOL1, R_AOL2, R_AOL3,
+	R_SMTPSVC, R_SMTPSVC1, R_SMTPSVC2, R_MSSMTP, R_MSSMTP1,
+	R_XMAIL, R_XMAIL1, R_XMAIL_ID, R_XMAIL_FROM,
+	R_ECEL, R_ECEL1, R_ECEL2,
+	R_EXIM, R_EXIM_LOCAL, R_EXIM1, R_SUB_HELO, R_SUB_IDENT, R_EXIM2,
+	R_EXIM3, R_EXIM4A, R_EXIM4B, R_EXIM4C, R_EXIM4D,
+	R_POSTFIX, R_POSTFIX1, R_POSTFIX2, R_SCALIX, R_SCALIX1,
+	R_DOMINO, R_DOMINO1, R_WITHHTTP, R_HTTP1, R_QMAILLDAP, R_SENDMAIL1,
+	R_EXCH55, R_HELOEQ, R_UNKDOM, R_ATTBI, R_IDENTAT, R_HOTMAIL,
+	R_IPSP, R_QPSMTPD, R_LHLO, R_GMXEHLO, R_SMTPD_FOR,
+	R_QMAIL, R_QMAIL1, R_QMAIL2, R_QMAIL3, R_QMAIL4,
+	R_VIAHTTP_END, R_VIAHTTP2, R_ASUSER, R_PAREN2, R_BRIP_BY, R_PARENIP,
+	R_MDAEMON, R_MDAEMON2, R_SENDMAIL2, R_SENDMAIL3, R_JSOLIDAY,
+	R_ROISSY, R_POPIMAP, R_QMAILISH1, R_QMAILISH2, R_HTTPFOR1,
+	R_HTTPFOR2, R_SMAP1, R_SMAP2, R_SMAP3, R_POST1, R_POST2, R_ARGO1,
+	R_ARGO2, R_SMTPL, R_BSMTP1, R_BSMTP2, R_SPIKE, R_YAHOOHELO,
+	R_CGP_ACCT, R_CGP_VER1, R_CGP_VER2, R_CIPHERTRUST, R_IRONPORT,
+	R_CONTENTTECH, R_BLS, R_IPBYWITH, R_POBOX, R_FSECURE, R_ALTAVISTA,
+	R_OEM, R_NODNS, R_MAILGATE, R_UNVERIFIED, R_PROXYING, R_BRSUB,
+	R_EMAILINFO, R_OBTUSE, R_YAHOOLOGIN, R_XORIG,
+	R_IGN_FIRST, R_IGN_LAST = R_IGN_FIRST + 14,	/* 15 "ignore" */
+	R_QMS, R_IGN2_FIRST, R_IGN2_LAST = R_IGN2_FIRST + 11,
+	R_GUESSHELO, R_SIMTA, R_NAV, R_SMLOCAL, R_JQUEUE, R_ANYIP,
+	R_SP_BY, R_AUTHENTICATED, R_PARENBY, R_IPONLY,
+	R_IPV6PFX, R_ZONE, R_V4MAPPED, R_PRIVATE, R_UNKNOWN,
+	R_COUNT
+};
+
+#define CI	PCRE2_CASELESS
+
+static const struct {
+	const char	*re;
+	uint32_t	 flags;
+} pat[R_COUNT] = {
+	[R_FROMSTART] = { "^\\(?from ", CI },
+	[R_WITHLOCALFOR] = { "\\bwith local for\\b", 0 },
+	[R_FROMBY] = { "^from (\\S+) by [^\\s;]+ ?;", CI },
+	[R_BRV4] = { "^\\[[\\d.]+\\]$", 0 },
+	[R_DATE] = { "[\\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?"
+	    "\\d+ (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) "
+	    "\\d+ \\d+:\\d+(?::\\d+)? \\S+$", 0 },
+	[R_ID] = { " id <?([^\\s<>;]{3,})", 0 },
+	[R_HELO1] = { "\\bhelo=([-A-Za-z0-9.^+_&:=?!@%*$\\\\/]+)"
+	    "(?:[^-A-Za-z0-9.^+_&:=?!@%*$\\\\/]|$)", 0 },
+	[R_HELO2] = { "\\b(?:HELO|EHLO) ([-A-Za-z0-9.^+_&:=?!@%*$\\\\/]+)"
+	    "(?:[^-A-Za-z0-9.^+_&:=?!@%*$\\\\/]|$)", 0 },
+	[R_BY] = { " by (\\S+)(?:[^-A-Za-z0-9;.]|$)", 0 },
+	[R_AUTH_WITH] = { " with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|"
+	    "HTTP[SU]?)(?: |;|$)", CI },
+	[R_GMAIL1] = { " by mx\\.google\\.com with ESMTPS id "
+	    "[a-z0-9]{1,4}sm[0-9]{2,9}[a-z]{3}\\.[0-9]{1,3}\\.[0-9]{4}\\."
+	    "(?:[0-6][0-9]\\.){4}[0-6][0-9]", 0 },
+	[R_GMAIL2] = { "\\(version=([^ ]+) cipher=([^)]+)\\)", 0 },
+	[R_COURIER] = { "^from .*?(?:\\]\\)|\\)\\]) \\(AUTH: "
+	    "(LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \\S+(?:, .*?)?\\) by ", 0 },
+	[R_SENDMAIL_AUTH] = { "^from .*?(?:\\](?: \\([^)]*\\))?\\)|\\)\\]) "
+	    ".*?\\(.*?authenticated.*?\\).*? by", 0 },
+	[R_GMX] = { "from \\S* \\((?:HELO|EHLO) (\\S*)\\) \\[(" IP ")\\] by "
+	    "(mail\\.gmx\\.(?:net|com)) \\([^)]+\\) with ((?:ESMTP|SMTP))",
+	    0 },
+	[R_CP1] = { " \\(authenticated as ", 0 },
+	[R_CP2] = { "\\) by .+ \\(\\d{1,2}\\.\\d\\.\\d{3}(?:\\.\\d{1,3})?\\) "
+	    "\\(authenticated as .+\\) id ", 0 },
+	[R_POSTFIX_AUTH] = { "\\) \\(Authenticated sender: \\S+\\) by \\S+ "
+	    "\\(([^)]+)\\) with ", 0 },
+	[R_CGP1] = { "CommuniGate Pro (HTTP|SMTP|XIMSS|IMAP)", 0 },
+	[R_CGP2] = { " \\(account ", 0 },
+	[R_DAV] = { " with Microsoft Exchange Server HTTP-DAV\\b", 0 },
+	[R_VIAHTTP] = { " \\(via (HTTP.?)\\)(?: |;|$)", CI },
+	[R_ENVFROM] = { "(?:return-path:? |envelope-(?:sender|from)[ =])"
+	    "(\\S+)\\b", CI },
+	[R_SQUIRREL] = { " \\((?:SquirrelMail|NaSMail) authenticated user ",
+	    0 },
+	[R_SQUIRREL2] = { "(" IP ")\\b(?![.-]).{10,80}by (\\S+) with HTTP",
+	    0 },
+	[R_AOL1] = { "aol\\.com", 0 },
+	[R_AOL2] = { "with HTTP \\(WebMailUI\\)", 0 },
+	[R_AOL3] = { "(" IP ") by (\\S+) \\(" IP "\\) with HTTP "
+	    "\\(WebMailUI\\)", 0 },
+	[R_SMTPSVC] = { " SMTPSVC", 0 },
+	[R_SMTPSVC1] = { "^(\\S*) \\(\\[(" IP ")\\][^)]{0,40}\\) by (\\S+) "
+	    "with Microsoft SMTPSVC", 0 },
+	[R_SMTPSVC2] = { "^mail pickup service by (\\S+) with Microsoft "
+	    "SMTPSVC$", 0 },
+	[R_MSSMTP] = { " with (?:Microsoft SMTP Server|mapi id) "
+	    "(?:\\([^)]+\\) )?\\d+\\.\\d+\\.\\d+\\.\\d+(?:$| )", 0 },
+	[R_MSSMTP1] = { "^(\\S+) \\(\\[?(" IP ")(?:%[A-Z0-9._~-]*)?\\]?\\) "
+	    "by (\\S+) ", 0 },
+	[R_XMAIL] = { "\\[XMail ", 0 },
+	[R_XMAIL1] = { "^(\\S+) \\((\\[?" IP "\\]?)(?::\\d+)\\) by (\\S+)"
+	    "(?: \\(\\S+\\))? with \\[XMail", 0 },
+	[R_XMAIL_ID] = { " id <(\\S+)>", 0 },
+	[R_XMAIL_FROM] = { " from <(\\S+)>", 0 },
+	[R_ECEL] = { "\\(ecelerity\\b", 0 },
+	[R_ECEL1] = { "^\\(\\[(" IP "):\\d+\\] helo=(\\S+)\\) by (\\S+) ", 0 },
+	[R_ECEL2] = { "^\\S+ \\(\\[(" IP "):\\d+\\]\\) by (\\S+) ", 0 },
+	[R_EXIM] = { "Exim", 0 },
+	[R_EXIM_LOCAL] = { "\\bwith local(?:-\\S+)? ", 0 },
+	[R_EXIM1] = { "^\\[(" IP ")\\] \\((.*?)\\) by (\\S+) ", 0 },
+	[R_SUB_HELO] = { "helo=(\\S+)", 0 },
+	[R_SUB_IDENT] = { "ident=(\\S*)", 0 },
+	[R_EXIM2] = { "^(\\S+) \\(\\[(" IP ")\\](.*?)\\) by (\\S+) ", 0 },
+	[R_EXIM3] = { "^(\\S+) \\[(" IP ")\\](:\\d+)? by (\\S+) ", 0 },
+	[R_EXIM4A] = { "^(\\S+) ", 0 },
+	[R_EXIM4B] = { " \\((\\S+)\\) ", 0 },
+	[R_EXIM4C] = { " \\[(" IP ")(?:\\.\\d+)?\\] ", 0 },
+	[R_EXIM4D] = { "by (\\S+) ", 0 },
+	[R_POSTFIX] = { " \\(Postfix\\) with", 0 },
+	[R_POSTFIX1] = { "^(\\S+) \\((\\S+) \\[(" IP ")\\]\\) by (\\S+) ", 0 },
+	[R_POSTFIX2] = { "^(\\S+) \\((\\S+)\\[(" IP ")\\]\\) by (\\S+) ", 0 },
+	[R_SCALIX] = { "\\(Scalix SMTP Relay", 0 },
+	[R_SCALIX1] = { "^(\\S+) \\( ?(" IP ")\\) by (\\S+)", 0 },
+	[R_DOMINO] = { " \\(Lotus Domino ", 0 },
+	[R_DOMINO1] = { "^(\\S+) \\(\\[(" IP ")\\]\\) by (\\S+) \\(Lotus", 0 },
+	[R_WITHHTTP] = { "\\bwith HTTP\\b", 0 },
+	[R_HTTP1] = { "^(" IP ") \\(\\[" IP "\\]\\) by (\\S+)", 0 },
+	[R_QMAILLDAP] = { " by \\S+ \\(qmail-\\S+\\) with ", 0 },
+	[R_SENDMAIL1] = { "^(\\S+) \\((\\S+) \\[(" IP ")\\].*\\) by (\\S+) \\(",
+	    0 },
+	[R_EXCH55] = { "^(\\S+) \\((\\S+) \\[(" IP ")\\]\\) by (\\S+) with "
+	    "\\S+ \\(", 0 },
+	[R_HELOEQ] = { "^(\\S+) \\(\\[(" IP ")\\] helo=(\\S+)\\) by (\\S+) "
+	    "with ", 0 },
+	[R_UNKDOM] = { "^(\\S+) \\(<unknown\\S*>\\[(" IP ")\\]\\) by (\\S+) ",
+	    0 },
+	[R_ATTBI] = { "^(\\S+) \\((\\S+\\.\\S+)\\[(" IP ")\\]\\) by (\\S+) ",
+	    0 },
+	[R_IDENTAT] = { "^(\\S+) \\((\\S*)\\@\\[(" IP ")\\].*\\) by (\\S+) "
+	    "\\(", 0 },
+	[R_HOTMAIL] = { "by (\\S+\\.hotmail\\.msn\\.com) ", 0 },
+	[R_IPSP] = { "^(" IP ") ", 0 },
+	[R_QPSMTPD] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\((" IP ")\\) "
+	    "by (\\S+) \\(qpsmtpd/\\S+\\) with (?:ESMTP|SMTP)", 0 },
+	[R_LHLO] = { "^(\\S+) \\(LHLO (\\S*)\\) \\((" IP ")\\) by (\\S+) "
+	    "with LMTP", 0 },
+	[R_GMXEHLO] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\[(" IP ")\\] "
+	    "by (\\S+) \\([^)]+\\) with (?:ESMTP|SMTP)", 0 },
+	[R_SMTPD_FOR] = { "^(\\S+) \\(\\[(" IP ")\\]\\) by (\\S+) via smtpd "
+	    "\\(for \\S+\\) with SMTP\\(", 0 },
+	[R_QMAIL] = { "^\\S+( \\((?:HELO|EHLO) \\S*\\))? \\((\\S+\\@)?\\[?"
+	    IP "\\]?\\)( \\(envelope-sender <\\S+>\\))? by \\S+"
+	    "( \\(.+\\))* with (.* )?(SMTP|QMQP)(?! id )", 0 },
+	[R_QMAIL1] = { "^(\\S+) \\((?:HELO|EHLO) ([^ ()]*)\\) \\((\\S*)\\@"
+	    "\\[?(" IP ")\\]?\\)( \\(envelope-sender <\\S+>\\))? by (\\S+)",
+	    0 },
+	[R_QMAIL2] = { "^(\\S+) \\((?:HELO|EHLO) ([^ ()]*)\\) \\(\\[?(" IP
+	    ")\\]?\\)( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
+	[R_QMAIL3] = { "^(\\S+) \\((\\S*)\\@\\[?(" IP ")\\]?\\)"
+	    "( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
+	[R_QMAIL4] = { "^(\\S+) \\(\\[?(" IP ")\\]?\\)"
+	    "( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
+	[R_VIAHTTP_END] = { " via HTTP$", 0 },
+	[R_VIAHTTP2] = { "^\\[(" IP ")\\] by (\\S+) via HTTP$", 0 },
+	[R_ASUSER] = { "^(\\S+) \\( \\[(" IP ")\\]\\).*? by (\\S+) ", 0 },
+	[R_PAREN2] = { "^\\((\\S+) \\[(" IP ")\\]\\) by (\\S+) ", 0 },
+	[R_BRIP_BY] = { "^\\[(" IP ")\\] by (\\S+) ", 0 },
+	[R_PARENIP] = { "^\\(\\[?(" IP ")\\]?\\) by (\\S+) ", 0 },
+	[R_MDAEMON] = { "^(\\S+) \\[(" IP ")\\] by (\\S+) \\[" IP "\\] with ",
+	    0 },
+	[R_MDAEMON2] = { "^(\\S+) \\[\\((" IP ")\\)\\] by (\\S+) \\(" IP
+	    "\\) ", 0 },
+	[R_SENDMAIL2] = { "^(\\S+) \\(\\[(" IP ")\\]\\) by (\\S+) \\(", 0 },
+	[R_SENDMAIL3] = { "^(\\S+) \\((\\S+) \\[(" IP ")\\]\\).*? by "
+	    "(\\S+)\\b", 0 },
+	[R_JSOLIDAY] = { "^(\\S+) \\(\\[(" IP ")(?:[.:]\\d+)?\\]\\).*? by "
+	    "(\\S+) ", 0 },
+	[R_ROISSY] = { "^(\\S+) \\((\\S+) \\[(" IP ")\\]\\)(?: \\(authenticated"
+	    " bits=\\d+\\))? by (\\S+) \\(", 0 },
+	[R_POPIMAP] = { "with (?:POP3|IMAP)", 0 },
+	[R_QMAILISH1] = { "^(\\S+) \\((?:HELO|EHLO) ([^)]*)\\) \\((\\S*@)?"
+	    "\\[?(" IP ")\\]?\\).* by (\\S+) ", 0 },
+	[R_QMAILISH2] = { "^(\\S+) \\((\\S*@)?\\[?(" IP ")\\]?\\).* by "
+	    "(\\S+) ", 0 },
+	[R_HTTPFOR1] = { " with http for ", 0 },
+	[R_HTTPFOR2] = { "^\\[(" IP ")\\] by (\\S+) with http for ", 0 },
+	[R_SMAP1] = { " via smap ", 0 },
+	[R_SMAP2] = { "^(\\S+)\\((" IP ")\\) by (\\S+) via smap ", 0 },
+	[R_SMAP3] = { "^(\\S+)\\((" IP "), (?:HELO|EHLO) (\\S*)\\) by (\\S+) "
+	    "via smap ", 0 },
+	[R_POST1] = { " \\(Post", 0 },
+	[R_POST2] = { "^\\[(" IP ")\\] by (\\S+) \\(Post", 0 },
+	[R_ARGO1] = { " \\(ArGoSoft", 0 },
+	[R_ARGO2] = { "^\\[(" IP ")\\] by (\\S+) \\(ArGoSoft", 0 },
+	[R_SMTPL] = { "^(" IP ") by (\\S+) \\((?:SMTPL|InterScan)\\b", 0 },
+	[R_BSMTP1] = { " with BSMTP", 0 },
+	[R_BSMTP2] = { "^\\S+ by \\S+ with BSMTP", 0 },
+	[R_SPIKE] = { "^(\\S+) \\((\\S+) \\[(" IP ")\\]\\) by (\\S+) with ",
+	    0 },
+	[R_YAHOOHELO] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\((?:(\\S+)\\@)?"
+	    "(" IP ").*?\\) by (\\S+) with ", 0 },
+	[R_CGP_ACCT] = { "^\\[(" IP ")\\] \\((?:account \\S+ )?(?:HELO|EHLO) "
+	    "(\\S*)\\) by (\\S+) \\(", 0 },
+	[R_CGP_VER1] = { " \\(CommuniGate Pro", 0 },
+	[R_CGP_VER2] = { "^(\\S+) \\(\\[(" IP ")\\] verified\\) by (\\S+) \\(",
+	    0 },
+	[R_CIPHERTRUST] = { "^\\(\\[(" IP ")\\]\\) by (\\S+) with ", 0 },
+	[R_IRONPORT] = { "^([^\\d]\\S+) \\((" IP ")\\) by (\\S+) ", 0 },
+	[R_CONTENTTECH] = { "^\\S+ \\(\\S+\\) by \\S+ \\(Content Technologies ",
+	    0 },
+	[R_BLS] = { "^(\\S+) \\(\\[(" IP ")\\] \\[(\\S+)\\]\\) by (\\S+) with ",
+	    0 },
+	[R_IPBYWITH] = { "^(" IP ") by (\\S+) with ", 0 },
+	[R_POBOX] = { "^(\\S+) \\((\\S+)\\[(" IP ")\\]\\) by (\\S+) ", 0 },
+	[R_FSECURE] = { "^\\[(" IP ")\\]\\S+ \\((?:HELO|EHLO) (\\S*)\\) by "
+	    "(\\S+) ", 0 },
+	[R_ALTAVISTA] = { "^(" IP ") \\((?:HELO|EHLO) (\\S*)\\) by (\\S+) ",
+	    0 },
+	[R_OEM] = { "^(\\S+) \\[(" IP ")\\] by (\\S+) ", 0 },
+	[R_NODNS] = { "^(\\S+)\\((" IP ")\\) by (\\S+) ", 0 },
+	[R_MAILGATE] = { "^\\[(" IP ")\\] by (\\S+) \\(MailGate ", 0 },
+	[R_UNVERIFIED] = { "^(\\S+) \\(unverified \\[(" IP ")\\]\\) by (\\S+) ",
+	    0 },
+	[R_PROXYING] = { "^(" IP ") \\([A-Za-z][^)]+\\) by (\\S+) with ", 0 },
+	[R_BRSUB] = { "^\\[(" IP ")\\] \\(([^)]+)\\) by (\\S+) ", 0 },
+	[R_EMAILINFO] = { "^(\\S+) \\((?:\\S+\\@)?(" IP ")\\) by (\\S+) with ",
+	    0 },
+	[R_OBTUSE] = { "^(\\S+)\\((" IP ")\\)(?:, claiming to be \"(\\S+)\")? "
+	    "via \\S+ by (\\S+),", 0 },
+	[R_YAHOOLOGIN] = { "^(\\S+) \\((\\S+)@(" IP ") with login\\) by "
+	    "(\\S+\\.yahoo\\.com) with SMTP", 0 },
+	[R_XORIG] = { "^X-Originating-IP: (" IP ")$", 0 },
+	/* STUFF TO IGNORE, first part */
+	[R_IGN_FIRST + 0] = { "^\\S+ \\([^\\s\\@]+\\@" LH "\\) by \\S+ \\(", 0 },
+	[R_IGN_FIRST + 1] = { "^\\S+ \\S+ by \\S+ with local-e?smtp ", 0 },
+	[R_IGN_FIRST + 2] = { "^127\\.0\\.0\\.1 \\(AVG SMTP \\S+ \\[\\S+\\]\\)",
+	    0 },
+	[R_IGN_FIRST + 3] = { "^\\S+\\@\\S+ by \\S+ by uid \\S+ ", 0 },
+	[R_IGN_FIRST + 4] = { "^\\S+\\@\\S+ by \\S+ ", 0 },
+	[R_IGN_FIRST + 5] = { "^Unknown/Local \\(", 0 },
+	[R_IGN_FIRST + 6] = { "^" LH " \\((?:\\S+\\@)?" LH "[)\\[]", 0 },
+	[R_IGN_FIRST + 7] = { "^\\S+ \\((?:\\S+\\@)?" LH "\\) ", 0 },
+	[R_IGN_FIRST + 8] = { "^\\S+ \\(\\S+\\@\\S+ \\[" LH "\\]\\) ", 0 },
+	[R_IGN_FIRST + 9] = { "^\\(AUTH: \\S+\\) by \\S+ with ", 0 },
+	[R_IGN_FIRST + 10] = { "^localhost \\(localhost \\[\\[UNIX: "
+	    "localhost\\]\\]\\) by ", 0 },
+	[R_IGN_FIRST + 11] = { "^\\S+\\.amazon\\.com by \\S+\\.amazon\\.com "
+	    "with ESMTP \\(peer crosscheck: ", 0 },
+	[R_IGN_FIRST + 12] = { "^[^.]+ by \\S+ with Novell_GroupWise", 0 },
+	[R_IGN_FIRST + 13] = { "^no\\.name\\.available by \\S+ via smtpd "
+	    "\\(for ", 0 },
+	[R_IGN_FIRST + 14] = { "(*FAIL)", 0 },	/* keeps the count even */
+	[R_QMS] = { "^\\S+ by \\S+ \\(.{0,100}\\) with qmail-scanner", 0 },
+	/* STUFF TO IGNORE, after qmail-scanner */
+	[R_IGN2_FIRST + 0] = { "^\\S+ by \\S+ with local", 0 },
+	[R_IGN2_FIRST + 1] = { "^\\S+ \\(\\[unix socket\\]\\) by \\S+ \\(Cyrus "
+	    "v[0-9]*?\\.[0-9]*?\\.[0-9]*?\\) with LMTPA", 0 },
+	[R_IGN2_FIRST + 2] = { "^\\S+ by \\S+ (?:with|via|for|\\()", 0 },
+	[R_IGN2_FIRST + 3] = { "^\\S+ (?:(?:with|via|for) \\S+|\\(unverified\\))"
+	    " by\\b", 0 },
+	[R_IGN2_FIRST + 4] = { "^\\S+ \\(unknown\\) by \\S+ \\(SG\\) with \\b",
+	    0 },
+	[R_IGN2_FIRST + 5] = { "^\\S+ \\(\\S+ \\[local\\]\\) by \\S+ "
+	    "\\(OpenSMTPD\\) with \\b", 0 },
+	[R_IGN2_FIRST + 6] = { "\\(LSMTP for", 0 },
+	[R_IGN2_FIRST + 7] = { "^\\(\\[" LH "\\]\\) with MailEnable ", 0 },
+	[R_IGN2_FIRST + 8] = { "^facebook\\.com \\([^)]+\\) by facebook\\.com "
+	    "with Thrift id \\S+$", 0 },
+	[R_IGN2_FIRST + 9] = { "^\\S+ named \\S+ by gmailapi\\.google\\.com "
+	    "with HTTPREST$", 0 },
+	[R_IGN2_FIRST + 10] = { "^\\S+ id \\S+$", 0 },
+	[R_IGN2_FIRST + 11] = { "^\\[<.*? \\(Jetsend", 0 },
+	[R_GUESSHELO] = { "^(\\S+)[^-A-Za-z0-9.]", 0 },
+	[R_SIMTA] = { "^(\\S+) \\((\\S+) \\[(" IP ")\\]\\) BY (\\S+) "
+	    "(?:\\([^)]+\\) WITH SMTP )?ID <?(\\S+?)>?(?: FOR <[^>]+>)?$", 0 },
+	[R_NAV] = { "^(\\S*) \\[(" IP ")\\]\\) by (\\S+) \\(NAVGW .*?\\) with ",
+	    0 },
+	[R_SMLOCAL] = { "^\\S+\\@localhost\\) by \\S+ ", 0 },
+	[R_JQUEUE] = { "^[^\\s\\@]+\\@[^)]+\\) by \\S+\\(jqueuemail\\) id "
+	    "[^\\s;]+", 0 },
+	[R_ANYIP] = { "\\[(" IP ")\\]", 0 },
+	[R_SP_BY] = { " by ", 0 },
+	[R_AUTHENTICATED] = { "authenticated", 0 },
+	[R_PARENBY] = { "\\)by ", 0 },
+	[R_IPONLY] = { "(" IP ")", 0 },
+	[R_IPV6PFX] = { "^ipv6:", CI },
+	[R_ZONE] = { "%[A-Z0-9._~-]*\\z", CI | PCRE2_DOTALL },
+	[R_V4MAPPED] = { "^0*:0*:(?:0*:)*ffff:(\\d+\\.\\d+\\.\\d+\\.\\d+)$",
+	    CI },
+	[R_PRIVATE] = { "^(?:" PRIV4 "|(?:IPv6:|(?<![a-f0-9:]))(?:" MAPPED
+	    PRIV4 "|fe[89ab][0-9a-f]:.*|" ONE ")(?![a-f0-9:]))", CI },
+	[R_UNKNOWN] = { "^unknown$", CI },
+};
+
+/* The compiled table: one per process, read-only once built. */
+static pcre2_code	*re_code[R_COUNT];
+static pthread_once_t	 re_once = PTHREAD_ONCE_INIT;
+static bool		 re_ok;
+
+/* Compile every expression (pthread_once). */
+static void
+re_init(void)
+{
+	PCRE2_SIZE	 eo;
+	int		 ec, i;
+
+	for (i = 0; i < R_COUNT; i++) {
+		if (pat[i].re == NULL)
+			continue;
+		re_code[i] = pcre2_compile((PCRE2_SPTR)pat[i].re,
+		    PCRE2_ZERO_TERMINATED, pat[i].flags, &ec, &eo, NULL);
+		if (re_code[i] == NULL) {
+			PCRE2_UCHAR	 msg[120];
+
+			pcre2_get_error_message(ec, msg, sizeof(msg));
+			log_warn("received: expression %d at %zu: %s", i,
+			    (size_t)eo, msg);
+			return;
+		}
+	}
+	re_ok = true;
+}
+
+/* The working state of one parse: the line and the last match. */
+struct rx {
+	char			*s;		/* the line being parsed */
+	size_t			 len;
+	const char		*subj;		/* subject of the last match */
+	pcre2_match_data	*md;
+	pcre2_match_context	*mc;
+	bool			 oom;
+};
+
+/* Match expression ID against STR (LEN bytes); a limit is no match. */
+static bool
+ms(struct rx *x, enum re id, const char *str, size_t len)
+{
+	int	 rc;
+
+	if (re_code[id] == NULL)
+		return false;
+	rc = pcre2_match(re_code[id], (PCRE2_SPTR)str, len, 0, 0, x->md,
+	    x->mc);
+	x->subj = str;
+	return rc >= 0;
+}
+
+/* Match expression ID against the line. */
+static bool
+m(struct rx *x, enum re id)
+{
+	return ms(x, id, x->s, x->len);
+}
+
+/* Whether group N of the last match took part. */
+static bool
+cap_set(struct rx *x, int n)
+{
+	PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
+
+	return (uint32_t)n < pcre2_get_ovector_count(x->md) &&
+	    ov[2 * n] != PCRE2_UNSET;
+}
+
+/* Replace *DST with group N of the last match ("" when unset). */
+static void
+cap(struct rx *x, int n, char **dst)
+{
+	PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
+	char		*v;
+	size_t		 l = 0;
+
+	if (cap_set(x, n))
+		l = ov[2 * n + 1] - ov[2 * n];
+	if ((v = malloc(l + 1)) == NULL) {
+		x->oom = true;
+		return;
+	}
+	if (l)
+		memcpy(v, x->subj + ov[2 * n], l);
+	v[l] = '\0';
+	free(*dst);
+	*dst = v;
+}
+
+/* Set *DST to a copy of S. */
+static void
+setstr(struct rx *x, char **dst, const char *s)
+{
+	char	*v = strdup(s);
+
+	if (v == NULL) {
+		x->oom = true;
+		return;
+	}
+	free(*dst);
+	*dst = v;
+}
+
+/*
+ * Perl's s/RE/REP/ (GLOBAL: s///g) on the NUL-terminated *STR, which
+ * is replaced.  Returns whether anything was substituted.
+ */
+static bool
+subst(struct rx *x, enum re id, char **str, const char *rep, bool global)
+{
+	size_t		 len = strlen(*str), outlen = len + strlen(rep) * 4 + 16;
+	char		*out;
+	int		 rc;
+
+	if (re_code[id] == NULL)
+		return false;
+	for (;;) {
+		PCRE2_SIZE	 ol = outlen;
+
+		if ((out = malloc(outlen)) == NULL) {
+			x->oom = true;
+			return false;
+		}
+		rc = pcre2_substitute(re_code[id], (PCRE2_SPTR)*str, len, 0,
+		    PCRE2_SUBSTITUTE_OVERFLOW_LENGTH | (global ?
+		    PCRE2_SUBSTITUTE_GLOBAL : 0), NULL, x->mc,
+		    (PCRE2_SPTR)rep, PCRE2_ZERO_TERMINATED,
+		    (PCRE2_UCHAR *)out, &ol);
+		if (rc == PCRE2_ERROR_NOMEMORY && ol + 1 > outlen) {
+			free(out);
+			outlen = ol + 1;
+			continue;
+		}
+		break;
+	}
+	if (rc <= 0) {
+		free(out);
+		return false;
+	}
+	free(*str);
+	*str = out;
+	return true;
+}
+
+/* Substitute on the line itself. */
+static bool
+subst_line(struct rx *x, enum re id, const char *rep)
+{
+	bool	 r = subst(x, id, &x->s, rep, false);
+
+	x->len = strlen(x->s);
+	return r;
+}
+
+/* Drop the first LEN bytes of the line (s/^from //). */
+static void
+chop_front(struct rx *x, size_t n)
+{
+	memmove(x->s, x->s + n, x->len - n + 1);
+	x->len -= n;
+}
+
+/* $sub =~ s/helo=(\S+)// and $helo = $1; then the same for ident=. */
+static void
+exim_sub(struct rx *x, struct gh_relay *r, char **sub)
+{
+	if (ms(x, R_SUB_HELO, *sub, strlen(*sub))) {
+		cap(x, 1, &r->helo);
+		subst(x, R_SUB_HELO, sub, "", false);
+	}
+	if (ms(x, R_SUB_IDENT, *sub, strlen(*sub))) {
+		cap(x, 1, &r->ident);
+		subst(x, R_SUB_IDENT, sub, "", false);
+	}
+}
+
+/* Strip one leading "X@" (IDENT lookups) from the rdns into ident. */
+static void
+rdns_ident(struct rx *x, struct gh_relay *r)
+{
+	char	*at;
+
+	if (strncmp(r->rdns, "IDENT:", 6) == 0 &&
+	    (at = strchr(r->rdns + 6, '@')) != NULL) {
+		char	*id = strndup(r->rdns + 6, (size_t)(at - r->rdns - 6));
+
+		if (id == NULL) {
+			x->oom = true;
+			return;
+		}
+		free(r->ident);
+		r->ident = id;
+		memmove(r->rdns, at + 1, strlen(at + 1) + 1);
+	}
+	if ((at = strchr(r->rdns, '@')) != NULL) {
+		char	*id = strndup(r->rdns, (size_t)(at - r->rdns));
+
+		if (id == NULL) {
+			x->oom = true;
+			return;
+		}
+		free(r->ident);
+		r->ident = id;
+		memmove(r->rdns, at + 1, strlen(at + 1) + 1);
+	}
+}
+
+/* Set fields from groups: F is a list of (field, group) pairs. */
+struct fmap {
+	size_t	 off;		/* offsetof the field in struct gh_relay */
+	int	 group;
+};
+#define F_IP	offsetof(struct gh_relay, ip)
+#define F_RDNS	offsetof(struct gh_relay, rdns)
+#define F_HELO	offsetof(struct gh_relay, helo)
+#define F_BY	offsetof(struct gh_relay, by)
+#define F_IDENT	offsetof(struct gh_relay, ident)
+#define F_ID	offsetof(struct gh_relay, id)
+
+/* Copy each mapped group into its field. */
+static void
+setf(struct rx *x, struct gh_relay *r, const struct fmap *f, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		cap(x, f[i].group, (char **)((char *)r + f[i].off));
+}
+
+#define SET(...) do {							\
+	static const struct fmap fm_[] = { __VA_ARGS__ };		\
+	setf(x, r, fm_, sizeof(fm_) / sizeof(fm_[0]));			\
+} while (0)
+
+/* Results of the format tables. */
+enum pr { P_ENOUGH, P_SKIP, P_FALL, P_POP };
+
+/*
+ * Simple formats of the "from" branch, in order: the expression and
+ * the groups that give ip, rdns, helo, by (0: not set).
+ */
+static const struct simple {
+	enum re	 re, pre;	/* pre: a cheap test first, or 0 */
+	int8_t	 ip, rdns, helo, by;
+} simple1[] = {
+	{ R_EXCH55, 0, 3, 2, 1, 4 },
+	{ R_HELOEQ, 0, 2, 1, 3, 4 },
+	{ R_UNKDOM, 0, 2, 0, 1, 3 },
+	{ R_ATTBI, 0, 3, 2, 1, 4 },
+}, simple2[] = {
+	{ R_QPSMTPD, 0, 3, 1, 2, 4 },
+	{ R_LHLO, 0, 3, 1, 2, 4 },
+	{ R_GMXEHLO, 0, 3, 1, 2, 4 },
+	{ R_SMTPD_FOR, 0, 2, 0, 1, 3 },
+}, simple3[] = {
+	{ R_VIAHTTP2, R_VIAHTTP_END, 1, 0, 0, 2 },
+	{ R_ASUSER, 0, 2, 0, 0, 3 },
+	{ R_PAREN2, 0, 2, 0, 1, 3 },
+	{ R_BRIP_BY, 0, 1, 0, 0, 2 },
+	{ R_PARENIP, 0, 1, 0, 0, 2 },
+	{ R_MDAEMON, 0, 2, 0, 1, 3 },
+	{ R_MDAEMON2, 0, 2, 0, 1, 3 },
+	{ R_SENDMAIL2, 0, 2, 0, 1, 3 },
+}, simple4[] = {
+	{ R_JSOLIDAY, 0, 2, 0, 1, 3 },
+	{ R_ROISSY, 0, 3, 2, 1, 4 },
+}, simple5[] = {
+	{ R_HTTPFOR2, R_HTTPFOR1, 1, 0, 0, 2 },
+	{ R_SMAP2, R_SMAP1, 2, 1, 0, 3 },
+	{ R_SMAP3, 0, 2, 1, 3, 4 },
+	{ R_POST2, R_POST1, 1, 0, 0, 2 },
+	{ R_ARGO2, R_ARGO1, 1, 0, 0, 2 },
+	{ R_SMTPL, 0, 1, 0, 0, 2 },
+}, simple6[] = {
+	{ R_SPIKE, 0, 3, 2, 1, 4 },
+}, simple7[] = {
+	{ R_CGP_ACCT, 0, 1, 0, 2, 3 },
+	{ R_CGP_VER2, R_CGP_VER1, 2, 1, 1, 3 },
+	{ R_CIPHERTRUST, 0, 1, 0, 0, 2 },
+	{ R_IRONPORT, 0, 2, 0, 1, 3 },
+}, simple8[] = {
+	{ R_BLS, 0, 2, 0, 1, 4 },
+	{ R_IPBYWITH, 0, 1, 0, 0, 2 },
+	{ R_POBOX, 0, 3, 2, 1, 4 },
+	{ R_FSECURE, 0, 1, 0, 2, 3 },
+	{ R_ALTAVISTA, 0, 1, 0, 2, 3 },
+	{ R_OEM, 0, 2, 0, 1, 3 },
+	{ R_NODNS, 0, 2, 1, 0, 3 },
+	{ R_MAILGATE, 0, 1, 0, 0, 2 },
+	{ R_UNVERIFIED, 0, 2, 0, 1, 3 },
+	{ R_PROXYING, 0, 1, 0, 0, 2 },
+}, simple9[] = {
+	{ R_EMAILINFO, 0, 2, 1, 0, 3 },
+	{ R_OBTUSE, 0, 2, 1, 3, 4 },
+	{ R_YAHOOLOGIN, 0, 3, 0, 1, 4 },
+};
+
+/* Try a table of simple formats; true (fields set) on the first hit. */
+static bool
+try_simple(struct rx *x, struct gh_relay *r, const struct simple *t,
+    size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (t[i].pre && !m(x, t[i].pre))
+			continue;
+		if (!m(x, t[i].re))
+			continue;
+		if (t[i].ip)
+			cap(x, t[i].ip, &r->ip);
+		if (t[i].rdns)
+			cap(x, t[i].rdns, &r->rdns);
+		if (t[i].helo)
+			cap(x, t[i].helo, &r->helo);
+		if (t[i].by)
+			cap(x, t[i].by, &r->by);
+		return true;
+	}
+	return false;
+}
+
+#define TRY(t)	do { if (try_simple(x, r, t, sizeof(t) / sizeof(t[0]))) \
+	return P_ENOUGH; } while (0)
+
+/* Perl's \s (ASCII): space, \t, \n, \v, \f, \r. */
+static bool
+is_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* s/[\s\000\#\[\]\(\)\<\>\|]/!/gs: flag characters that are not safe. */
+static void
+strip_chars(char *s)
+{
+	for (; *s; s++)
+		if (is_space((unsigned char)*s) || strchr("#[]()<>|", *s))
+			*s = '!';
+}
+
+/* The envelope sender: leading space and '<', trailing '>' and space cut
+ * as SpamAssassin's two substitutions do, then strip_chars. */
+static void
+envfrom_clean(struct rx *x, char **e)
+{
+	char	*s = *e, *end;
+
+	(void)x;
+	while (is_space((unsigned char)*s))
+		s++;
+	while (*s == '<')
+		s++;
+	end = s + strlen(s);
+	while (end > s && is_space((unsigned char)end[-1]))
+		end--;
+	while (end > s && end[-1] == '>')
+		end--;
+	memmove(*e, s, (size_t)(end - s));
+	(*e)[end - s] = '\0';
+	strip_chars(*e);
+}
+
+/* The MTA-specific formats (SMTPSVC ... Lotus Domino), one elsif. */
+static enum pr
+mta_formats(struct rx *x, struct gh_relay *r)
+{
+	char	*sub = NULL;
+
+	if (m(x, R_SMTPSVC)) {
+		if (m(x, R_SMTPSVC1)) {
+			SET({ F_HELO, 1 }, { F_IP, 2 }, { F_BY, 3 });
+			return P_ENOUGH;
+		}
+		if (m(x, R_SMTPSVC2))
+			return P_SKIP;
+	} else if (m(x, R_MSSMTP)) {
+		if (m(x, R_MSSMTP1)) {
+			SET({ F_HELO, 1 }, { F_IP, 2 }, { F_BY, 3 });
+			setstr(x, &r->id, "");
+			return P_ENOUGH;
+		}
+	} else if (m(x, R_XMAIL)) {
+		if (m(x, R_XMAIL1)) {
+			SET({ F_HELO, 1 }, { F_IP, 2 }, { F_BY, 3 });
+			if (m(x, R_XMAIL_ID))
+				cap(x, 1, &r->id);
+			if (m(x, R_XMAIL_FROM)) {
+				cap(x, 1, &r->envfrom);
+				r->has_envfrom = true;
+			}
+			return P_ENOUGH;
+		}
+	} else if (m(x, R_ECEL)) {
+		if (m(x, R_ECEL1)) {
+			SET({ F_IP, 1 }, { F_HELO, 2 }, { F_BY, 3 });
+			return P_ENOUGH;
+		}
+		if (m(x, R_ECEL2)) {
+			SET({ F_IP, 1 }, { F_BY, 2 });
+			return P_ENOUGH;
+		}
+	} else if (m(x, R_EXIM)) {
+		if (m(x, R_EXIM_LOCAL))
+			return P_SKIP;
+		if (m(x, R_EXIM1)) {
+			SET({ F_IP, 1 }, { F_BY, 3 });
+			cap(x, 2, &sub);
+			if (sub != NULL)
+				exim_sub(x, r, &sub);
+			free(sub);
+			return P_ENOUGH;
+		}
+		if (m(x, R_EXIM2)) {
+			SET({ F_RDNS, 1 }, { F_HELO, 1 }, { F_IP, 2 },
+			    { F_BY, 4 });
+			cap(x, 3, &sub);
+			if (sub != NULL)
+				exim_sub(x, r, &sub);
+			free(sub);
+			return P_ENOUGH;
+		}
+		if (m(x, R_EXIM3)) {
+			SET({ F_RDNS, 1 }, { F_HELO, 1 }, { F_IP, 2 },
+			    { F_BY, 4 });
+			return P_ENOUGH;
+		}
+		/* odd Exim formats: little bits of the field */
+		if (m(x, R_EXIM4A))
+			cap(x, 1, &r->rdns);
+		if (m(x, R_EXIM4B))
+			cap(x, 1, &r->helo);
+		if (m(x, R_EXIM4C))
+			cap(x, 1, &r->ip);
+		if (m(x, R_EXIM4D)) {
+			cap(x, 1, &r->by);
+			if (r->ip[0])
+				return P_ENOUGH;
+		}
+	} else if (m(x, R_POSTFIX)) {
+		if (m(x, R_POSTFIX1) || m(x, R_POSTFIX2)) {
+			SET({ F_HELO, 1 }, { F_RDNS, 2 }, { F_IP, 3 },
+			    { F_BY, 4 });
+			if (strcmp(r->rdns, "unknown") == 0)
+				r->rdns[0] = '\0';
+			return P_ENOUGH;
+		}
+	} else if (m(x, R_SCALIX)) {
+		if (m(x, R_SCALIX1)) {
+			SET({ F_HELO, 1 }, { F_IP, 2 }, { F_BY, 3 });
+			return P_ENOUGH;
+		}
+	} else if (m(x, R_DOMINO)) {
+		if (m(x, R_DOMINO1)) {
+			SET({ F_HELO, 1 }, { F_IP, 2 }, { F_BY, 3 });
+			return P_ENOUGH;
+		}
+	}
+	return P_FALL;
+}
+
+/* qmail and its many patches (Received.pm's "MiB" block). */
+static enum pr
+qmail_formats(struct rx *x, struct gh_relay *r)
+{
+	if (!m(x, R_QMAIL))
+		return P_FALL;
+	if (m(x, R_QMAIL1))
+		SET({ F_RDNS, 1 }, { F_HELO, 2 }, { F_IDENT, 3 }, { F_IP, 4 },
+		    { F_BY, 6 });
+	else if (m(x, R_QMAIL2))
+		SET({ F_RDNS, 1 }, { F_HELO, 2 }, { F_IP, 3 }, { F_BY, 5 });
+	else if (m(x, R_QMAIL3))
+		SET({ F_HELO, 1 }, { F_RDNS, 1 }, { F_IDENT, 2 }, { F_IP, 3 },
+		    { F_BY, 5 });
+	else if (m(x, R_QMAIL4))
+		SET({ F_HELO, 1 }, { F_RDNS, 1 }, { F_IP, 2 }, { F_BY, 4 });
+	if (strcmp(r->rdns, "unknown") == 0)
+		r->rdns[0] = '\0';
+	return P_ENOUGH;
+}
+
+/* Drop a trailing '@' from the ident ($ident =~ s/\@$//). */
+static void
+ident_at(struct gh_relay *r)
+{
+	size_t	 l = strlen(r->ident);
+
+	if (l > 0 && r->ident[l - 1] == '@')
+		r->ident[l - 1] = '\0';
+}
+
+/* The generic formats after the MTA-specific ones. */
+static enum pr
+generic_formats(struct rx *x, struct gh_relay *r)
+{
+	char	*sub = NULL;
+
+	if (m(x, R_WITHHTTP) && m(x, R_HTTP1)) {
+		SET({ F_IP, 1 }, { F_BY, 2 });
+		return P_ENOUGH;
+	}
+	if (!m(x, R_QMAILLDAP) && m(x, R_SENDMAIL1)) {
+		SET({ F_HELO, 1 }, { F_RDNS, 2 }, { F_IP, 3 }, { F_BY, 4 });
+		rdns_ident(x, r);
+		return P_ENOUGH;
+	}
+	TRY(simple1);
+	if (m(x, R_IDENTAT)) {
+		SET({ F_HELO, 1 }, { F_IDENT, 2 }, { F_IP, 3 }, { F_BY, 4 });
+		return P_ENOUGH;
+	}
+	if (m(x, R_HOTMAIL)) {
+		cap(x, 1, &r->by);
+		if (m(x, R_IPSP))
+			cap(x, 1, &r->ip);
+		return P_ENOUGH;
+	}
+	TRY(simple2);
+	if (qmail_formats(x, r) == P_ENOUGH)
+		return P_ENOUGH;
+	TRY(simple3);
+	if (m(x, R_SENDMAIL3)) {
+		PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
+
+		if (!(ov[5] - ov[4] == 10 &&
+		    memcmp(x->s + ov[4], "softdnserr", 10) == 0))
+			cap(x, 2, &r->rdns);
+		SET({ F_HELO, 1 }, { F_IP, 3 }, { F_BY, 4 });
+		return P_ENOUGH;
+	}
+	TRY(simple4);
+	if (m(x, R_POPIMAP))
+		return P_POP;
+	if (m(x, R_QMAILISH1)) {
+		SET({ F_RDNS, 1 }, { F_HELO, 2 }, { F_IDENT, 3 }, { F_IP, 4 },
+		    { F_BY, 5 });
+		ident_at(r);
+		return P_ENOUGH;
+	}
+	if (m(x, R_QMAILISH2)) {
+		SET({ F_RDNS, 1 }, { F_HELO, 1 }, { F_IDENT, 2 }, { F_IP, 3 },
+		    { F_BY, 4 });
+		ident_at(r);
+		return P_ENOUGH;
+	}
+	TRY(simple5);
+	if (m(x, R_BSMTP1) && m(x, R_BSMTP2))
+		return P_SKIP;
+	TRY(simple6);
+	if (m(x, R_YAHOOHELO)) {
+		SET({ F_RDNS, 1 }, { F_HELO, 2 }, { F_IP, 4 }, { F_BY, 5 });
+		if (cap_set(x, 3))
+			cap(x, 3, &r->ident);
+		return P_ENOUGH;
+	}
+	TRY(simple7);
+	if (m(x, R_CONTENTTECH))
+		return P_SKIP;
+	TRY(simple8);
+	if (m(x, R_BRSUB)) {
+		SET({ F_IP, 1 }, { F_BY, 3 });
+		cap(x, 2, &sub);
+		if (sub != NULL)
+			exim_sub(x, r, &sub);
+		free(sub);
+		return P_ENOUGH;
+	}
+	TRY(simple9);
+	if (m(x, R_XORIG)) {
+		cap(x, 1, &r->ip);
+		setstr(x, &r->by, "");
+		return P_ENOUGH;
+	}
+	return P_FALL;
+}
+
+/*
+ * The "from " branch, after "from " is cut: formats, then the forms
+ * known to carry nothing useful (skipped), then a guessed HELO.
+ * QMS_ENVFROM receives qmail-scanner's envelope sender (see build).
+ */
+static enum pr
+from_branch(struct rx *x, struct gh_relay *r, char **qms_envfrom)
+{
+	enum pr	 p;
+	int	 i;
+
+	if (m(x, R_ENVFROM)) {
+		cap(x, 1, &r->envfrom);
+		r->has_envfrom = true;
+	}
+	if (m(x, R_SQUIRREL) && m(x, R_SQUIRREL2)) {
+		SET({ F_IP, 1 }, { F_BY, 2 });
+		return P_ENOUGH;
+	}
+	if (m(x, R_AOL1) && m(x, R_AOL2) && m(x, R_AOL3)) {
+		SET({ F_IP, 1 }, { F_BY, 2 });
+		return P_ENOUGH;
+	}
+	if ((p = mta_formats(x, r)) != P_FALL)
+		return p;
+	if ((p = generic_formats(x, r)) != P_FALL)
+		return p;
+	for (i = R_IGN_FIRST; i <= R_IGN_LAST; i++)
+		if (m(x, (enum re)i))
+			return P_SKIP;
+	if (m(x, R_QMS)) {
+		char	*e = NULL;
+
+		if (r->has_envfrom) {
+			if ((e = strdup(r->envfrom)) == NULL) {
+				x->oom = true;
+				return P_SKIP;
+			}
+			envfrom_clean(x, &e);
+		}
+		free(*qms_envfrom);
+		*qms_envfrom = e;
+		return P_SKIP;
+	}
+	for (i = R_IGN2_FIRST; i <= R_IGN2_LAST; i++)
+		if (m(x, (enum re)i))
+			return P_SKIP;
+	if (r->helo[0] == '\0' && m(x, R_GUESSHELO))
+		cap(x, 1, &r->helo);
+	return P_FALL;
+}
+
+/* Release a relay's strings. */
+void
+gh_relay_clear(struct gh_relay *r)
+{
+	free(r->ip);
+	free(r->rdns);
+	free(r->helo);
+	free(r->by);
+	free(r->ident);
+	free(r->envfrom);
+	free(r->id);
+	free(r->auth);
+	free(r->as_string);
+	memset(r, 0, sizeof(*r));
+}
+
+/* make_relay_as_string, with intl= from the relay. */
+static int
+as_string(struct gh_relay *r)
+{
+	free(r->as_string);
+	if (asprintf(&r->as_string, "[ ip=%s rdns=%s helo=%s by=%s ident=%s "
+	    "envfrom=%s intl=%d id=%s auth=%s msa=0 ]", r->ip, r->rdns,
+	    r->helo, r->by, r->ident, r->envfrom, r->internal ? 1 : 0, r->id,
+	    r->auth) == -1) {
+		r->as_string = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* The authentication a field declares (Received.pm's $auth chain). */
+static void
+find_auth(struct rx *x, struct gh_relay *r)
+{
+	if (m(x, R_SP_BY) && m(x, R_AUTH_WITH))
+		cap(x, 1, &r->auth);
+	else if (m(x, R_GMAIL1) && m(x, R_GMAIL2)) {
+		PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
+		char		*a;
+
+		if (asprintf(&a, "GMail - transport=%.*s cipher=%.*s",
+		    (int)(ov[3] - ov[2]), x->s + ov[2],
+		    (int)(ov[5] - ov[4]), x->s + ov[4]) == -1) {
+			x->oom = true;
+			return;
+		}
+		free(r->auth);
+		r->auth = a;
+	} else if (m(x, R_COURIER))
+		cap(x, 1, &r->auth);
+	else if (m(x, R_AUTHENTICATED) && m(x, R_SENDMAIL_AUTH))
+		setstr(x, &r->auth, "Sendmail");
+	else if (m(x, R_GMX)) {
+		PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
+		char		*a;
+
+		if (asprintf(&a, "GMX (%.*s / %.*s)",
+		    (int)(ov[9] - ov[8]), x->s + ov[8],
+		    (int)(ov[7] - ov[6]), x->s + ov[6]) == -1) {
+			x->oom = true;
+			return;
+		}
+		free(r->auth);
+		r->auth = a;
+	} else if (m(x, R_CP1) && m(x, R_CP2))
+		setstr(x, &r->auth, "CriticalPath");
+	else if (m(x, R_POSTFIX_AUTH)) {
+		PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
+		char		*a;
+
+		if (ov[3] - ov[2] == 7 && memcmp(x->s + ov[2], "Postfix",
+		    7) == 0)
+			setstr(x, &r->auth, "Postfix");
+		else if (asprintf(&a, "Postfix (%.*s)", (int)(ov[3] - ov[2]),
+		    x->s + ov[2]) == -1)
+			x->oom = true;
+		else {
+			free(r->auth);
+			r->auth = a;
+		}
+	} else if (m(x, R_CGP1) && m(x, R_CGP2))
+		setstr(x, &r->auth, "Communigate");
+	else if (m(x, R_DAV))
+		setstr(x, &r->auth, "HTTP-DAV");
+	else if (m(x, R_SP_BY) && m(x, R_VIAHTTP))
+		cap(x, 1, &r->auth);
+}
+
+/* Collapse whitespace runs to one space, trim, drop trailing ";"s. */
+static void
+normalize(struct rx *x)
+{
+	size_t	 i, o = 0;
+	bool	 sp = false;
+
+	for (i = 0; i < x->len; i++) {
+		if (is_space((unsigned char)x->s[i])) {
+			sp = true;
+			continue;
+		}
+		if (sp && o > 0)
+			x->s[o++] = ' ';
+		sp = false;
+		x->s[o++] = x->s[i];
+	}
+	/* a leading space is dropped above; a trailing one never written */
+	x->len = o;
+	while (x->len > 0 && x->s[x->len - 1] == ';') {
+		x->len--;
+		if (x->len > 0 && is_space((unsigned char)x->s[x->len - 1]))
+			x->len--;
+	}
+	x->s[x->len] = '\0';
+}
+
+/* After "enough": SpamAssassin's clean-up of the fields. */
+static void
+finish_fields(struct rx *x, struct gh_relay *r)
+{
+	size_t	 l = strlen(r->rdns);
+
+	while (l > 0 && r->rdns[l - 1] == '.')
+		r->rdns[--l] = '\0';
+	if (ms(x, R_UNKNOWN, r->rdns, l) || r->rdns[0] == '[')
+		r->rdns[0] = '\0';
+	subst(x, R_IPV6PFX, &r->ip, "", false);
+	if (r->ip[0] == '[')
+		memmove(r->ip, r->ip + 1, strlen(r->ip));
+	if ((l = strlen(r->ip)) > 0 && r->ip[l - 1] == ']')
+		r->ip[l - 1] = '\0';
+	subst(x, R_ZONE, &r->ip, "", false);
+	subst(x, R_V4MAPPED, &r->ip, "$1", false);
+	if ((l = strlen(r->by)) > 0 && r->by[l - 1] == ';')
+		r->by[l - 1] = '\0';
+	strip_chars(r->ip);
+	strip_chars(r->rdns);
+	strip_chars(r->helo);
+	strip_chars(r->by);
+	strip_chars(r->ident);
+	if (r->has_envfrom)
+		envfrom_clean(x, &r->envfrom);
+	r->ip_private = ms(x, R_PRIVATE, r->ip, strlen(r->ip));
+}
+
+/* Give every string field a value, so none is NULL. */
+static int
+relay_init(struct gh_relay *r)
+{
+	memset(r, 0, sizeof(*r));
+	if ((r->ip = strdup("")) == NULL || (r->rdns = strdup("")) == NULL ||
+	    (r->helo = strdup("")) == NULL || (r->by = strdup("")) == NULL ||
+	    (r->ident = strdup("")) == NULL ||
+	    (r->envfrom = strdup("")) == NULL ||
+	    (r->id = strdup("")) == NULL || (r->auth = strdup("")) == NULL) {
+		gh_relay_clear(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* The parse of one line, with the fetcher marker and qmail-scanner. */
+static int
+parse_line(struct rx *x, struct gh_relay *r, bool *pop, char **qms)
+{
+	enum pr	 p = P_FALL;
+
+	normalize(x);
+	if (!m(x, R_FROMSTART) || m(x, R_WITHLOCALFOR))
+		return 0;
+	if (m(x, R_FROMBY)) {
+		PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
+
+		if (!ms(x, R_BRV4, x->s + ov[2], ov[3] - ov[2]))
+			return 0;
+	}
+	subst_line(x, R_DATE, "");
+	subst_line(x, R_PARENBY, ") by ");
+	if (m(x, R_ID))
+		cap(x, 1, &r->id);
+	if (m(x, R_HELO1) || m(x, R_HELO2))
+		cap(x, 1, &r->helo);
+	if (m(x, R_BY))
+		cap(x, 1, &r->by);
+	find_auth(x, r);
+	if (strncmp(x->s, "from ", 5) == 0) {
+		chop_front(x, 5);
+		p = from_branch(x, r, qms);
+	} else if (strncmp(x->s, "FROM ", 5) == 0) {
+		chop_front(x, 5);
+		if (m(x, R_SIMTA)) {
+			SET({ F_HELO, 1 }, { F_RDNS, 2 }, { F_IP, 3 },
+			    { F_BY, 4 }, { F_ID, 5 });
+			if (strcmp(r->rdns, "unverified") == 0)
+				r->rdns[0] = '\0';
+			p = P_ENOUGH;
+		}
+	} else if (strncmp(x->s, "(from ", 6) == 0) {
+		chop_front(x, 6);
+		if (m(x, R_NAV)) {
+			SET({ F_HELO, 1 }, { F_IP, 2 }, { F_BY, 3 });
+			p = P_ENOUGH;
+		} else if (m(x, R_SMLOCAL) || m(x, R_JQUEUE))
+			p = P_SKIP;
+	}
+	if (p == P_POP) {
+		*pop = true;
+		return 0;
+	}
+	if (p == P_SKIP)
+		return 0;
+	if (p == P_FALL) {
+		if (r->ip[0] == '\0' && m(x, R_ANYIP))
+			cap(x, 1, &r->ip);
+		if (r->ip[0] == '\0' || r->by[0] == '\0')
+			return -1;
+	}
+	finish_fields(x, r);
+	return 1;
+}
+
+/* Parse LINE into R (see received.h); POP/QMS: build's state. */
+static int
+parse_one(const char *line, size_t len, struct gh_relay *r, bool *pop,
+    char **qms)
+{
+	struct rx	 x;
+	int		 rc;
+
+	pthread_once(&re_once, re_init);
+	if (!re_ok)
+		return -2;
+	if (relay_init(r) == -1)
+		return -2;
+	if (len > GH_RCVD_LINE_MAX)
+		return -1;
+	memset(&x, 0, sizeof(x));
+	if ((x.s = malloc(len + 1)) == NULL ||
+	    (x.md = pcre2_match_data_create(16, NULL)) == NULL ||
+	    (x.mc = pcre2_match_context_create(NULL)) == NULL) {
+		free(x.s);
+		pcre2_match_data_free(x.md);
+		return -2;
+	}
+	pcre2_set_match_limit(x.mc, 200000);
+	pcre2_set_depth_limit(x.mc, 5000);
+	memcpy(x.s, line, len);
+	x.s[len] = '\0';
+	x.len = strlen(x.s);		/* a NUL ends the field */
+	rc = parse_line(&x, r, pop, qms);
+	if (rc == 1 && as_string(r) == -1)
+		x.oom = true;
+	free(x.s);
+	pcre2_match_data_free(x.md);
+	pcre2_match_context_free(x.mc);
+	return x.oom ? -2 : rc;
+}
+
+int
+gh_received_parse_line(const char *line, size_t len, struct gh_relay *r)
+{
+	bool	 pop = false;
+	char	*qms = NULL;
+	int	 rc = parse_one(line, len, r, &pop, &qms);
+
+	free(qms);
+	return rc;
+}
+
+/* Perl truth of a string: neither "" nor "0". */
+static bool
+truthy(const char *s)
+{
+	return s[0] != '\0' && strcmp(s, "0") != 0;
+}
+
+/* "from X-Originating-IP: ADDR", the first address in V, or NULL. */
+static char *
+synthetic(const struct gh_rcvd_text *v, int *err)
+{
+	pcre2_match_data	*md;
+	char			*line = NULL;
+	int			 rc;
+
+	if ((md = pcre2_match_data_create(4, NULL)) == NULL) {
+		*err = -1;
+		return NULL;
+	}
+	rc = pcre2_match(re_code[R_IPONLY], (PCRE2_SPTR)v->p, v->len, 0, 0,
+	    md, NULL);
+	if (rc >= 0) {
+		PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(md);
+
+		if (asprintf(&line, "from X-Originating-IP: %.*s\n",
+		    (int)(ov[3] - ov[2]), v->p + ov[2]) == -1) {
+			line = NULL;
+			*err = -1;
+		}
+	}
+	pcre2_match_data_free(md);
+	return line;
+}
+
+/* Join the as_strings of the relays with trusted/internal == WANT. */
+static char *
+join(const struct gh_relays *rs, bool internal, bool want)
+{
+	size_t	 i, len = 1;
+	char	*s, *p;
+
+	for (i = 0; i < rs->n; i++)
+		len += strlen(rs->v[i].as_string) + 1;
+	if ((s = p = malloc(len)) == NULL)
+		return NULL;
+	*p = '\0';
+	for (i = 0; i < rs->n; i++) {
+		const struct gh_relay	*r = &rs->v[i];
+
+		if ((internal ? r->internal : r->trusted) != want)
+			continue;
+		if (p != s)
+			*p++ = ' ';
+		p = stpcpy(p, r->as_string);
+	}
+	return s;
+}
+
+/* Drop every relay kept so far (a fetcher marker in the trusted part). */
+static void
+restart(struct gh_relays *rs)
+{
+	while (rs->n > 0)
+		gh_relay_clear(&rs->v[--rs->n]);
+}
+
+/* Build the relays of a message (see received.h). */
+int
+gh_relays_build(const struct gh_rcvd_text *rcvd, size_t n,
+    const struct gh_rcvd_text *orig, size_t norig, struct gh_relays *rs)
+{
+	bool		 in_trusted = true, allow_fetch = true, pop;
+	char		*qms = NULL, *qenv, *syn;
+	size_t		 i, total;
+	int		 rc, err = 0;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->last_trusted = rs->last_internal = -1;
+	pthread_once(&re_once, re_init);
+	if (!re_ok)
+		return -1;
+	if (n > GH_RCVD_MAX)
+		n = GH_RCVD_MAX;
+	total = n + norig;
+	if ((rs->v = calloc(total ? total : 1, sizeof(*rs->v))) == NULL)
+		return -1;
+	for (i = 0; i < total && err == 0; i++) {
+		struct gh_relay	*r = &rs->v[rs->n];
+
+		syn = NULL;
+		if (i >= n && (syn = synthetic(&orig[i - n], &err)) == NULL)
+			continue;
+		qenv = qms;
+		qms = NULL;
+		pop = false;
+		rc = syn != NULL ? parse_one(syn, strlen(syn), r, &pop, &qms) :
+		    parse_one(rcvd[i].p, rcvd[i].len, r, &pop, &qms);
+		free(syn);
+		if (pop && allow_fetch)
+			restart(rs);
+		r = &rs->v[rs->n];	/* restart() may have moved it */
+		if (rc == -2)
+			err = -1;
+		if (rc <= 0) {
+			gh_relay_clear(r);
+			if (in_trusted) {
+				rs->last_trusted++;
+				rs->last_internal++;
+			}
+			free(qenv);
+			continue;
+		}
+		if (qenv != NULL && truthy(qenv)) {
+			free(r->envfrom);
+			r->envfrom = qenv;
+			r->has_envfrom = true;
+		} else
+			free(qenv);
+		/* inferred trust: private address or authenticated */
+		if (in_trusted && !r->ip_private && !truthy(r->auth))
+			in_trusted = false;
+		r->trusted = r->internal = in_trusted;
+		if (as_string(r) == -1) {
+			gh_relay_clear(r);
+			err = -1;
+			break;
+		}
+		rs->n++;
+		allow_fetch = in_trusted;
+		if (in_trusted) {
+			rs->last_trusted++;
+			rs->last_internal++;
+		}
+	}
+	free(qms);
+	if (err == 0 &&
+	    ((rs->str[GH_RELAYS_TRUSTED] = join(rs, false, true)) == NULL ||
+	    (rs->str[GH_RELAYS_UNTRUSTED] = join(rs, false, false)) == NULL ||
+	    (rs->str[GH_RELAYS_INTERNAL] = join(rs, true, true)) == NULL ||
+	    (rs->str[GH_RELAYS_EXTERNAL] = join(rs, true, false)) == NULL))
+		err = -1;
+	if (err != 0) {
+		gh_relays_free(rs);
+		return -1;
+	}
+	return 0;
+}
+
+/* Release what gh_relays_build made. */
+void
+gh_relays_free(struct gh_relays *rs)
+{
+	size_t	 i;
+
+	for (i = 0; i < rs->n; i++)
+		gh_relay_clear(&rs->v[i]);
+	free(rs->v);
+	for (i = 0; i < GH_RELAYS_NSTR; i++)
+		free(rs->str[i]);
+	memset(rs, 0, sizeof(*rs));
+	rs->last_trusted = rs->last_internal = -1;
+}
+
+/* get_envelope_from's relay guess (see received.h). */
+const char *
+gh_relays_envfrom(const struct gh_relays *rs)
+{
+	const struct gh_relay	*r = NULL;
+	size_t			 i;
+
+	for (i = 0; i < rs->n && r == NULL; i++)
+		if (!rs->v[i].trusted)
+			r = &rs->v[i];
+	if (r == NULL && rs->n > 0)
+		r = &rs->v[rs->n - 1];
+	if (r == NULL || !r->has_envfrom)
+		return NULL;
+	if (r->envfrom[0] == '\0')
+		return r->envfrom;
+	return strchr(r->envfrom + 1, '@') != NULL ? r->envfrom : NULL;
+}
+
+/* Build the relays of message M (see received.h). */
+int
+gh_relays_message(struct gh_message *m, const char *const *orig,
+    struct gh_relays *out)
+{
+	struct gh_rcvd_text	 rv[GH_RCVD_MAX], ov[16];
+	size_t			 nh = gh_message_nheaders(m), i, j, n = 0;
+	size_t			 no = 0;
+
+	for (i = 0; i < nh && n < GH_RCVD_MAX; i++) {
+		const struct gh_header	*h = gh_message_header(m, i);
+
+		if (h->name_len != 8 || strncasecmp(h->name, "Received", 8))
+			continue;
+		if ((rv[n].p = gh_message_header_decoded(m, i,
+		    &rv[n].len)) == NULL)
+			return -1;
+		n++;
+	}
+	for (j = 0; orig != NULL && orig[j] != NULL && no < 16; j++) {
+		const char	*last = NULL;
+		size_t		 llen = 0, ol = strlen(orig[j]);
+
+		for (i = 0; i < nh; i++) {
+			const struct gh_header	*h = gh_message_header(m, i);
+
+			if (h->name_len != ol || strncasecmp(h->name, orig[j],
+			    ol))
+				continue;
+			if ((last = gh_message_header_decoded(m, i,
+			    &llen)) == NULL)
+				return -1;
+		}
+		if (last != NULL) {
+			ov[no].p = last;
+			ov[no++].len = llen;
+		}
+	}
+	return gh_relays_build(rv, n, ov, no, out);
+}
