@@ -36,6 +36,7 @@
 
 #include "filters/log.h"
 #include "filters/message.h"
+#include "filters/util.h"
 
 /* Constants.pm: IP_ADDRESS (IPv4, IPv4-mapped IPv6, IPv6), caseless. */
 #define OCT	"(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)"
@@ -1477,4 +1478,133 @@ gh_relays_message(struct gh_message *m, const char *const *orig,
 		}
 	}
 	return gh_relays_build(rv, n, ov, no, out);
+}
+
+/*
+ * The first address of a field's raw value, as :first:addr gives it
+ * for the common forms: inside the first <...>, else the first word
+ * outside comments, up to a space.  NULL when there is none.
+ */
+static char *
+first_addr(const char *v, size_t len)
+{
+	const char	*lt = memchr(v, '<', len), *gt, *p, *e = v + len;
+	char		*buf, *o;
+	int		 depth = 0;
+
+	if (lt != NULL && (gt = memchr(lt, '>', (size_t)(e - lt))) != NULL) {
+		p = lt + 1;
+		while (p < gt && is_space((unsigned char)*p))
+			p++;
+		for (e = p; e < gt && !is_space((unsigned char)*e); e++)
+			;
+		return e > p ? strndup(p, (size_t)(e - p)) : NULL;
+	}
+	if ((buf = o = malloc(len + 1)) == NULL)
+		return NULL;
+	for (p = v; p < e; p++) {		/* comments out */
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth > 0)
+			depth--;
+		else if (depth == 0)
+			*o++ = *p;
+	}
+	*o = '\0';
+	for (p = buf; is_space((unsigned char)*p); p++)
+		;
+	for (o = (char *)p; *o && !is_space((unsigned char)*o); o++)
+		;
+	*o = '\0';
+	o = *p ? strdup(p) : NULL;
+	free(buf);
+	return o;
+}
+
+/* Index of the first field named NAME (or the last: LAST), or -1. */
+static long
+field_index(struct gh_message *m, const char *name, bool last)
+{
+	size_t	 nh = gh_message_nheaders(m), i, l = strlen(name);
+	long	 r = -1;
+
+	for (i = 0; i < nh; i++) {
+		const struct gh_header	*h = gh_message_header(m, i);
+
+		if (h->name_len == l && strncasecmp(h->name, name, l) == 0) {
+			r = (long)i;
+			if (!last)
+				break;
+		}
+	}
+	return r;
+}
+
+/* NAME:first:addr, malloc'd, or NULL (*ERR -1 on ENOMEM). */
+static char *
+header_addr(struct gh_message *m, const char *name, int *err)
+{
+	long		 i = field_index(m, name, false);
+	char		*v, *a;
+	size_t		 len;
+
+	if (i < 0)
+		return NULL;
+	if ((v = gh_header_unfold(gh_message_header(m, (size_t)i),
+	    &len)) == NULL) {
+		*err = -1;
+		return NULL;
+	}
+	a = first_addr(v, len);
+	free(v);
+	/* no local part or no domain: not an address to SpamAssassin */
+	if (a != NULL && (a[0] == '@' || strchr(a, '@') == NULL)) {
+		free(a);
+		a = NULL;
+	}
+	return a;
+}
+
+/* get_envelope_from() (see received.h). */
+char *
+gh_envelope_from_guess(struct gh_message *m, const struct gh_relays *rs,
+    int *err)
+{
+	static const char *const hdrs[] = { "X-Envelope-From",
+	    "Envelope-Sender", "Return-Path" };
+	const char	*e = gh_relays_envfrom(rs);
+	char		*a;
+	long		 rcvd = field_index(m, "Received", false);
+	size_t		 i, nh = gh_message_nheaders(m);
+
+	*err = 0;
+	if (e != NULL)
+		return strdup(e);
+	if ((a = header_addr(m, "X-Sender", err)) != NULL &&
+	    strchr(a, '@') != NULL) {
+		for (i = 0; i < nh; i++) {
+			const struct gh_header	*h = gh_message_header(m, i);
+
+			if (h->name_len == 8 &&
+			    strncasecmp(h->name, "Received", 8) == 0 &&
+			    memmem(h->raw, h->raw_len, "(fetchmail", 10)) {
+				free(a);
+				return NULL;
+			}
+		}
+	}
+	free(a);
+	for (i = 0; i < GH_ARRAY_LEN(hdrs); i++) {
+		if ((a = header_addr(m, hdrs[i], err)) == NULL)
+			continue;
+		/* a Received field above it: relayed, maybe re-sent */
+		if (rcvd >= 0 && rcvd < field_index(m, hdrs[i], true)) {
+			free(a);
+			if (i == 0)
+				return NULL;
+			continue;
+		}
+		return a;
+	}
+	return NULL;
 }

@@ -80,4 +80,16 @@ void	 gh_relay_clear(struct gh_relay *);
  */
 const char *gh_relays_envfrom(const struct gh_relays *);
 
+/*
+ * SpamAssassin's get_envelope_from() without envelope_sender_header:
+ * the relays' guess, else X-Envelope-From, Envelope-Sender or
+ * Return-Path when no Received field comes before it (X-Sender with a
+ * fetchmail marker: nothing).  A malloc'd address, or NULL when there
+ * is none (*ERR set to -1 on ENOMEM).  Addresses are taken as
+ * SpamAssassin's :first:addr does for the simple forms ("<a@b>",
+ * "a@b (comment)"); "<>" gives no address.
+ */
+char	*gh_envelope_from_guess(struct gh_message *m,
+	    const struct gh_relays *rs, int *err);
+
 #endif
