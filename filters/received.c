@@ -1355,13 +1355,12 @@ gh_relays_build(const struct gh_rcvd_text *rcvd, size_t n,
 		rc = syn != NULL ? parse_one(syn, strlen(syn), r, &pop, &qms) :
 		    parse_one(rcvd[i].p, rcvd[i].len, r, &pop, &qms);
 		free(syn);
-		if (pop && allow_fetch)
-			restart(rs);
-		r = &rs->v[rs->n];	/* restart() may have moved it */
 		if (rc == -2)
 			err = -1;
 		if (rc <= 0) {
 			gh_relay_clear(r);
+			if (pop && allow_fetch)
+				restart(rs);
 			if (in_trusted) {
 				rs->last_trusted++;
 				rs->last_internal++;

@@ -541,6 +541,9 @@ static const struct {
 	/* a fetchmail marker in the trusted part restarts the lists */
 	{ "fetch",
 	    "Return-Path: <first@example.com>\n"
+	    "Received: from hub2.example.net (hub2.example.net [10.1.1.2]) "
+	    "by top.example.net (Postfix) with ESMTP id 97; Thu, 13 Mar "
+	    "2003 20:39:57 -0800\n"
 	    "Received: from localhost [127.0.0.1]\n\tby localhost with POP3 "
 	    "(fetchmail-5.9.0)\n\tfor jm@localhost (single-drop); Thu, 13 "
 	    "Mar 2003 20:39:56 -0800 (PST)\n"
