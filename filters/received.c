@@ -382,6 +382,8 @@ re_init(void)
 			    (size_t)eo, msg);
 			return;
 		}
+		/* JIT where the system allows; the interpreter otherwise */
+		(void)pcre2_jit_compile(re_code[i], PCRE2_JIT_COMPLETE);
 	}
 	re_ok = true;
 }
