@@ -2,7 +2,9 @@
  * regex.c — the rules filter: the adapter between the chain and the rule
  * engine in rules/.  It hands the engine the texts of the transaction
  * (envelope, headers, rendered body, raw body, full message, URIs, from
- * the message model) and turns the engine's hits and actions into chain
+ * the message model; SpamAssassin's pseudo-headers X-Spam-Relays-*,
+ * ALL-TRUSTED ... ALL-EXTERNAL and its EnvelopeFrom guess, from
+ * received.c) and turns the engine's hits and actions into chain
  * verdicts, hits and scores.
  *
  * Invariants: the rule set is loaded once per chain and shared read-only
