@@ -705,56 +705,49 @@ as_string(struct gh_relay *r)
 	return 0;
 }
 
+/* r->auth = PRE group A MID group B POST (B < 0: none), of the last match. */
+static void
+auth_join(struct rx *x, struct gh_relay *r, const char *pre, int ga,
+    const char *mid, int gb, const char *post)
+{
+	PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
+	char		*a;
+
+	if (asprintf(&a, "%s%.*s%s%.*s%s", pre, (int)(ov[2 * ga + 1] -
+	    ov[2 * ga]), x->s + ov[2 * ga], mid, gb < 0 ? 0 :
+	    (int)(ov[2 * gb + 1] - ov[2 * gb]), gb < 0 ? "" :
+	    x->s + ov[2 * gb], post) == -1) {
+		x->oom = true;
+		return;
+	}
+	free(r->auth);
+	r->auth = a;
+}
+
 /* The authentication a field declares (Received.pm's $auth chain). */
 static void
 find_auth(struct rx *x, struct gh_relay *r)
 {
 	if (m(x, R_SP_BY) && m(x, R_AUTH_WITH))
 		cap(x, 1, &r->auth);
-	else if (m(x, R_GMAIL1) && m(x, R_GMAIL2)) {
-		PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
-		char		*a;
-
-		if (asprintf(&a, "GMail - transport=%.*s cipher=%.*s",
-		    (int)(ov[3] - ov[2]), x->s + ov[2],
-		    (int)(ov[5] - ov[4]), x->s + ov[4]) == -1) {
-			x->oom = true;
-			return;
-		}
-		free(r->auth);
-		r->auth = a;
-	} else if (m(x, R_COURIER))
+	else if (m(x, R_GMAIL1) && m(x, R_GMAIL2))
+		auth_join(x, r, "GMail - transport=", 1, " cipher=", 2, "");
+	else if (m(x, R_COURIER))
 		cap(x, 1, &r->auth);
 	else if (m(x, R_AUTHENTICATED) && m(x, R_SENDMAIL_AUTH))
 		setstr(x, &r->auth, "Sendmail");
-	else if (m(x, R_GMX)) {
-		PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
-		char		*a;
-
-		if (asprintf(&a, "GMX (%.*s / %.*s)",
-		    (int)(ov[9] - ov[8]), x->s + ov[8],
-		    (int)(ov[7] - ov[6]), x->s + ov[6]) == -1) {
-			x->oom = true;
-			return;
-		}
-		free(r->auth);
-		r->auth = a;
-	} else if (m(x, R_CP1) && m(x, R_CP2))
+	else if (m(x, R_GMX))
+		auth_join(x, r, "GMX (", 4, " / ", 3, ")");
+	else if (m(x, R_CP1) && m(x, R_CP2))
 		setstr(x, &r->auth, "CriticalPath");
 	else if (m(x, R_POSTFIX_AUTH)) {
 		PCRE2_SIZE	*ov = pcre2_get_ovector_pointer(x->md);
-		char		*a;
 
 		if (ov[3] - ov[2] == 7 && memcmp(x->s + ov[2], "Postfix",
 		    7) == 0)
 			setstr(x, &r->auth, "Postfix");
-		else if (asprintf(&a, "Postfix (%.*s)", (int)(ov[3] - ov[2]),
-		    x->s + ov[2]) == -1)
-			x->oom = true;
-		else {
-			free(r->auth);
-			r->auth = a;
-		}
+		else
+			auth_join(x, r, "Postfix (", 1, "", -1, ")");
 	} else if (m(x, R_CGP1) && m(x, R_CGP2))
 		setstr(x, &r->auth, "Communigate");
 	else if (m(x, R_DAV))

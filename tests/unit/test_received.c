@@ -443,6 +443,14 @@ static const struct {
 	    "[ ip=127.0.0.1 rdns=localhost helo=lair.xent.com "
 	    "by=xent.com ident= envfrom= intl=0 id=5205B2940EF auth= "
 	    "msa=0 ]" },
+	/* made up: the auth forms built from two groups */
+	{ "from a (b [1.2.3.4]) (Authenticated sender: x) by c (MyMTA) "
+	    "with ESMTP id 1",
+	    "[ ip=1.2.3.4 rdns=b helo=a by=c ident= envfrom= intl=0 id= "
+	    "auth=Postfix (MyMTA) msa=0 ]" },
+	{ "from mail (HELO h) [192.0.2.1] by mail.gmx.net (mp010) with SMTP",
+	    "[ ip=192.0.2.1 rdns=mail helo=h by=mail.gmx.net ident= "
+	    "envfrom= intl=0 id= auth=GMX (SMTP / mail.gmx.net) msa=0 ]" },
 };
 
 /* Every field parses as SpamAssassin parses it. */
