@@ -457,6 +457,8 @@ scan_one(struct gh_chain *c, const struct scan_opts *o, const char *file,
 	if (o->sender == NULL)
 		rp = return_path(m);
 	gh_txn_set_mail(t, o->sender ? o->sender : rp ? rp : "");
+	/* rules then guess EnvelopeFrom as SpamAssassin does */
+	t->env.mail_from_guessed = o->sender == NULL;
 	gh_txn_add_rcpt(t, o->rcpt ? o->rcpt : "postmaster");
 	gh_txn_set_message(t, m);
 	memset(&v, 0, sizeof(v));

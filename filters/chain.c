@@ -280,6 +280,7 @@ clear_message_env(struct gh_envelope *e)
 
 	free(e->mail_from);
 	e->mail_from = NULL;
+	e->mail_from_guessed = false;
 	for (i = 0; i < e->nrcpts; i++)
 		free(e->rcpts[i]);
 	free(e->rcpts);
@@ -388,6 +389,7 @@ gh_txn_set_helo(struct gh_txn *t, const char *s)
 int
 gh_txn_set_mail(struct gh_txn *t, const char *s)
 {
+	t->env.mail_from_guessed = false;
 	return set_str(&t->env.mail_from, s ? s : "");
 }
 

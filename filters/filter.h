@@ -79,6 +79,8 @@ struct gh_envelope {
 	socklen_t		 client_sslen;
 	char			*helo;
 	char			*mail_from;	/* without <>, "" = null */
+	/* mail_from was taken from the message, not SMTP (scan) */
+	bool			 mail_from_guessed;
 	char			**rcpts;
 	size_t			 nrcpts;
 	char			*tls_version;

@@ -2,7 +2,9 @@
  * regex.c — the rules filter: the adapter between the chain and the rule
  * engine in rules/.  It hands the engine the texts of the transaction
  * (envelope, headers, rendered body, raw body, full message, URIs, from
- * the message model) and turns the engine's hits and actions into chain
+ * the message model; SpamAssassin's pseudo-headers X-Spam-Relays-*,
+ * ALL-TRUSTED ... ALL-EXTERNAL and its EnvelopeFrom guess, from
+ * received.c) and turns the engine's hits and actions into chain
  * verdicts, hits and scores.
  *
  * Invariants: the rule set is loaded once per chain and shared read-only
@@ -28,8 +30,20 @@
 #include "filters/chain.h"
 #include "filters/log.h"
 #include "filters/message.h"
+#include "filters/received.h"
 #include "filters/regex.h"
+#include "filters/util.h"
 #include "rules/rules.h"
+
+#define MAX_ORIG_IP	16
+
+/* SpamAssassin's metadata pseudo-headers, in the order of pseudo[]. */
+static const char *const pseudo_names[] = {
+	"X-Spam-Relays-Trusted", "X-Spam-Relays-Untrusted",
+	"X-Spam-Relays-Internal", "X-Spam-Relays-External",
+	"ALL-TRUSTED", "ALL-UNTRUSTED", "ALL-INTERNAL", "ALL-EXTERNAL",
+};
+#define NPSEUDO	(sizeof(pseudo_names) / sizeof(pseudo_names[0]))
 
 struct regex_inst {
 	struct rules_set	*set;
@@ -42,6 +56,8 @@ struct regex_inst {
 	uint64_t		*prof;
 	/* The filter's index in its chain (fstate slot), -1 before run. */
 	atomic_int		 idx;
+	/* originating_ip_headers: field names, NULL-terminated */
+	char			*orig_ip[MAX_ORIG_IP + 1];
 };
 
 static void	regex_teardown(void *);
@@ -59,6 +75,12 @@ struct regex_txn {
 	char			*client;	/* "name [addr]" */
 	struct rules_part	*parts;		/* at EOM: every MIME part */
 	size_t			 partcap;
+	/* Built at HEADERS with hdrs: relays, pseudo-headers. */
+	struct gh_relays	 relays;
+	struct rules_header	 pseudo[NPSEUDO];
+	size_t			 npseudo;
+	char			*ranges[4];	/* ALL-TRUSTED ... values */
+	char			*envfrom;	/* EnvelopeFrom guessed */
 };
 
 /* A MIME part's fields are handed to the engine as they are. */
@@ -136,6 +158,46 @@ uri_policy(struct regex_inst *ri, char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * originating_ip_headers (and clear_originating_ip_headers, kept as
+ * an empty value) from the rule files, in order, without duplicates.
+ */
+static int
+orig_ip_headers(struct regex_inst *ri)
+{
+	const char	*vals[256];
+	size_t		 n, i, k = 0, j;
+	char		*copy, *w, *save;
+
+	n = rules_settings(ri->set, "originating_ip_headers", vals,
+	    GH_ARRAY_LEN(vals));
+	for (i = 0; i < n && i < GH_ARRAY_LEN(vals); i++) {
+		if (vals[i][0] == '\0') {	/* clear_originating_ip_headers */
+			while (k > 0)
+				free(ri->orig_ip[--k]);
+			continue;
+		}
+		if ((copy = strdup(vals[i])) == NULL)
+			return -1;
+		for (w = strtok_r(copy, " \t", &save); w != NULL && k <
+		    MAX_ORIG_IP; w = strtok_r(NULL, " \t", &save)) {
+			for (j = 0; j < k; j++)
+				if (strcasecmp(ri->orig_ip[j], w) == 0)
+					break;
+			if (j < k)
+				continue;
+			if ((ri->orig_ip[k] = strdup(w)) == NULL) {
+				free(copy);
+				return -1;
+			}
+			k++;
+		}
+		free(copy);
+	}
+	ri->orig_ip[k] = NULL;
+	return 0;
+}
+
 /* Load the rule files named by `rules`; NULL inst when there are none. */
 static int
 regex_setup(const struct gh_config *cfg, void **instp, char *err,
@@ -188,6 +250,11 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 		regex_teardown(ri);
 		return -1;
 	}
+	if (orig_ip_headers(ri) == -1) {
+		snprintf(err, errsz, "out of memory");
+		regex_teardown(ri);
+		return -1;
+	}
 	*instp = ri;
 	return 0;
 }
@@ -197,7 +264,10 @@ static void
 regex_teardown(void *inst)
 {
 	struct regex_inst	*ri = inst;
+	size_t			 i;
 
+	for (i = 0; ri->orig_ip[i] != NULL; i++)
+		free(ri->orig_ip[i]);
 	rules_set_unref(ri->set);
 	rules_diag_free(&ri->diag);
 	gh_uri_policy_free(ri->uri_policy);
@@ -210,6 +280,8 @@ regex_teardown(void *inst)
 static void
 free_headers(struct regex_txn *st)
 {
+	size_t	 i;
+
 	free(st->hdrs);
 	free(st->hbuf);
 	free(st->parts);
@@ -218,6 +290,14 @@ free_headers(struct regex_txn *st)
 	st->parts = NULL;
 	st->partcap = 0;
 	st->nhdrs = 0;
+	gh_relays_free(&st->relays);
+	for (i = 0; i < GH_ARRAY_LEN(st->ranges); i++) {
+		free(st->ranges[i]);
+		st->ranges[i] = NULL;
+	}
+	free(st->envfrom);
+	st->envfrom = NULL;
+	st->npseudo = 0;
 }
 
 /*
@@ -321,6 +401,105 @@ regex_txn_free(void *inst, struct gh_txn *t, unsigned idx, bool session_end)
 	st->started = false;
 }
 
+/* Whether NAME is one of the four X-Spam-Relays-* pseudo-headers. */
+static bool
+is_relays_name(const char *name, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < 4; i++)
+		if (strlen(pseudo_names[i]) == len &&
+		    strncasecmp(pseudo_names[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * get_all_hdrs_in_rcvd_index_range(START, END) with both ends
+ * included: "Name: value\n" for each field from the START-th
+ * Received field (0-based) on, up to and including the END-th (-1:
+ * no bound).  NULL when empty or on ENOMEM (*ERR set).
+ */
+static char *
+rcvd_range(const struct regex_txn *st, int start, int end, int *err)
+{
+	struct gh_buf	 b;
+	size_t		 i;
+	int		 cur = -1;
+
+	gh_buf_init(&b, 0);
+	for (i = 0; i < st->nhdrs; i++) {
+		const struct rules_header	*h = &st->hdrs[i];
+		bool				 in, last = false;
+
+		if (h->name.len == 8 &&
+		    strncasecmp(h->name.ptr, "Received", 8) == 0)
+			cur++;
+		in = (start < 0 || start <= cur) && (end < 0 || cur < end);
+		if (!in && end >= 0 && cur == end)
+			in = last = true;
+		if (in && (gh_buf_append(&b, h->name.ptr, h->name.len) == -1 ||
+		    gh_buf_append(&b, ": ", 2) == -1 ||
+		    gh_buf_append(&b, h->value.ptr, h->value.len) == -1 ||
+		    gh_buf_append(&b, "\n", 1) == -1)) {
+			gh_buf_free(&b);
+			*err = -1;
+			return NULL;
+		}
+		if (last)
+			break;
+	}
+	if (b.len == 0) {
+		gh_buf_free(&b);
+		return NULL;
+	}
+	return gh_buf_steal(&b);
+}
+
+/*
+ * SpamAssassin's metadata for header rules: the relays (Received.pm),
+ * X-Spam-Relays-*, ALL-TRUSTED ... ALL-EXTERNAL and, when SMTP did
+ * not give the sender, EnvelopeFrom as get_envelope_from() guesses it.
+ */
+static int
+build_metadata(struct regex_inst *ri, struct regex_txn *st,
+    struct gh_txn *t)
+{
+	int	 err = 0, lt, li;
+	size_t	 i;
+
+	if (gh_relays_message(t->msg, (const char *const *)ri->orig_ip,
+	    &st->relays) == -1)
+		return -1;
+	lt = st->relays.last_trusted + 1;
+	li = st->relays.last_internal + 1;
+	st->ranges[0] = rcvd_range(st, -1, lt, &err);
+	st->ranges[1] = rcvd_range(st, lt, -1, &err);
+	st->ranges[2] = rcvd_range(st, -1, li, &err);
+	st->ranges[3] = rcvd_range(st, li, -1, &err);
+	if (err)
+		return -1;
+	st->npseudo = 0;
+	for (i = 0; i < NPSEUDO; i++) {
+		const char	*v = i < 4 ? st->relays.str[i] :
+		    st->ranges[i - 4];
+
+		if (v == NULL)
+			continue;	/* no such field: get() finds nothing */
+		st->pseudo[st->npseudo].name = (struct rules_text){
+		    pseudo_names[i], strlen(pseudo_names[i]) };
+		st->pseudo[st->npseudo].value = (struct rules_text){ v,
+		    strlen(v) };
+		st->npseudo++;
+	}
+	if (t->env.mail_from == NULL || t->env.mail_from_guessed) {
+		st->envfrom = gh_envelope_from_guess(t->msg, &st->relays, &err);
+		if (err)
+			return -1;
+	}
+	return 0;
+}
+
 /* Build parts[0]: name, raw value with LF line ends, decoded value. */
 static int
 build_headers(struct regex_txn *st, struct gh_message *m)
@@ -339,6 +518,11 @@ build_headers(struct regex_txn *st, struct gh_message *m)
 
 		if (h->name_len == 0)
 			continue;	/* malformed line: not a field */
+		/* SpamAssassin deletes these and puts its own values */
+		if (h->name_len > 14 &&
+		    strncasecmp(h->name, "X-Spam-Relays-", 14) == 0 &&
+		    is_relays_name(h->name, h->name_len))
+			continue;
 		if ((dec = gh_message_header_decoded(m, i, &dlen)) == NULL)
 			return -1;
 		st->hdrs[k].name.ptr = h->name;
@@ -398,8 +582,15 @@ fill_input(struct regex_inst *ri, struct regex_txn *st,
 		return 0;
 	gh_message_set_uri_policy(m, ri->uri_policy);
 	t0 = ri->prof != NULL ? prof_ns() : 0;
-	if (st->hdrs == NULL && build_headers(st, m) == -1)
+	if (st->hdrs == NULL && (build_headers(st, m) == -1 ||
+	    build_metadata(ri, st, t) == -1))
 		return -1;
+	in->pseudo = st->pseudo;
+	in->npseudo = st->npseudo;
+	if (e->mail_from == NULL || e->mail_from_guessed)
+		in->envelope_from = st->envfrom != NULL ? (struct rules_text){
+		    st->envfrom, strlen(st->envfrom) } :
+		    (struct rules_text){ NULL, 0 };
 	prof_stage(ri, GH_RS_HEADERS, &t0);
 	part->headers = st->hdrs;
 	part->nheaders = st->nhdrs;

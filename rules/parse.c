@@ -1087,7 +1087,9 @@ kept_setting(const char *key)
 	return strcmp(key, "util_rb_tld") == 0 ||
 	    strcmp(key, "util_rb_2tld") == 0 ||
 	    strcmp(key, "util_rb_3tld") == 0 ||
-	    strcmp(key, "redirector_pattern") == 0;
+	    strcmp(key, "redirector_pattern") == 0 ||
+	    strcmp(key, "originating_ip_headers") == 0 ||
+	    strcmp(key, "clear_originating_ip_headers") == 0;
 }
 
 /* Remember "key value" for rules_settings(). */
@@ -1237,7 +1239,11 @@ parse_line(struct loader *ld, char *line)
 	}
 	if (rules__sa_directive(line)) {
 		if (f->sa && kept_setting(line)) {
-			keep_setting(ld, line, value);
+			/* a clear is an empty value of the list it clears */
+			if (strcmp(line, "clear_originating_ip_headers") == 0)
+				keep_setting(ld, "originating_ip_headers", "");
+			else
+				keep_setting(ld, line, value);
 			return;
 		}
 		if (f->sa)

@@ -299,7 +299,9 @@ bool	 rules_incomplete(const struct rules_set *set, uint32_t rule);
 /*
  * SpamAssassin settings the engine does not interpret but keeps for its
  * caller, in file order: util_rb_tld, util_rb_2tld, util_rb_3tld and
- * redirector_pattern (the message model's URI policy).  Stores up to MAX
+ * redirector_pattern (the message model's URI policy),
+ * originating_ip_headers (the relays; clear_originating_ip_headers is
+ * kept as an empty value of it, in its place).  Stores up to MAX
  * values (valid while the set lives) and returns how many there are.
  */
 size_t	 rules_settings(const struct rules_set *set, const char *key,

@@ -38,6 +38,15 @@ static const char rules_text[] =
     "mimeheader NO_PART  Content-Type =~ /image\\/gif/\n"
     "meta     COMBO      SUBJ_FREE && BODY_PILLS && HELO_BAD\n"
     "score    COMBO      0.5\n"
+    "header   RELAY_EXT  X-Spam-Relays-External =~ "
+    "/^\\[ ip=203\\.0\\.113\\.9 rdns=client\\.example\\.org /\n"
+    "header   RELAY_FORGED X-Spam-Relays-External =~ /forged/\n"
+    "header   RELAY_TRUSTED X-Spam-Relays-Trusted =~ /^\\[ ip=192\\.168\\.1\\.5 .* intl=1 /\n"
+    "header   ALL_EXT    ALL-EXTERNAL =~ "
+    "/\\AReceived: from client\\.example\\.org .*\\nReceived: .*"
+    "\\nReturn-Path: <rp\\@example\\.com>\\nSubject: relays\\n\\z/s\n"
+    "header   ENVF_RELAY EnvelopeFrom =~ /^bounce\\@example\\.org$/\n"
+    "header   ENVF_SMTP  EnvelopeFrom =~ /^smtp\\@example\\.org$/\n"
     "required_score 4\n";
 
 static int
@@ -206,6 +215,56 @@ test_mimeheader_parts(void **state)
 	gh_chain_unref(c);
 }
 
+/*
+ * SpamAssassin's metadata: X-Spam-Relays-* from the Received fields
+ * (a forged field of that name is not seen), ALL-EXTERNAL, and
+ * EnvelopeFrom: SMTP's sender, or the message's when it was guessed.
+ */
+static void
+test_relays(void **state)
+{
+	static const char	 text[] =
+	    "Received: from mx.example.net (mx.example.net [192.168.1.5])\n"
+	    "\tby mail.example.net (Postfix) with ESMTP id 1A2B3C\n"
+	    "Received: from client.example.org (client.example.org "
+	    "[203.0.113.9])\n\tby mx.example.net (8.12.5/8.12.5) with ESMTP "
+	    "id g75Dwvk13483\n\t(envelope-from bounce@example.org); Mon, 5 "
+	    "Aug 2002 14:58:50 +0100\n"
+	    "Received: from [10.0.0.2] (helo=pc) by client.example.org with "
+	    "esmtp (Exim 4.50) id 1GFbZc-0006QV-L8\n"
+	    "Return-Path: <rp@example.com>\n"
+	    "X-Spam-Relays-External: forged\n"
+	    "Subject: relays\n\nbody\n";
+	struct gh_chain		*c = chain(NULL);
+	struct gh_txn		*t;
+	struct gh_message	*m;
+	struct gh_verdict	 v = { 0 };
+	int			 guessed;
+
+	(void)state;
+	for (guessed = 0; guessed < 2; guessed++) {
+		t = gh_txn_new(c, 9);
+		m = msg(text);
+		gh_txn_set_mail(t, "smtp@example.org");
+		t->env.mail_from_guessed = guessed;
+		gh_txn_add_rcpt(t, "user@example.org");
+		gh_txn_set_message(t, m);
+		stage(t, GH_STAGE_HEADERS, &v);
+		stage(t, GH_STAGE_EOM, &v);
+		assert_true(has_hit(t, "RELAY_EXT"));
+		assert_false(has_hit(t, "RELAY_FORGED"));
+		assert_true(has_hit(t, "RELAY_TRUSTED"));
+		assert_true(has_hit(t, "ALL_EXT"));
+		assert_int_equal(has_hit(t, "ENVF_SMTP"), !guessed);
+		assert_int_equal(has_hit(t, "ENVF_RELAY"), guessed);
+		gh_txn_finish(t, &v, NULL);
+		gh_message_free(m);
+		gh_verdict_clear(&v);
+		gh_txn_free(t);
+	}
+	gh_chain_unref(c);
+}
+
 static void
 test_tempfail_and_thresholds(void **state)
 {
@@ -309,6 +368,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_message_through_rules),
 		cmocka_unit_test(test_mimeheader_parts),
+		cmocka_unit_test(test_relays),
 		cmocka_unit_test(test_tempfail_and_thresholds),
 		cmocka_unit_test(test_broken_rules_refused),
 		cmocka_unit_test(test_uri_policy),
