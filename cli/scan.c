@@ -27,11 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <time.h>
 
 #include "cli/cli.h"
 #include "filters/chain.h"
+#include "filters/decode.h"
 #include "filters/log.h"
 #include "filters/message.h"
 #include "filters/regex.h"
@@ -295,20 +297,36 @@ return_path(struct gh_message *m)
 	return r;
 }
 
-/* Print a JSON string. */
+/*
+ * Print a JSON string.  JSON is UTF-8: valid sequences pass as they are;
+ * any other byte (a match in a Latin-1 text, say) is written as the
+ * code point of the same value, \u00XX, so the output always parses.
+ */
 static void
 json_str(const char *s)
 {
-	putchar('"');
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n = s ? strlen(s) : 0, len;
+	uint32_t		 cp;
 
+	putchar('"');
+	while (n > 0) {
+		unsigned char c = *p;
+
+		if (c >= 0x80 && (len = utf8__char(p, n, &cp)) > 0) {
+			fwrite(p, 1, len, stdout);
+			p += len;
+			n -= len;
+			continue;
+		}
 		if (c == '"' || c == '\\')
 			printf("\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
+		else if (c < 0x20 || c >= 0x7f)
 			printf("\\u%04x", c);
 		else
 			putchar(c);
+		p++;
+		n--;
 	}
 	putchar('"');
 }

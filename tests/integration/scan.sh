@@ -64,6 +64,21 @@ assert any(h["name"] == "GTUBE" and h["score"] == 1000 for h in rows[0]["hits"])
 assert rows[1]["hits"] == []
 PY
 
+# JSON is UTF-8 whatever the message: a rule matching part of a
+# multi-byte character, or Latin-1 bytes, still gives valid output.
+printf 'From: a@example.org\r\nTo: b@example.org\r\nSubject: caf\xe9 \xc3\xa9t\xc3\xa9\r\n\r\nbody caf\xe9\r\n' \
+	> "$T/latin1.eml"
+printf 'header CAF_SUBJ Subject =~ /caf./\nscore CAF_SUBJ 0.1\nrawbody CAF_RAW /caf./\nscore CAF_RAW 0.1\n' \
+	> "$T/caf.rules"
+"$GATEHOUSE" -c /dev/null -o "rules=$T/caf.rules" scan --json --offline \
+	"$T/latin1.eml" > "$T/json8"
+python3 - "$T/json8" <<'PY' || fail "JSON not UTF-8: $(od -c "$T/json8" | head)"
+import json, sys
+row = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))
+names = sorted(h["name"] for h in row["hits"])
+assert names == ["CAF_RAW", "CAF_SUBJ"], names
+PY
+
 set +e
 scan "$T/missing.eml" > /dev/null 2> "$T/err"
 rc=$?
