@@ -114,8 +114,8 @@ static const struct {
 #define NONE	((sfsistat)-1)		/* no answer */
 
 /* One MTA connection: what libmilter's SMFICTX holds. */
-struct mconn {
-	struct mconn		*next;		/* waiting for a thread */
+struct milter_conn {
+	struct milter_conn		*next;		/* waiting for a thread */
 	struct milter_state	*st;
 	int			 fd;
 	void			*priv;
@@ -209,7 +209,7 @@ nr_bit(int state)
 
 /* Forget the macros of slots FROM and later. */
 static void
-mac_clear(struct mconn *c, int from)
+mac_clear(struct milter_conn *c, int from)
 {
 	int	 i;
 
@@ -223,7 +223,7 @@ mac_clear(struct mconn *c, int from)
 
 /* Append bytes to the output; remember a failure. */
 static void
-out_add(struct mconn *c, const void *p, size_t n)
+out_add(struct milter_conn *c, const void *p, size_t n)
 {
 	if (!c->out_err && gh_buf_append(&c->out, p, n) == -1)
 		c->out_err = true;
@@ -231,7 +231,7 @@ out_add(struct mconn *c, const void *p, size_t n)
 
 /* Queue a reply packet: command letter and data pieces (NULL ends). */
 static void
-out_packet(struct mconn *c, char cmd, const void *a, size_t alen,
+out_packet(struct milter_conn *c, char cmd, const void *a, size_t alen,
     const char *s1, const char *s2)
 {
 	uint32_t	 len = 1 + (uint32_t)alen;
@@ -253,7 +253,7 @@ out_packet(struct mconn *c, char cmd, const void *a, size_t alen,
 
 /* Write the queued replies; -1 on failure. */
 static int
-out_flush(struct mconn *c)
+out_flush(struct milter_conn *c)
 {
 	size_t	 off = 0;
 	ssize_t	 n;
@@ -277,13 +277,13 @@ out_flush(struct mconn *c)
 static void *
 e_getpriv(void *ctx)
 {
-	return ((struct mconn *)ctx)->priv;
+	return ((struct milter_conn *)ctx)->priv;
 }
 
 static int
 e_setpriv(void *ctx, void *priv)
 {
-	((struct mconn *)ctx)->priv = priv;
+	((struct milter_conn *)ctx)->priv = priv;
 	return MI_SUCCESS;
 }
 
@@ -292,7 +292,7 @@ e_setpriv(void *ctx, void *priv)
 static const char *
 e_getsymval(void *ctx, const char *name)
 {
-	struct mconn	*c = ctx;
+	struct milter_conn	*c = ctx;
 	char		 one[2] = "", braces[4] = "";
 	char		**s;
 	size_t		 len = name ? strlen(name) : 0;
@@ -320,7 +320,7 @@ static int
 e_setreply(void *ctx, const char *rcode, const char *xcode,
     const char *text)
 {
-	struct mconn	*c = ctx;
+	struct milter_conn	*c = ctx;
 	size_t		 len;
 	char		*buf;
 
@@ -344,7 +344,7 @@ e_setreply(void *ctx, const char *rcode, const char *xcode,
 
 /* Queue a header edit with an index (insert, change). */
 static int
-edit_idx(struct mconn *c, char cmd, unsigned long need, int idx,
+edit_idx(struct milter_conn *c, char cmd, unsigned long need, int idx,
     const char *name, const char *value)
 {
 	uint32_t	 i = htonl((uint32_t)idx);
@@ -366,7 +366,7 @@ e_insheader(void *ctx, int idx, const char *name, const char *value)
 static int
 e_addheader(void *ctx, const char *name, const char *value)
 {
-	struct mconn	*c = ctx;
+	struct milter_conn	*c = ctx;
 
 	if (name == NULL || *name == '\0' || value == NULL ||
 	    !(c->actions & SMFIF_ADDHDRS))
@@ -386,7 +386,7 @@ e_chgheader(void *ctx, const char *name, int idx, const char *value)
 static int
 e_setsymlist(void *ctx, int stage, const char *macros)
 {
-	struct mconn	*c = ctx;
+	struct milter_conn	*c = ctx;
 
 	if (stage < 0 || stage >= NMACRO || macros == NULL ||
 	    c->symlist[stage] != NULL)
@@ -434,7 +434,7 @@ split(char *data, size_t len)
    Like libmilter, macros of other commands and an empty list are
    ignored (the stage keeps what it had). */
 static void
-on_macro(struct mconn *c, const char *data, size_t len)
+on_macro(struct milter_conn *c, const char *data, size_t len)
 {
 	char	*copy;
 	char	**v;
@@ -458,7 +458,7 @@ on_macro(struct mconn *c, const char *data, size_t len)
 /* Send a callback's answer in state STATE: nothing for NOREPLY, and
    nothing where "no reply" was negotiated (libmilter's sendreply()). */
 static void
-answer(struct mconn *c, int state, sfsistat r)
+answer(struct milter_conn *c, int state, sfsistat r)
 {
 	unsigned long	 bit = nr_bit(state);
 	char		 cmd = 0;
@@ -496,7 +496,7 @@ answer(struct mconn *c, int state, sfsistat r)
 
 /* 'O': negotiate; -1 closes the connection. */
 static int
-on_optneg(struct mconn *c, const unsigned char *data, size_t len)
+on_optneg(struct milter_conn *c, const unsigned char *data, size_t len)
 {
 	uint32_t	 v[3], o[3];
 	unsigned long	 pf0 = 0, pf1 = 0;
@@ -551,7 +551,7 @@ on_optneg(struct mconn *c, const unsigned char *data, size_t len)
 
 /* 'C': host name, family, port, address. */
 static sfsistat
-on_connect(struct mconn *c, char *data, size_t len)
+on_connect(struct milter_conn *c, char *data, size_t len)
 {
 	struct sockaddr_storage	 ss;
 	const char		*host, *addr;
@@ -597,7 +597,7 @@ on_connect(struct mconn *c, char *data, size_t len)
 
 /* A command with string arguments (MAIL, RCPT). */
 static sfsistat
-on_args(struct mconn *c, char *data, size_t len,
+on_args(struct milter_conn *c, char *data, size_t len,
     sfsistat (*fn)(struct milter_state *, void *, char **))
 {
 	char		**v;
@@ -613,7 +613,7 @@ on_args(struct mconn *c, char *data, size_t len,
 /* Call the callback of command CMD (state already entered); the
    SMFIS_* answer, or ABORT to close the connection. */
 static sfsistat
-call(struct mconn *c, char cmd, char *data, size_t len)
+call(struct milter_conn *c, char cmd, char *data, size_t len)
 {
 	sfsistat	 r;
 	char		*v;
@@ -674,7 +674,7 @@ call(struct mconn *c, char cmd, char *data, size_t len)
  * to HELO.  -1 ends the connection (QUIT, protocol error).
  */
 static int
-dispatch(struct mconn *c, char cmd, char *data, size_t len)
+dispatch(struct milter_conn *c, char cmd, char *data, size_t len)
 {
 	int		 i, next;
 	sfsistat	 r;
@@ -721,7 +721,7 @@ dispatch(struct mconn *c, char cmd, char *data, size_t len)
 /* Read more input, room made for NEED bytes from the unread start;
    0 on EOF, -1 on error or timeout. */
 static ssize_t
-fill(struct mconn *c, size_t need)
+fill(struct milter_conn *c, size_t need)
 {
 	size_t	 have;
 	ssize_t	 n;
@@ -754,50 +754,77 @@ fill(struct mconn *c, size_t need)
 	return n;
 }
 
-/* Serve one connection until it ends. */
-static void
-serve(struct mconn *c)
+/*
+ * Handle every complete packet of the input (from inoff on); replies
+ * are queued on c->out.  0 when more input is needed (*need: the bytes
+ * wanted from inoff on), -1 when the connection ends.
+ */
+static int
+handle_input(struct milter_conn *c, size_t *need)
 {
-	uint32_t	 plen = 0;
+	uint32_t	 plen;
 	size_t		 avail;
-	char		 cmd;
+	char		 cmd, *data;
 
 	for (;;) {
 		avail = c->in.len - c->inoff;
-		if (avail >= 4) {
-			memcpy(&plen, c->in.p + c->inoff, 4);
-			plen = ntohl(plen);
-			if (plen < 1 || plen > PACKET_MAX) {
-				gh_log(LOG_WARNING, "milter: bad packet "
-				    "length %u from the MTA", plen);
-				break;
-			}
-			if (avail >= 4 + (size_t)plen) {
-				char *data = c->in.p + c->inoff + 5;
-
-				cmd = c->in.p[c->inoff + 4];
-				c->inoff += 4 + (size_t)plen;
-				if (dispatch(c, cmd, data, plen - 1) == -1)
-					break;
-				continue;
-			}
+		*need = 4;
+		if (avail < 4)
+			return 0;
+		memcpy(&plen, c->in.p + c->inoff, 4);
+		plen = ntohl(plen);
+		if (plen < 1 || plen > PACKET_MAX) {
+			gh_log(LOG_WARNING, "milter: bad packet length %u "
+			    "from the MTA", plen);
+			return -1;
 		}
-		/* All complete packets handled: answer, then wait. */
-		if (out_flush(c) == -1)
-			break;
-		if (fill(c, 4 + (avail >= 4 ? (size_t)plen : 0)) <= 0)
-			break;
+		*need = 4 + (size_t)plen;
+		if (avail < *need)
+			return 0;
+		data = c->in.p + c->inoff + 5;
+		cmd = c->in.p[c->inoff + 4];
+		c->inoff += *need;
+		if (dispatch(c, cmd, data, plen - 1) == -1)
+			return -1;
 	}
-	(void)out_flush(c);
+}
+
+/* The end of a connection: pending replies out, then the callbacks
+   libmilter makes when a connection goes (abort, close). */
+static void
+conn_end(struct milter_conn *c)
+{
+	if (c->fd != -1)
+		(void)out_flush(c);
 	if (IN_MAIL(c->state))
 		(void)milter__abort(c->st, c);
 	if (!c->quit)
 		(void)milter__close(c->st, c);
+	c->state = ST_QUIT;
+	c->quit = true;
+}
+
+/* Serve one connection until it ends. */
+static void
+serve(struct milter_conn *c)
+{
+	size_t	 need;
+
+	for (;;) {
+		if (handle_input(c, &need) == -1)
+			break;
+		/* All complete packets handled: answer, then wait. */
+		if (out_flush(c) == -1)
+			break;
+		if (fill(c, need) <= 0)
+			break;
+	}
+	conn_end(c);
 }
 
 /* Free a connection. */
 static void
-conn_free(struct mconn *c)
+conn_free(struct milter_conn *c)
 {
 	int	 i;
 
@@ -807,8 +834,63 @@ conn_free(struct mconn *c)
 	free(c->reply);
 	gh_buf_free(&c->in);
 	gh_buf_free(&c->out);
-	close(c->fd);
+	if (c->fd != -1)
+		close(c->fd);
 	free(c);
+}
+
+/* A new connection on FD (-1: none, for the tests); NULL on ENOMEM. */
+struct milter_conn *
+milter__conn_new(struct milter_state *st, int fd)
+{
+	struct milter_conn	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->st = st;
+	c->fd = fd;
+	gh_buf_init(&c->in, 2 * PACKET_MAX + READ_CHUNK);
+	gh_buf_init(&c->out, 2 * PACKET_MAX);
+	return c;
+}
+
+/* Take input bytes without a socket (see milter_int.h). */
+int
+milter__conn_input(struct milter_conn *c, const void *p, size_t n)
+{
+	size_t	 need;
+
+	if (c->quit)
+		return -1;
+	if (c->inoff > 0) {
+		memmove(c->in.p, c->in.p + c->inoff, c->in.len - c->inoff);
+		c->in.len -= c->inoff;
+		c->inoff = 0;
+	}
+	if (gh_buf_append(&c->in, p, n) == -1 ||
+	    handle_input(c, &need) == -1 || c->out_err) {
+		conn_end(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* The replies queued so far (see milter_int.h). */
+struct gh_buf *
+milter__conn_output(struct milter_conn *c)
+{
+	return &c->out;
+}
+
+/* End and free a connection (see milter_int.h). */
+void
+milter__conn_free(struct milter_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (!c->quit)
+		conn_end(c);
+	conn_free(c);
 }
 
 /*
@@ -822,7 +904,7 @@ conn_free(struct mconn *c)
 static struct {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 cond;
-	struct mconn	*head, *tail;	/* handed over, not yet taken */
+	struct milter_conn	*head, *tail;	/* handed over, not yet taken */
 	int		 nidle, nqueued;
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
 	NULL, NULL, 0, 0 };
@@ -831,7 +913,7 @@ static struct {
 static void *
 conn_thread(void *arg)
 {
-	struct mconn	*c = arg;
+	struct milter_conn	*c = arg;
 
 	for (;;) {
 		serve(c);
@@ -854,7 +936,7 @@ conn_thread(void *arg)
 
 /* Give a connection to an idle thread; false when none is idle. */
 static bool
-hand_over(struct mconn *c)
+hand_over(struct milter_conn *c)
 {
 	bool	 done = false;
 
@@ -881,7 +963,7 @@ accept_thread(void *arg)
 	struct milter_state	*st = arg;
 	struct pollfd		 pf[2];
 	struct timeval		 tv = { READ_TIMEOUT_S, 0 };
-	struct mconn		*c;
+	struct milter_conn		*c;
 	pthread_attr_t		 attr;
 	pthread_t		 tid;
 	char			 x = 'x';
@@ -916,15 +998,11 @@ accept_thread(void *arg)
 		    sizeof(tv));
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
 		    sizeof(tv));
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
+		if ((c = milter__conn_new(st, fd)) == NULL) {
 			close(fd);
 			continue;
 		}
-		c->st = st;
-		c->fd = fd;
 		c->tcp = is_tcp(fd);
-		gh_buf_init(&c->in, 2 * PACKET_MAX + READ_CHUNK);
-		gh_buf_init(&c->out, 2 * PACKET_MAX);
 		if (!hand_over(c) &&
 		    pthread_create(&tid, &attr, conn_thread, c) != 0) {
 			gh_log(LOG_WARNING, "milter: cannot start a thread "

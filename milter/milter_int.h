@@ -91,6 +91,23 @@ int		 milter__engine_start(struct milter_state *, int lfd,
 /* Stop accepting and close the listening socket; open connections go
    on (milter__sessions() counts them). */
 void		 milter__engine_stop(void);
+/*
+ * One MTA connection without its socket (the fuzz target, the tests):
+ * milter__conn_input() takes bytes as read from the MTA, handles every
+ * complete packet in them (a partial one waits for the next call) and
+ * queues the replies on milter__conn_output(), which the caller reads
+ * and resets.  -1 when the connection has ended (QUIT, a protocol
+ * error, an over-long packet): the abort and close callbacks have run
+ * and later input is refused.  milter__conn_free() ends the connection
+ * the same way if it has not ended, and frees it.
+ */
+struct milter_conn;
+struct gh_buf;
+struct milter_conn *milter__conn_new(struct milter_state *, int fd);
+int		 milter__conn_input(struct milter_conn *, const void *,
+		    size_t);
+struct gh_buf	*milter__conn_output(struct milter_conn *);
+void		 milter__conn_free(struct milter_conn *);
 
 /* reply.c: verdicts to libmilter. */
 #define MILTER_TEXT_MAX	400	/* reply text, after escaping */
