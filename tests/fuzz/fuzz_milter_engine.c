@@ -154,7 +154,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cfg == NULL) {
 		struct gh_config_errors errs = { NULL, 0 };
 		char *ov[] = { "authserv_id=mx.test",
-		    "max_message_size=65536", "score.tag=5",
+		    "max_message_size=8192", "score.tag=5",
 		    "score.reject=50", "tag.subject_prefix=[SPAM]" };
 
 		gh_log_set_level(LOG_CRIT);
