@@ -419,6 +419,8 @@ stop(const struct gh_config *cfg)
 	if ((n = milter__sessions(&G)) > 0)
 		gh_log(LOG_WARNING, "milter: %d session(s) still open at "
 		    "exit", n);
+	else
+		milter__engine_quiesce(gh_now_us() + 1000 * 1000);
 }
 
 /* Remove our unix socket if it is still the one we made. */

@@ -47,6 +47,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "filters/log.h"
@@ -906,8 +907,10 @@ static struct {
 	pthread_cond_t	 cond;
 	struct milter_conn	*head, *tail;	/* handed over, not yet taken */
 	int		 nidle, nqueued;
+	int		 busy;		/* threads neither idle nor gone */
+	bool		 stopping;	/* no thread ends any more */
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-	NULL, NULL, 0, 0 };
+	NULL, NULL, 0, 0, 0, false };
 
 /* A connection's thread: serve it, then the next ones handed over. */
 static void *
@@ -919,7 +922,8 @@ conn_thread(void *arg)
 		serve(c);
 		conn_free(c);
 		pthread_mutex_lock(&pool.lock);
-		if (pool.nidle >= IDLE_MAX) {
+		pool.busy--;
+		if (pool.nidle >= IDLE_MAX && !pool.stopping) {
 			pthread_mutex_unlock(&pool.lock);
 			return NULL;
 		}
@@ -930,6 +934,7 @@ conn_thread(void *arg)
 			pool.tail = NULL;
 		pool.nidle--;
 		pool.nqueued--;
+		pool.busy++;
 		pthread_mutex_unlock(&pool.lock);
 	}
 }
@@ -1003,10 +1008,17 @@ accept_thread(void *arg)
 			continue;
 		}
 		c->tcp = is_tcp(fd);
-		if (!hand_over(c) &&
-		    pthread_create(&tid, &attr, conn_thread, c) != 0) {
+		if (hand_over(c))
+			continue;
+		pthread_mutex_lock(&pool.lock);
+		pool.busy++;
+		pthread_mutex_unlock(&pool.lock);
+		if (pthread_create(&tid, &attr, conn_thread, c) != 0) {
 			gh_log(LOG_WARNING, "milter: cannot start a thread "
 			    "for a connection");
+			pthread_mutex_lock(&pool.lock);
+			pool.busy--;
+			pthread_mutex_unlock(&pool.lock);
 			close(fd);
 			free(c);
 		}
@@ -1052,4 +1064,30 @@ milter__engine_stop(void)
 		gh_log(LOG_WARNING, "milter: cannot stop the acceptor");
 	pthread_join(acc.tid, NULL);
 	acc.running = false;
+}
+
+/*
+ * Before exit: let every connection thread reach a resting state --
+ * waiting in the pool, none ending -- for up to DEADLINE (gh_now_us()).
+ * A thread still ending its life while exit() runs races the leak
+ * checker's stop-the-world in sanitizer builds (a hang at exit).
+ */
+void
+milter__engine_quiesce(uint64_t deadline)
+{
+	struct timespec	 ts = { 0, 5 * 1000 * 1000 };
+	int		 busy;
+
+	pthread_mutex_lock(&pool.lock);
+	pool.stopping = true;
+	pthread_mutex_unlock(&pool.lock);
+	for (;;) {
+		pthread_mutex_lock(&pool.lock);
+		busy = pool.busy;
+		pthread_mutex_unlock(&pool.lock);
+		if (busy <= 0 || gh_now_us() >= deadline)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	nanosleep(&ts, NULL);	/* threads that ended just before */
 }

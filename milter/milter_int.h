@@ -91,6 +91,9 @@ int		 milter__engine_start(struct milter_state *, int lfd,
 /* Stop accepting and close the listening socket; open connections go
    on (milter__sessions() counts them). */
 void		 milter__engine_stop(void);
+/* Before exit, once no session is open: wait (until DEADLINE, gh_now_us())
+   for every connection thread to rest in the pool. */
+void		 milter__engine_quiesce(uint64_t deadline);
 /*
  * One MTA connection without its socket (the fuzz target, the tests):
  * milter__conn_input() takes bytes as read from the MTA, handles every
