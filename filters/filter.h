@@ -88,6 +88,16 @@ struct gh_envelope {
 	char			*auth_user;	/* authenticated login */
 	char			*queue_id;
 	bool			 trusted;	/* in trusted_networks */
+	bool			 esmtp;		/* EHLO, not HELO */
+	/*
+	 * The MTA after us will prepend its Received field for this
+	 * client (the proxy: Postfix gets the message after the chain).
+	 * Header rules then see that field, built from this envelope
+	 * (gh_received_for_client), as the topmost one.  Not set by the
+	 * milter (Postfix passes its own Received field to milters) nor
+	 * by `scan`.
+	 */
+	bool			 received_pending;
 };
 
 /* One method result for Authentication-Results (RFC 8601). */

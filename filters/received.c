@@ -32,9 +32,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "filters/filter.h"
 #include "filters/log.h"
 #include "filters/message.h"
 #include "filters/util.h"
@@ -1120,13 +1122,17 @@ gh_relays_envfrom(const struct gh_relays *rs)
 
 /* Build the relays of message M (see received.h). */
 int
-gh_relays_message(struct gh_message *m, const char *const *orig,
-    struct gh_relays *out)
+gh_relays_message(struct gh_message *m, const char *top,
+    const char *const *orig, struct gh_relays *out)
 {
 	struct gh_rcvd_text	 rv[GH_RCVD_MAX], ov[16];
 	size_t			 nh = gh_message_nheaders(m), i, j, n = 0;
 	size_t			 no = 0;
 
+	if (top != NULL) {
+		rv[0].p = top;
+		rv[n++].len = strlen(top);
+	}
 	for (i = 0; i < nh && n < GH_RCVD_MAX; i++) {
 		const struct gh_header	*h = gh_message_header(m, i);
 
@@ -1157,6 +1163,60 @@ gh_relays_message(struct gh_message *m, const char *const *orig,
 		}
 	}
 	return gh_relays_build(rv, n, ov, no, out);
+}
+
+/* Append S's first word, unprintable bytes as '?' (Postfix's printable()). */
+static void
+put_word(char **p, const char *s, size_t max)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0' && i < max; i++) {
+		unsigned char	 c = (unsigned char)s[i];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			break;
+		*(*p)++ = c > 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	**p = '\0';
+}
+
+/* The Received value Postfix writes for E's client (see received.h). */
+char *
+gh_received_for_client(const struct gh_envelope *e, const char *by)
+{
+	const char	*name = e->client_name, *rcpt = NULL;
+	char		 helo[256], nm[256], date[64], *p, *v;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	if (e->client_addr == NULL)
+		return NULL;
+	if (name == NULL || name[0] == '\0')
+		name = "unknown";
+	p = nm;
+	put_word(&p, name, sizeof(nm) - 1);
+	p = helo;
+	put_word(&p, e->helo != NULL && e->helo[0] != '\0' ? e->helo : nm,
+	    sizeof(helo) - 1);
+	if (e->nrcpts == 1 && e->rcpts[0] != NULL &&
+	    strlen(e->rcpts[0]) <= 512)
+		rcpt = e->rcpts[0];
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000 (UTC)",
+	    &tm) == 0)
+		date[0] = '\0';
+	if (asprintf(&v, "from %s (%s [%s%.64s])\n\tby %.255s (Postfix) "
+	    "with %s%s%s%s%s%s\n\t%s", helo, nm,
+	    strchr(e->client_addr, ':') != NULL ? "IPv6:" : "",
+	    e->client_addr, by != NULL && by[0] != '\0' ? by : "localhost",
+	    e->esmtp || e->auth_user != NULL ? "ESMTP" : "SMTP",
+	    e->tls_version != NULL ? "S" : "",
+	    e->auth_user != NULL ? "A" : "",
+	    rcpt != NULL ? "\n\tfor <" : ";", rcpt != NULL ? rcpt : "",
+	    rcpt != NULL ? ">;" : "", date) == -1)
+		return NULL;
+	return v;
 }
 
 /*

@@ -64,13 +64,29 @@ int	 gh_relays_build(const struct gh_rcvd_text *rcvd, size_t n,
 void	 gh_relays_free(struct gh_relays *);
 
 /*
- * The same for a parsed message: its Received fields' decoded values
- * and the last value of each field named in ORIG (originating_ip_
- * headers, NULL-terminated; may be NULL).  -1 on ENOMEM.
+ * The same for a parsed message: TOP (a Received value the next MTA
+ * will prepend, see gh_received_for_client; may be NULL) above its
+ * Received fields' decoded values, and the last value of each field
+ * named in ORIG (originating_ip_headers, NULL-terminated; may be
+ * NULL).  With TOP, relay and Received indices count TOP as the 0th
+ * field.  -1 on ENOMEM.
  */
 struct gh_message;
-int	 gh_relays_message(struct gh_message *m, const char *const *orig,
-	    struct gh_relays *out);
+int	 gh_relays_message(struct gh_message *m, const char *top,
+	    const char *const *orig, struct gh_relays *out);
+
+/*
+ * The Received value (without "Received: ") Postfix's smtpd writes
+ * for envelope E's client when it takes the message after us, host
+ * name BY (myhostname): "from HELO (NAME [ADDR]) by BY (Postfix) with
+ * ESMTP[S][A] [for <RCPT>]; DATE" with no queue id, HELO's first word
+ * with '?' for unprintable bytes (NAME without HELO), NAME "unknown"
+ * without a verified name, ADDR "IPv6:..." for IPv6.  NULL when E has
+ * no client address or on ENOMEM.
+ */
+struct gh_envelope;
+char	*gh_received_for_client(const struct gh_envelope *e,
+	    const char *by);
 void	 gh_relay_clear(struct gh_relay *);
 
 /*

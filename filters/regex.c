@@ -81,6 +81,7 @@ struct regex_txn {
 	size_t			 npseudo;
 	char			*ranges[4];	/* ALL-TRUSTED ... values */
 	char			*envfrom;	/* EnvelopeFrom guessed */
+	char			*top;		/* the next MTA's Received */
 };
 
 /* A MIME part's fields are handed to the engine as they are. */
@@ -297,6 +298,8 @@ free_headers(struct regex_txn *st)
 	}
 	free(st->envfrom);
 	st->envfrom = NULL;
+	free(st->top);
+	st->top = NULL;
 	st->npseudo = 0;
 }
 
@@ -414,6 +417,20 @@ is_relays_name(const char *name, size_t len)
 	return false;
 }
 
+/* Append S without its line ends, as a field's value is unfolded. */
+static int
+append_unfolded(struct gh_buf *b, const char *s)
+{
+	const char	*nl;
+
+	while ((nl = strchr(s, '\n')) != NULL) {
+		if (gh_buf_append(b, s, (size_t)(nl - s)) == -1)
+			return -1;
+		s = nl + 1;
+	}
+	return gh_buf_append(b, s, strlen(s));
+}
+
 /*
  * get_all_hdrs_in_rcvd_index_range(START, END) with both ends
  * included: "Name: value\n" for each field from the START-th
@@ -424,11 +441,24 @@ static char *
 rcvd_range(const struct regex_txn *st, int start, int end, int *err)
 {
 	struct gh_buf	 b;
-	size_t		 i;
+	size_t		 i = 0;
 	int		 cur = -1;
 
 	gh_buf_init(&b, 0);
-	for (i = 0; i < st->nhdrs; i++) {
+	if (st->top != NULL) {
+		/* the next MTA's Received field is the 0th */
+		cur = 0;
+		if (start <= 0 && (gh_buf_append(&b, "Received: ", 10) == -1 ||
+		    append_unfolded(&b, st->top) == -1 ||
+		    gh_buf_append(&b, "\n", 1) == -1)) {
+			gh_buf_free(&b);
+			*err = -1;
+			return NULL;
+		}
+		if (end == 0)
+			i = st->nhdrs;	/* the range ends with it */
+	}
+	for (; i < st->nhdrs; i++) {
 		const struct rules_header	*h = &st->hdrs[i];
 		bool				 in, last = false;
 
@@ -468,8 +498,13 @@ build_metadata(struct regex_inst *ri, struct regex_txn *st,
 	int	 err = 0, lt, li;
 	size_t	 i;
 
-	if (gh_relays_message(t->msg, (const char *const *)ri->orig_ip,
-	    &st->relays) == -1)
+	/* the proxy: Postfix adds the client's Received after us */
+	if (t->env.received_pending && t->env.client_addr != NULL &&
+	    (st->top = gh_received_for_client(&t->env,
+	    t->cfg->hostname)) == NULL)
+		return -1;
+	if (gh_relays_message(t->msg, st->top,
+	    (const char *const *)ri->orig_ip, &st->relays) == -1)
 		return -1;
 	lt = st->relays.last_trusted + 1;
 	li = st->relays.last_internal + 1;

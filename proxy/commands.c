@@ -139,7 +139,7 @@ cmd_helo(struct session *s, const struct smtp_cmd *c)
 		return;
 	}
 	free(h);
-	s->esmtp = c->verb == SMTP_EHLO;
+	s->esmtp = s->txn->env.esmtp = c->verb == SMTP_EHLO;
 	run_stages(s, GH_STAGE_HELO, GH_STAGE_HELO, helo_done);
 }
 

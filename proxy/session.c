@@ -516,6 +516,8 @@ session_preface_done(struct session *s, const struct preface_result *r)
 		return;
 	}
 	preface_free(p);
+	/* Postfix, behind us, writes the Received field for this client */
+	s->txn->env.received_pending = true;
 	s->trusted = s->txn->env.trusted;
 	gh_log_session(LOG_DEBUG, s->id, "connect client=%s port=%s name=%s",
 	    s->addr, s->port, s->name);

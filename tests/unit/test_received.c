@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filters/filter.h"
 #include "filters/message.h"
 #include "filters/received.h"
 
@@ -603,7 +604,7 @@ test_messages(void **state)
 		const char	*want[GH_RELAYS_NSTR];
 
 		m = message(msgs[i].msg);
-		assert_int_equal(gh_relays_message(m, orig_ip, &rs), 0);
+		assert_int_equal(gh_relays_message(m, NULL, orig_ip, &rs), 0);
 		/* without trusted_networks internal is trusted */
 		want[GH_RELAYS_TRUSTED] = want[GH_RELAYS_INTERNAL] =
 		    msgs[i].want[GH_RELAYS_TRUSTED];
@@ -659,6 +660,89 @@ test_caps(void **state)
 	gh_relays_free(&rs);
 }
 
+/*
+ * The proxy's client hop: the Received field Postfix will prepend
+ * after us, built from the envelope, parsed as the topmost field.
+ */
+static void
+test_client_hop(void **state)
+{
+	static const char	 text[] =
+	    "Received: from relay.example.org (relay.example.org "
+	    "[198.51.100.7])\n\tby mail.example.net (Postfix) with ESMTP "
+	    "id 4C3562940D3; Wed, 28 Aug 2002 09:25:10 -0700 (PDT)\n"
+	    "Subject: hop\n\nbody\n";
+	static const char	 ext[] = "[ ip=198.51.100.7 "
+	    "rdns=relay.example.org helo=relay.example.org "
+	    "by=mail.example.net ident= envfrom= intl=0 id=4C3562940D3 "
+	    "auth= msa=0 ]";
+	static const struct {
+		const char	*addr, *name, *helo;
+		bool		 esmtp, tls, auth;
+		const char	*trusted, *untrusted;	/* before ext */
+	} c[] = {
+		{ "192.0.2.10", "mail.example.net", "mail.example.net",
+		    true, false, false, "",
+		    "[ ip=192.0.2.10 rdns=mail.example.net "
+		    "helo=mail.example.net by=gw.example.com ident= "
+		    "envfrom= intl=0 id= auth= msa=0 ] " },
+		/* no verified name: rdns= empty (RDNS_NONE) */
+		{ "192.0.2.10", "unknown", "spam.example", true, true,
+		    false, "",
+		    "[ ip=192.0.2.10 rdns= helo=spam.example "
+		    "by=gw.example.com ident= envfrom= intl=0 id= auth= "
+		    "msa=0 ] " },
+		/* no HELO at all: Postfix names the client by its name */
+		{ "192.0.2.10", NULL, NULL, false, false, false, "",
+		    "[ ip=192.0.2.10 rdns= helo=unknown by=gw.example.com "
+		    "ident= envfrom= intl=0 id= auth= msa=0 ] " },
+		/* authenticated: ESMTPSA, trusted (inferred) */
+		{ "2001:db8::5", "pc.example.com", "pc", true, true, true,
+		    "[ ip=2001:db8::5 rdns=pc.example.com helo=pc "
+		    "by=gw.example.com ident= envfrom= intl=1 id= "
+		    "auth=ESMTPSA msa=0 ]", "" },
+	};
+	struct gh_envelope	 e;
+	struct gh_message	*m;
+	struct gh_relays	 rs;
+	char			*top, *rcpt[] = { "u@example.net" }, want[600];
+	size_t			 i;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_null(gh_received_for_client(&e, "gw.example.com"));
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		e.client_addr = (char *)c[i].addr;
+		e.client_name = (char *)c[i].name;
+		e.helo = (char *)c[i].helo;
+		e.esmtp = c[i].esmtp;
+		e.tls_version = c[i].tls ? "TLSv1.3" : NULL;
+		e.auth_user = c[i].auth ? "joe" : NULL;
+		e.rcpts = rcpt;
+		e.nrcpts = i % 2 ? 1 : 0;
+		assert_non_null(top = gh_received_for_client(&e,
+		    "gw.example.com"));
+		m = message(text);
+		assert_int_equal(gh_relays_message(m, top, NULL, &rs), 0);
+		if (strcmp(rs.str[GH_RELAYS_TRUSTED], c[i].trusted) != 0)
+			fail_msg("%zu: trusted\n got  %s\n want %s\n top %s",
+			    i, rs.str[GH_RELAYS_TRUSTED], c[i].trusted, top);
+		snprintf(want, sizeof(want), "%s%s", c[i].untrusted, ext);
+		if (strcmp(rs.str[GH_RELAYS_UNTRUSTED], want) != 0)
+			fail_msg("%zu: untrusted\n got  %s\n want %s\n top %s",
+			    i, rs.str[GH_RELAYS_UNTRUSTED], want, top);
+		assert_int_equal(rs.last_trusted, c[i].auth ? 0 : -1);
+		gh_relays_free(&rs);
+		/* without it the message's own fields only */
+		assert_int_equal(gh_relays_message(m, NULL, NULL, &rs), 0);
+		assert_string_equal(rs.str[GH_RELAYS_UNTRUSTED], ext);
+		gh_relays_free(&rs);
+		gh_message_free(m);
+		free(top);
+	}
+}
+
 int
 main(void)
 {
@@ -666,6 +750,7 @@ main(void)
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_client_hop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

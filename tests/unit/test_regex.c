@@ -47,6 +47,17 @@ static const char rules_text[] =
     "\\nReturn-Path: <rp\\@example\\.com>\\nSubject: relays\\n\\z/s\n"
     "header   ENVF_RELAY EnvelopeFrom =~ /^bounce\\@example\\.org$/\n"
     "header   ENVF_SMTP  EnvelopeFrom =~ /^smtp\\@example\\.org$/\n"
+    "header   HOP_UNTRUSTED X-Spam-Relays-Untrusted =~ /^\\[ ip=192\\.0\\.2\\.10 "
+    "rdns=mail\\.example\\.net helo=mx\\.example\\.net by=gw\\.example\\.com "
+    "ident= envfrom= intl=0 id= auth= msa=0 \\] \\[ ip=203\\.0\\.113\\.9 /\n"
+    "score    HOP_UNTRUSTED 0.1\n"
+    "header   RDNS_NONE  X-Spam-Relays-Untrusted =~ /^[^\\]]+ rdns= /\n"
+    "score    RDNS_NONE  0.1\n"
+    "header   HOP_ALL    ALL-UNTRUSTED =~ /\\AReceived: from mx\\.example\\.net "
+    "\\(mail\\.example\\.net \\[192\\.0\\.2\\.10\\]\\)\\tby gw\\.example\\.com "
+    "\\(Postfix\\) with ESMTP\\tfor <user\\@example\\.org>;\\t.*"
+    "\\nReceived: from client\\.example\\.org /s\n"
+    "score    HOP_ALL    0.1\n"
     "required_score 4\n";
 
 static int
@@ -362,6 +373,50 @@ test_uri_policy(void **state)
 	unlink(path);
 }
 
+/*
+ * The proxy's client hop: with received_pending, the Received field
+ * Postfix will add for the SMTP client is the topmost relay (and the
+ * 0th field of ALL-*); without it, nothing is added.
+ */
+static void
+test_client_hop(void **state)
+{
+	static const char	 text[] =
+	    "Received: from client.example.org (client.example.org "
+	    "[203.0.113.9])\n\tby mx.example.net (8.12.5/8.12.5) with ESMTP "
+	    "id g75Dwvk13483; Mon, 5 Aug 2002 14:58:50 +0100\n"
+	    "Subject: hop\n\nbody\n";
+	struct gh_chain		*c = chain("hostname=gw.example.com");
+	struct gh_txn		*t;
+	struct gh_message	*m;
+	struct gh_verdict	 v = { 0 };
+	int			 round;
+
+	(void)state;
+	for (round = 0; round < 3; round++) {
+		t = gh_txn_new(c, 10);
+		gh_txn_set_client(t, "192.0.2.10", 2525, round == 1 ?
+		    NULL : "mail.example.net", NULL, 0);
+		t->env.received_pending = round < 2;
+		t->env.esmtp = true;
+		gh_txn_set_helo(t, "mx.example.net");
+		gh_txn_set_mail(t, "s@example.org");
+		gh_txn_add_rcpt(t, "user@example.org");
+		m = msg(text);
+		gh_txn_set_message(t, m);
+		stage(t, GH_STAGE_HEADERS, &v);
+		stage(t, GH_STAGE_EOM, &v);
+		assert_int_equal(has_hit(t, "HOP_UNTRUSTED"), round == 0);
+		assert_int_equal(has_hit(t, "HOP_ALL"), round == 0);
+		assert_int_equal(has_hit(t, "RDNS_NONE"), round == 1);
+		gh_txn_finish(t, &v, NULL);
+		gh_message_free(m);
+		gh_verdict_clear(&v);
+		gh_txn_free(t);
+	}
+	gh_chain_unref(c);
+}
+
 int
 main(void)
 {
@@ -369,6 +424,7 @@ main(void)
 		cmocka_unit_test(test_message_through_rules),
 		cmocka_unit_test(test_mimeheader_parts),
 		cmocka_unit_test(test_relays),
+		cmocka_unit_test(test_client_hop),
 		cmocka_unit_test(test_tempfail_and_thresholds),
 		cmocka_unit_test(test_broken_rules_refused),
 		cmocka_unit_test(test_uri_policy),
