@@ -28,6 +28,17 @@ describe TRAP  a recipient that must be refused at RCPT
 score    TRAP  0.1
 action   TRAP  reject "550 5.1.1 no such user"
 EOF
+# The client hop Postfix adds after us, seen by header rules already
+# (received_pending): loopback is private, so it is trusted.
+cat >"$E/rules/55-hop.rules" <<'EOF'
+header   HOP_TRUSTED X-Spam-Relays-Trusted =~ /^\[ ip=127\.0\.0\.1 rdns=\S* helo=client\.example by=gate\.test ident= envfrom= intl=1 id= auth= msa=0 \]/
+score    HOP_TRUSTED 0.01
+EOF
+# The same hop parsed from the field Postfix really wrote (scan, below).
+cat >"$E/real-hop.rules" <<'EOF'
+header   REAL_HOP X-Spam-Relays-Trusted =~ /^\[ ip=127\.0\.0\.1 rdns=\S* helo=client\.example by=\S+ ident= envfrom= intl=1 id=[0-9A-Za-z]+ auth= msa=0 \]/
+score    REAL_HOP 0.01
+EOF
 e2e_conf "log.level = info"
 # "trap" exists in Postfix: if the rule did not refuse it, it would be
 # delivered there.
@@ -71,6 +82,12 @@ assert_grep '^Authentication-Results: mx\.test;.* spf=pass .*smtp\.mailfrom=alic
 assert_grep '^Authentication-Results: mx\.test;.* dkim=pass .*header\.d=example\.test' "$T/good.hdr"
 assert_grep '^X-Spam-Status: ' "$T/good.hdr"
 ok "SPF pass + good DKIM: delivered, A-R spf=pass dkim=pass, X-Spam-Status"
+assert_grep '^X-Spam-Status: .*HOP_TRUSTED' "$T/good.hdr"
+assert_grep '^Received: from client\.example \(\S+ \[127\.0\.0\.1\]\) by \S+ \(Postfix\) with ESMTP id ' "$T/good.hdr"
+"$GATEHOUSE" -c /dev/null -o "rules=$E/real-hop.rules" scan --offline "$f" \
+    >"$T/real-hop.out" 2>&1 || true
+assert_grep 'REAL_HOP' "$T/real-hop.out"
+ok "client hop: rules saw it before Postfix (HOP_TRUSTED); Postfix's own field parses alike"
 
 # ------------------------------------------------------- DKIM body changed
 sed 's/plain test message/changed test message/; s/<good@e2e>/<changed@e2e>/' \
