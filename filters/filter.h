@@ -93,9 +93,8 @@ struct gh_envelope {
 	 * The MTA after us will prepend its Received field for this
 	 * client (the proxy: Postfix gets the message after the chain).
 	 * Header rules then see that field, built from this envelope
-	 * (gh_received_for_client), as the topmost one.  Not set by the
-	 * milter (Postfix passes its own Received field to milters) nor
-	 * by `scan`.
+	 * (gh_received_for_client), as the topmost one.  Set by the
+	 * proxy only: not by `scan`, not (yet) by the milter.
 	 */
 	bool			 received_pending;
 };

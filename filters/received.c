@@ -1192,7 +1192,8 @@ gh_received_for_client(const struct gh_envelope *e, const char *by)
 
 	if (e->client_addr == NULL)
 		return NULL;
-	if (name == NULL || name[0] == '\0')
+	/* no name, or XCLIENT's [UNAVAILABLE] / [TEMPUNAVAIL] */
+	if (name == NULL || name[0] == '\0' || name[0] == '[')
 		name = "unknown";
 	p = nm;
 	put_word(&p, name, sizeof(nm) - 1);
