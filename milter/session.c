@@ -385,6 +385,12 @@ set_client(struct milter_state *st, void *ctx, struct msess *s,
 	if (gh_txn_set_client(s->txn, a, port, name, salen ? sa : NULL,
 	    salen) == -1)
 		return -1;
+	/* Postfix does not show milters the Received header it will add
+	   for this client: header rules get it synthesised, as in the
+	   proxy (filters/received.c).  Milters are not told HELO from
+	   EHLO; nearly every client says EHLO. */
+	s->txn->env.received_pending = true;
+	s->txn->env.esmtp = true;
 	if (gh_log_enabled(LOG_DEBUG)) {
 		char ea[80], en[300];
 

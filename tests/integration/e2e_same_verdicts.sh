@@ -30,6 +30,11 @@ action   TRAP     reject "550 5.1.1 no such user"
 header   E2E_TAG  Subject =~ /tag me/
 describe E2E_TAG  a subject that tags
 score    E2E_TAG  6
+
+# The hop Postfix adds for the client: synthesised for header rules by
+# both front ends (Postfix shows milters no Received of its own).
+header   E2E_HOP  X-Spam-Relays-Trusted =~ /^\[ ip=127\.0\.0\.1 rdns=\S* helo=client\.example /
+score    E2E_HOP  0.001
 EOF
 e2e_conf "milter_listen = unix:$T/milter.sock" "milter_socket_group = postfix"
 
@@ -146,6 +151,7 @@ chk forged.headers '^Authentication-Results: other\.test; '
 ! grep -q 'bank\.test' "$T/proxy/forged.headers" "$T/milter/forged.headers" ||
 	fail "the forged A-R with our authserv-id was delivered"
 chk tagged.headers '^X-Spam-Flag: YES'
+chk tagged.headers '^X-Spam-Status: .*E2E_HOP'
 chk changed.headers 'dkim=fail'
 chk spffail.replies '^ -> MAIL FROM.* => <\*\* 550 5\.7\.23 '
 chk trap.replies 'RCPT TO:<trap@.* => <\*\* 550 5\.1\.1 no such user'
