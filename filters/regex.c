@@ -58,6 +58,9 @@ struct regex_inst {
 	atomic_int		 idx;
 	/* originating_ip_headers: field names, NULL-terminated */
 	char			*orig_ip[MAX_ORIG_IP + 1];
+	/* Some rule tests X-Spam-Relays-*, ALL-* or EnvelopeFrom: only
+	   then are the Received fields parsed (build_metadata). */
+	bool			 want_meta;
 };
 
 static void	regex_teardown(void *);
@@ -245,6 +248,7 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 		    "interpreter, slower with large rule sets (gatehouse(8))",
 		    ri->diag.interpreted);
 	ri->has_required = rules_required_score(ri->set, &ri->required);
+	ri->want_meta = rules_wants_metadata(ri->set);
 	pthread_mutex_init(&ri->prof_mu, NULL);
 	atomic_init(&ri->idx, -1);
 	if (uri_policy(ri, err, errsz) == -1) {
@@ -618,7 +622,7 @@ fill_input(struct regex_inst *ri, struct regex_txn *st,
 	gh_message_set_uri_policy(m, ri->uri_policy);
 	t0 = ri->prof != NULL ? prof_ns() : 0;
 	if (st->hdrs == NULL && (build_headers(st, m) == -1 ||
-	    build_metadata(ri, st, t) == -1))
+	    (ri->want_meta && build_metadata(ri, st, t) == -1)))
 		return -1;
 	in->pseudo = st->pseudo;
 	in->npseudo = st->npseudo;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eval_int.h"
 
@@ -1043,4 +1044,23 @@ rules_jit_available(void)
 	uint32_t jit = 0;
 
 	return pcre2_config(PCRE2_CONFIG_JIT, &jit) >= 0 && jit != 0;
+}
+
+/* Whether a header request of SET names Received metadata. */
+bool
+rules_wants_metadata(const struct rules_set *set)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < set->nhspecs; i++) {
+		const struct hspec *h = &set->hspecs[i];
+
+		if (h->kind == HK_ENVFROM)
+			return true;
+		if (h->kind == HK_NAME && h->name != NULL &&
+		    (strncasecmp(h->name, "X-Spam-Relays-", 14) == 0 ||
+		    strncasecmp(h->name, "ALL-", 4) == 0))
+			return true;
+	}
+	return false;
 }

@@ -248,6 +248,9 @@ void	 rules_set_unref(struct rules_set *set);
 size_t	 rules_count(const struct rules_set *set);
 /* Whether this PCRE2 has a JIT (it may still be refused at run time). */
 bool	 rules_jit_available(void);
+/* Whether a rule of SET asks for SpamAssassin's Received metadata:
+   X-Spam-Relays-*, ALL-TRUSTED .. ALL-EXTERNAL or EnvelopeFrom. */
+bool	 rules_wants_metadata(const struct rules_set *set);
 const char *rules_name(const struct rules_set *set, uint32_t rule);
 enum rules_type rules_type_of(const struct rules_set *set, uint32_t rule);
 int	 rules_lookup(const struct rules_set *set, const char *name,
