@@ -426,7 +426,8 @@ class Soak:
                     self.violation(f"odd MAIL reply {mc}")
                 k = K_TEMP if mc // 100 == 4 else K_PERM
                 self.finish(m, n, k, S_MAIL, mc, mt, False, 0)
-                return k, mc != 421 and dc != 421
+                # a 421 to any pipelined command ends the session
+                return k, 421 not in (mc, dc, *(c for c, _ in rr))
             # RCPT.  Every command the client sends is valid here, so a
             # 503 (bad sequence) means gatehouse dropped the transaction
             # under the client: a permanent reply for a temporary
