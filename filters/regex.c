@@ -241,7 +241,7 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 		return -1;
 	}
 	if (ri->diag.jit == 0 && ri->diag.interpreted > 0 &&
-	    !(opts.flags & RULES_LOAD_NO_JIT) && rules_jit_available())
+	    rules_jit_available())
 		/* A W^X policy (MemoryDenyWriteExecute=yes) refused the JIT. */
 		gh_log(LOG_WARNING, "rules: PCRE2 JIT refused (W^X policy, "
 		    "e.g. MemoryDenyWriteExecute=yes): %zu regexes run on the "
