@@ -18,9 +18,9 @@
  * syntax and its stale-socket handling); daemon.c hands it here.
  *
  * Threads: a thread per MTA connection (Postfix opens one per SMTP
- * session), kept waiting for the next connection once done (up to
- * IDLE_MAX of them); the acceptor is a thread of its own, stopped
- * through a pipe.
+ * session).  Each thread accepts its connection itself: idle threads
+ * (up to IDLE_MAX) wait in accept(2), where the kernel wakes one of them
+ * per connection; see the pool below.
  *
  * Invariants: a packet is handled only when complete; its length is
  * capped (PACKET_MAX) before anything is allocated for it; every string
@@ -116,7 +116,6 @@ static const struct {
 
 /* One MTA connection: what libmilter's SMFICTX holds. */
 struct milter_conn {
-	struct milter_conn		*next;		/* waiting for a thread */
 	struct milter_state	*st;
 	int			 fd;
 	void			*priv;
@@ -148,15 +147,6 @@ is_tcp(int fd)
 		return false;
 	return ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
 }
-
-/* The acceptor. */
-static struct {
-	pthread_t	 tid;
-	int		 lfd;
-	int		 stop[2];
-	int		 notify;	/* daemon.c's event pipe */
-	bool		 running;
-} acc = { .lfd = -1, .stop = { -1, -1 }, .notify = -1 };
 
 /* The macro slot of a command letter, or -1. */
 static int
@@ -691,6 +681,10 @@ dispatch(struct milter_conn *c, char cmd, char *data, size_t len)
 		return -1;
 	next = cmds[i].next;
 	c->call_abort = IN_MAIL(c->state);
+	/* QUIT ends the connection in any state, as EOF would (rather than
+	   being ignored, and a read() made for the EOF that follows). */
+	if (cmd == 'Q' && !trans_ok(c->state, next))
+		return -1;
 	if (!trans_ok(c->state, next)) {
 		if (c->call_abort)
 			(void)milter__abort(c->st, c);
@@ -895,139 +889,147 @@ milter__conn_free(struct milter_conn *c)
 }
 
 /*
- * Threads that served a connection wait for the next one (up to
- * IDLE_MAX of them): Postfix opens a connection per SMTP session, and
- * creating and ending a thread (clone, stack, malloc arena caches) is
- * a tenth of the milter's CPU per message.
+ * The threads (leader/followers).  Idle threads wait in accept(2) on the
+ * listening socket, which the kernel wakes one at a time, and serve the
+ * connection they took: no acceptor thread to wake and no hand-over, two
+ * context switches and a handful of system calls per connection fewer
+ * than an acceptor feeding a pool (Postfix opens a connection per SMTP
+ * session).  A thread that takes a connection while no other waits in
+ * accept() starts one more first; once done, a thread goes back to
+ * accept() unless IDLE_MAX others wait there already (creating and
+ * ending threads costs a tenth of the milter's CPU per message).
+ * Stopping: shutdown(2) of the listening socket makes every accept()
+ * fail at once (EINVAL, unix and TCP alike).  From then on no thread
+ * ends: they rest, since a thread ending its life while exit() runs
+ * races the leak checker's stop-the-world in sanitizer builds.
  */
 #define IDLE_MAX	32
 
 static struct {
 	pthread_mutex_t	 lock;
-	pthread_cond_t	 cond;
-	struct milter_conn	*head, *tail;	/* handed over, not yet taken */
-	int		 nidle, nqueued;
-	int		 busy;		/* threads neither idle nor gone */
-	bool		 stopping;	/* no thread ends any more */
+	pthread_cond_t	 cond;		/* a thread left accept() */
+	pthread_cond_t	 rest;		/* never signalled */
+	struct milter_state	*st;
+	int		 lfd;
+	int		 notify;	/* daemon.c's event pipe */
+	int		 waiting;	/* threads in accept() */
+	int		 busy;		/* threads neither waiting nor gone */
+	bool		 stopping;	/* no accept(), no thread ends */
+	bool		 running;
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-	NULL, NULL, 0, 0, 0, false };
+	PTHREAD_COND_INITIALIZER, NULL, -1, -1, 0, 0, false, false };
 
-/* A connection's thread: serve it, then the next ones handed over. */
-static void *
-conn_thread(void *arg)
-{
-	struct milter_conn	*c = arg;
+static void	*conn_thread(void *);
 
-	for (;;) {
-		serve(c);
-		conn_free(c);
-		pthread_mutex_lock(&pool.lock);
-		pool.busy--;
-		if (pool.nidle >= IDLE_MAX && !pool.stopping) {
-			pthread_mutex_unlock(&pool.lock);
-			return NULL;
-		}
-		pool.nidle++;
-		while ((c = pool.head) == NULL)
-			pthread_cond_wait(&pool.cond, &pool.lock);
-		if ((pool.head = c->next) == NULL)
-			pool.tail = NULL;
-		pool.nidle--;
-		pool.nqueued--;
-		pool.busy++;
-		pthread_mutex_unlock(&pool.lock);
-	}
-}
-
-/* Give a connection to an idle thread; false when none is idle. */
+/* Start one more thread (pool.lock held); false when it cannot. */
 static bool
-hand_over(struct milter_conn *c)
+spawn(void)
 {
-	bool	 done = false;
-
-	pthread_mutex_lock(&pool.lock);
-	if (pool.nidle > pool.nqueued) {
-		c->next = NULL;
-		if (pool.tail)
-			pool.tail->next = c;
-		else
-			pool.head = c;
-		pool.tail = c;
-		pool.nqueued++;
-		pthread_cond_signal(&pool.cond);
-		done = true;
-	}
-	pthread_mutex_unlock(&pool.lock);
-	return done;
-}
-
-/* The acceptor's thread: accept until told to stop. */
-static void *
-accept_thread(void *arg)
-{
-	struct milter_state	*st = arg;
-	struct pollfd		 pf[2];
-	struct timeval		 tv = { READ_TIMEOUT_S, 0 };
-	struct milter_conn		*c;
-	pthread_attr_t		 attr;
-	pthread_t		 tid;
-	char			 x = 'x';
-	int			 fd;
+	pthread_attr_t	 attr;
+	pthread_t	 tid;
+	int		 r;
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pf[0].fd = acc.lfd;
-	pf[0].events = POLLIN;
-	pf[1].fd = acc.stop[0];
-	pf[1].events = POLLIN;
-	for (;;) {
-		if (poll(pf, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			x = 'X';
-			break;
-		}
-		if (pf[1].revents) {
-			x = 0;		/* told to: the main thread knows */
-			break;
-		}
-		if ((fd = accept4(acc.lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM)
-				usleep(100 * 1000);	/* a pause */
-			continue;
-		}
-		/* libmilter's timeout, for reads and for writes to an MTA
-		   that stopped reading. */
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-		    sizeof(tv));
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
-		    sizeof(tv));
-		if ((c = milter__conn_new(st, fd)) == NULL) {
-			close(fd);
-			continue;
-		}
-		c->tcp = is_tcp(fd);
-		if (hand_over(c))
-			continue;
-		pthread_mutex_lock(&pool.lock);
-		pool.busy++;
-		pthread_mutex_unlock(&pool.lock);
-		if (pthread_create(&tid, &attr, conn_thread, c) != 0) {
-			gh_log(LOG_WARNING, "milter: cannot start a thread "
-			    "for a connection");
-			pthread_mutex_lock(&pool.lock);
-			pool.busy--;
-			pthread_mutex_unlock(&pool.lock);
-			close(fd);
-			free(c);
-		}
-	}
+	pool.busy++;
+	if ((r = pthread_create(&tid, &attr, conn_thread, NULL)) != 0)
+		pool.busy--;
 	pthread_attr_destroy(&attr);
-	close(acc.lfd);
-	acc.lfd = -1;
-	if (x && acc.notify != -1 && write(acc.notify, &x, 1) != 1)
-		gh_log(LOG_WARNING, "milter: cannot notify the main thread");
+	return r == 0;
+}
+
+/* Serve the connection on FD, accepted just now. */
+static void
+serve_fd(int fd)
+{
+	struct timeval		 tv = { READ_TIMEOUT_S, 0 };
+	struct milter_conn	*c;
+
+	/* libmilter's timeout, for reads and for writes to an MTA that
+	   stopped reading. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if ((c = milter__conn_new(pool.st, fd)) == NULL) {
+		gh_log(LOG_WARNING, "milter: out of memory for a connection");
+		close(fd);
+		return;
+	}
+	c->tcp = is_tcp(fd);
+	serve(c);
+	conn_free(c);
+}
+
+/*
+ * Whether accept() failing with ERR is for the moment only (a pause
+ * first for the ones about resources); false: accepting failed for
+ * good.
+ */
+static bool
+accept_again(int err)
+{
+	switch (err) {
+	case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+		usleep(100 * 1000);
+		return true;
+	case EINTR: case ECONNABORTED: case EAGAIN: case EPROTO:
+	case EPERM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A thread of the pool: accept a connection, serve it, again. */
+static void *
+conn_thread(void *arg)
+{
+	char	 x = 'X';
+	int	 fd, err;
+
+	(void)arg;
+	pthread_mutex_lock(&pool.lock);
+	for (;;) {
+		pool.busy--;
+		if (pool.stopping)
+			break;
+		if (pool.waiting >= IDLE_MAX) {
+			pthread_mutex_unlock(&pool.lock);
+			return NULL;
+		}
+		pool.waiting++;
+		pthread_mutex_unlock(&pool.lock);
+		fd = accept4(pool.lfd, NULL, NULL, SOCK_CLOEXEC);
+		err = errno;
+		pthread_mutex_lock(&pool.lock);
+		pool.waiting--;
+		pool.busy++;
+		if (fd == -1) {
+			if (pool.stopping || !accept_again(err)) {
+				if (!pool.stopping) {
+					gh_log(LOG_ERR, "milter: accept: %s",
+					    strerror(err));
+					pool.stopping = true;
+					if (write(pool.notify, &x, 1) != 1)
+						gh_log(LOG_WARNING, "milter: "
+						    "cannot notify the main "
+						    "thread");
+				}
+				pool.busy--;
+				break;
+			}
+			continue;
+		}
+		if (pool.waiting == 0 && !spawn())
+			gh_log(LOG_WARNING, "milter: cannot start a thread; "
+			    "connections wait until one is free");
+		pthread_mutex_unlock(&pool.lock);
+		serve_fd(fd);
+		pthread_mutex_lock(&pool.lock);
+	}
+	/* Stopping: rest, and let milter__engine_stop() know. */
+	pthread_cond_broadcast(&pool.cond);
+	for (;;)
+		pthread_cond_wait(&pool.rest, &pool.lock);
 	return NULL;
 }
 
@@ -1035,20 +1037,24 @@ accept_thread(void *arg)
 int
 milter__engine_start(struct milter_state *st, int lfd, int notify)
 {
-	int	 r;
+	int	 fl;
 
-	/* A client gone between poll() and accept() must not block the
-	   acceptor (and a stop with it). */
-	if (pipe2(acc.stop, O_CLOEXEC) == -1 ||
-	    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK) == -1)
+	/* The threads wait in accept() itself. */
+	if ((fl = fcntl(lfd, F_GETFL)) == -1 ||
+	    fcntl(lfd, F_SETFL, fl & ~O_NONBLOCK) == -1)
 		return -1;
-	acc.lfd = lfd;
-	acc.notify = notify;
-	if ((r = pthread_create(&acc.tid, NULL, accept_thread, st)) != 0) {
-		errno = r;
+	pthread_mutex_lock(&pool.lock);
+	pool.st = st;
+	pool.lfd = lfd;
+	pool.notify = notify;
+	pool.stopping = false;
+	if (!spawn()) {
+		pthread_mutex_unlock(&pool.lock);
+		errno = EAGAIN;
 		return -1;
 	}
-	acc.running = true;
+	pool.running = true;
+	pthread_mutex_unlock(&pool.lock);
 	return 0;
 }
 
@@ -1056,21 +1062,35 @@ milter__engine_start(struct milter_state *st, int lfd, int notify)
 void
 milter__engine_stop(void)
 {
-	char	 c = 's';
+	struct timespec	 ts;
 
-	if (!acc.running)
+	pthread_mutex_lock(&pool.lock);
+	if (!pool.running) {
+		pthread_mutex_unlock(&pool.lock);
 		return;
-	if (write(acc.stop[1], &c, 1) != 1)
-		gh_log(LOG_WARNING, "milter: cannot stop the acceptor");
-	pthread_join(acc.tid, NULL);
-	acc.running = false;
+	}
+	pool.stopping = true;
+	(void)shutdown(pool.lfd, SHUT_RDWR);
+	/* Every thread out of accept() before the descriptor goes. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 2;
+	while (pool.waiting > 0)
+		if (pthread_cond_timedwait(&pool.cond, &pool.lock, &ts) ==
+		    ETIMEDOUT)
+			break;
+	if (pool.waiting == 0)
+		close(pool.lfd);
+	else
+		gh_log(LOG_WARNING, "milter: %d thread(s) still in accept()",
+		    pool.waiting);
+	pool.lfd = -1;
+	pool.running = false;
+	pthread_mutex_unlock(&pool.lock);
 }
 
 /*
- * Before exit: let every connection thread reach a resting state --
- * waiting in the pool, none ending -- for up to DEADLINE (gh_now_us()).
- * A thread still ending its life while exit() runs races the leak
- * checker's stop-the-world in sanitizer builds (a hang at exit).
+ * Before exit: let every connection thread reach a resting state
+ * (see the pool above) for up to DEADLINE (gh_now_us()).
  */
 void
 milter__engine_quiesce(uint64_t deadline)

@@ -306,6 +306,36 @@ def close_everywhere():
         normal()
 
 
+def quit_ends_connection():
+    """QUIT ends the connection in any state: the milter closes its end
+    at once, as Postfix expects after its ABORT, ABORT, QUIT following
+    end of message (once, the QUIT was ignored there and the milter
+    waited for the MTA to close first)."""
+    for after in ("eom", "negotiation", "abort"):
+        c = Conn()
+        c.negotiate()
+        if after == "eom":
+            c.connect()
+            c.expect_continue(b"C")
+            full_message(c)
+            c.send(b"A")
+            c.send(b"A")
+        elif after == "abort":
+            c.connect()
+            c.expect_continue(b"C")
+            c.send(b"A")
+        c.send(b"Q")
+        try:
+            c._read(1, TIMEOUT)
+            raise AssertionError("data after QUIT (%s)" % after)
+        except EOFError:
+            pass
+        except NoReply:
+            raise AssertionError("connection still open %gs after QUIT "
+                                 "(%s)" % (TIMEOUT, after))
+        c.close()
+
+
 def garbage():
     for junk in (b"\x00\x00\x00\x01Z", b"\x7f\xff\xff\xffO",
                  b"\x00\x00\x00\x00", b"\x00\x00\x00\x05O\x00\x00"):
@@ -344,7 +374,7 @@ SCENARIOS = [normal, mail_without_connect, helo_without_connect,
              old_mta_without_connect,
              body_without_headers, eom_without_headers_or_body,
              eom_without_mail, connect_twice_and_quit_nc, header_after_eoh,
-             abort_everywhere, close_everywhere, garbage,
+             abort_everywhere, close_everywhere, quit_ends_connection, garbage,
              without_leadspc_or_nr]
 
 failed = 0
