@@ -751,36 +751,7 @@ PF_DIR=$T/postfix
 PF_PORT=
 PF_PID=
 
-# Print the standard master.cf, smtpd on 127.0.0.1:PORT, no chroot.
-_gh_pf_master_cf() {
-	cat <<EOF
-127.0.0.1:$1 inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
-}
+. "$GH_SRC/tests/lib/postfix_conf.sh"
 
 # Start a private Postfix instance (see the header for OPTIONS).
 start_postfix() {
@@ -806,52 +777,15 @@ start_postfix() {
 		esac
 	done
 	PF_PORT=$(free_port)
-	mkdir -p "$PF_DIR" "$T/mail"
-	# Queue and data directories as postfix-files wants them, made here:
-	# post-install takes 2-3 s to create them itself.
-	mkdir -m 755 "$T/pfspool" "$T/pfspool/pid"
-	for u in active bounce corrupt defer deferred flush hold incoming \
-	    private saved trace; do
-		mkdir -m 700 "$T/pfspool/$u"
-		chown postfix:root "$T/pfspool/$u"
-	done
-	mkdir -m 730 "$T/pfspool/maildrop"
-	mkdir -m 710 "$T/pfspool/public"
-	chown postfix:postdrop "$T/pfspool/maildrop" "$T/pfspool/public"
-	mkdir -m 700 "$T/pfdata"
-	chown postfix "$T/pfdata"
-	chown nobody:nogroup "$T/mail"
-	cat >"$PF_DIR/main.cf" <<EOF
-# private Postfix instance of test $GH_TEST_NAME (tests/lib/harness.sh)
-compatibility_level = 3.6
-config_directory = $PF_DIR
-queue_directory = $T/pfspool
-data_directory = $T/pfdata
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.backend.test
-mydomain = backend.test
-myorigin = backend.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-smtp_dns_support_level = disabled
-smtpd_peername_lookup = no
-maillog_file = $T/maillog
-maillog_file_prefixes = $T
-alias_maps =
-alias_database =
-biff = no
-smtpd_authorized_xclient_hosts = 127.0.0.0/8
-virtual_mailbox_domains = backend.test
-virtual_mailbox_base = $T/mail
-virtual_mailbox_maps = texthash:$PF_DIR/mailboxes
-virtual_uid_maps = static:$(id -u nobody)
-virtual_gid_maps = static:$(id -g nobody)
-relayhost = $relay
-EOF
+	mkdir -p "$PF_DIR"
+	pf_make_dirs "$T/pfspool" "$T/pfdata" "$T/mail"
+	{
+		echo "# private Postfix instance of test $GH_TEST_NAME" \
+		    "(tests/lib/harness.sh)"
+		pf_main_cf "$PF_DIR" "$T/pfspool" "$T/pfdata" "$T/mail" \
+		    "$T/maillog"
+		echo "relayhost = $relay"
+	} >"$PF_DIR/main.cf"
 	if [[ -n $milter ]]; then
 		printf '%s\n' "smtpd_milters = $milter" \
 		    "milter_default_action = tempfail" >>"$PF_DIR/main.cf"
@@ -863,7 +797,7 @@ EOF
 		[[ -z $catchall ]] || printf '@backend.test catchall/\n'
 	} >"$PF_DIR/mailboxes"
 	{
-		_gh_pf_master_cf "$PF_PORT"
+		pf_master_cf "$PF_PORT"
 		((${#master[@]} == 0)) || printf '%s\n' "${master[@]}"
 	} >"$PF_DIR/master.cf"
 	for u in "${sets[@]}"; do
