@@ -944,20 +944,23 @@ test_noreply(void **state)
 	assert_int_equal(mail(f, "<a@example.org>"), SMFIS_NOREPLY);
 	assert_int_equal(milter__eom(&f->st, &f->ctx), SMFIS_REJECT);
 
-	/* Over TCP: no "no reply" step at all (Nagle on the MTA's side). */
+	/* Over TCP: the same "no reply" steps as on a unix socket (the
+	   engine acknowledges each read at once, TCP_QUICKACK, so the
+	   MTA's Nagle does not hold them for our delayed ACK). */
 	{
 		struct fctx other;
-		unsigned long a2, p2;
+		unsigned long a2, p2, nr;
 
+		nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL |
+		    SMFIP_NR_RCPT | SMFIP_NR_EOH | SMFIP_NR_HDR |
+		    SMFIP_NR_BODY;
 		memset(&other, 0, sizeof(other));
 		f->st.tcp = true;
 		assert_int_equal(milter__negotiate(&f->st, &other,
 		    SMFI_CURR_ACTS, SMFI_CURR_PROT, &a2, &p2), SMFIS_CONTINUE);
-		assert_int_equal(p2 & (SMFIP_NR_CONN | SMFIP_NR_HELO |
-		    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_EOH |
-		    SMFIP_NR_HDR | SMFIP_NR_BODY), 0);
+		assert_int_equal(p2 & nr, nr);
 		assert_int_equal(milter__connect(&f->st, &other, "h", NULL),
-		    SMFIS_CONTINUE);
+		    SMFIS_NOREPLY);
 		milter__close(&f->st, &other);
 		f->st.tcp = false;
 	}
