@@ -36,11 +36,15 @@
  * ASCII mode: for texts of bytes below 0x80 only, a piece that needs a
  * byte >= 0x80 never matches (an exact set without strings): it drops
  * out of alternations and makes a sequence never match.  A pattern
- * that never matches such a text gets the empty set.
+ * that never matches such a text gets the empty set.  Plain mode
+ * (RULES_LIT_PLAIN) is ASCII mode for texts without '&' as well: the
+ * "&#..;" alternatives of SpamAssassin's obfuscation tags drop out
+ * too, and a tag is left with a class of a few letters and digits.
  *
  * Invariant (tests/unit/test_rules_literals.c checks it on tricky and
  * generated patterns against PCRE2): every text the pattern matches
- * holds one of the strings (ASCII mode: every ASCII text).
+ * holds one of the strings (ASCII mode: every ASCII text; plain mode:
+ * every ASCII text without '&').
  *
  * Failure: returns "no usable set" (the rule then always runs); memory
  * errors do the same.
@@ -73,6 +77,7 @@ struct lparse {
 	bool		 x;		/* extended syntax */
 	bool		 icase;		/* fold case */
 	bool		 ascii;		/* texts of bytes < 0x80 only */
+	bool		 noamp;		/* ... and without '&' */
 	bool		 oom;
 	int		 depth;
 };
@@ -254,6 +259,8 @@ set_bytes(struct lparse *lp, struct linfo *li, const uint8_t *bits)
 	}
 	if (lp->ascii)
 		memset(folded + 16, 0, 16);	/* no byte >= 0x80 */
+	if (lp->noamp)
+		folded['&' >> 3] &= (uint8_t)~(1 << ('&' & 7));
 	for (c = 0; c < 256; c++)
 		n += (folded[c >> 3] >> (c & 7)) & 1;
 	linfo_free(li);
@@ -988,35 +995,26 @@ unquote(const char *pat)
 }
 
 /*
- * The required literals of PATTERN (as written in the rule; translated
- * here) with modifiers MODS: on success (0) *OUT holds strings of at
- * least MINLEN bytes, one of which every match contains, and *CASELESS
- * whether to look for them caselessly.  -1: no such set (the rule must
- * always run).  Free with rules__lits_free().
+ * The required literals of the translated, unquoted pattern TR with
+ * modifiers MODS (ICASE: caseless whatever MODS say) for the texts of
+ * MODE; see rules__required_literals().
  */
-int
-rules__required_literals(const char *pattern, const char *mods,
-    size_t minlen, bool ascii, struct rules_lits *out, bool *caseless)
+static int
+required(const char *tr, const char *mods, bool icase, size_t minlen,
+    int mode, struct rules_lits *out, bool *caseless)
 {
 	struct lparse lp = { 0 };
 	struct linfo li = { 0 };
 	const struct lset *r;
 	struct lset res = { 0 };
-	char *tr;
 	const char *q;
 
-	memset(out, 0, sizeof(*out));
-	if ((q = rules__regex_translate(pattern)) == NULL)
-		return -1;
-	tr = unquote(q);
-	free((char *)q);
-	if (tr == NULL)
-		return -1;
 	lp.p = tr;
 	lp.end = tr + strlen(tr);
 	lp.x = strchr(mods, 'x') != NULL;
-	lp.icase = strchr(mods, 'i') != NULL;
-	lp.ascii = ascii;
+	lp.icase = icase || strchr(mods, 'i') != NULL;
+	lp.ascii = mode == RULES_LIT_ASCII || mode == RULES_LIT_PLAIN;
+	lp.noamp = mode == RULES_LIT_PLAIN;
 	/*
 	 * Inline options anywhere: (?i) applies to the whole (that only
 	 * widens the set); an x turned on or off for a part, or reset by
@@ -1028,18 +1026,14 @@ rules__required_literals(const char *pattern, const char *mods,
 		    f++) {
 			if (*f == 'i')
 				lp.icase = true;
-			if (*f == 'x' || (*f == '^' && lp.x)) {
-				free(tr);
+			if (*f == 'x' || (*f == '^' && lp.x))
 				return -1;
-			}
 		}
 	}
 	if (!parse_alt(&lp, &li) || lp.oom || lp.p != lp.end) {
 		linfo_free(&li);
-		free(tr);
 		return -1;
 	}
-	free(tr);
 	if (is_never(&li)) {
 		/* no match at all (ASCII mode): the empty set */
 		linfo_free(&li);
@@ -1057,6 +1051,182 @@ rules__required_literals(const char *pattern, const char *mods,
 	out->n = res.n;
 	*caseless = lp.icase;
 	return 0;
+}
+
+/* PATTERN translated and unquoted, malloc'ed; NULL on failure. */
+static char *
+prepare(const char *pattern)
+{
+	char *q, *tr;
+
+	if ((q = rules__regex_translate(pattern)) == NULL)
+		return NULL;
+	tr = unquote(q);
+	free(q);
+	return tr;
+}
+
+/*
+ * The required literals of PATTERN (as written in the rule; translated
+ * here) with modifiers MODS, for the texts of MODE (RULES_LIT_ANY,
+ * _ASCII, _PLAIN): on success (0) *OUT holds strings of at least MINLEN
+ * bytes, one of which every match contains, and *CASELESS whether to
+ * look for them caselessly.  -1: no such set (the rule must always
+ * run).  Free with rules__lits_free().
+ */
+int
+rules__required_literals(const char *pattern, const char *mods,
+    size_t minlen, int mode, struct rules_lits *out, bool *caseless)
+{
+	char *tr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((tr = prepare(pattern)) == NULL)
+		return -1;
+	rc = required(tr, mods, false, minlen, mode, out, caseless);
+	free(tr);
+	return rc;
+}
+
+/*
+ * The end of the group that starts at P (its '('), within END: just
+ * past its ')'; NULL if unbalanced.
+ */
+static const char *
+group_end(const char *p, const char *end)
+{
+	int depth = 0;
+	bool in_class = false;
+
+	for (; p < end; p++) {
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (in_class) {
+			if (*p == ']')
+				in_class = false;
+			continue;
+		}
+		if (*p == '[') {
+			in_class = true;
+			if (p + 1 < end && p[1] == '^')
+				p++;
+			if (p + 1 < end && p[1] == ']')
+				p++;
+		} else if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth == 0)
+			return p + 1;
+	}
+	return NULL;
+}
+
+/*
+ * The minimum of the counted quantifier at P ("{m}", "{m,}", "{m,n}"),
+ * 0 if there is none.
+ */
+static unsigned long
+count_min(const char *p, const char *end)
+{
+	unsigned long m = 0;
+	const char *q;
+
+	if (p >= end || *p != '{' || p + 1 >= end || p[1] < '0' || p[1] > '9')
+		return 0;
+	for (q = p + 1; q < end && *q >= '0' && *q <= '9'; q++)
+		if ((m = m * 10 + (unsigned long)(*q - '0')) > 1000000)
+			return 0;
+	if (q < end && *q == ',')
+		for (q++; q < end && *q >= '0' && *q <= '9'; q++)
+			;
+	return q < end && *q == '}' ? m : 0;
+}
+
+/*
+ * Repeated literals: when PATTERN is, at its top level, a sequence (no
+ * '|' there) holding a group repeated at least twice, "A(?:X){m,n}B"
+ * with m >= 2, every match holds m matches of X side by side, each
+ * holding one of X's required literals: so m occurrences of them that
+ * end at m different offsets.  On success (0) *OUT and *CASELESS are
+ * X's set for MODE (as rules__required_literals()) and *COUNT is m
+ * (at most 255, which only asks for less); -1 otherwise.  The
+ * caselessness of inline options anywhere in PATTERN carries over.
+ */
+int
+rules__required_repeat(const char *pattern, const char *mods,
+    size_t minlen, int mode, struct rules_lits *out, bool *caseless,
+    unsigned *count)
+{
+	char *tr, *sub;
+	const char *p, *end, *ge, *best = NULL, *best_end = NULL;
+	unsigned long m, best_m = 1;
+	bool in_class = false, icase = false;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((tr = prepare(pattern)) == NULL)
+		return -1;
+	end = tr + strlen(tr);
+	for (p = tr; p < end; p++) {
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (in_class) {
+			if (*p == ']')
+				in_class = false;
+			continue;
+		}
+		if (*p == '[') {
+			in_class = true;
+			if (p + 1 < end && p[1] == '^')
+				p++;
+			if (p + 1 < end && p[1] == ']')
+				p++;
+		} else if (*p == '|')
+			goto out;		/* top-level alternation */
+		else if (*p == '(') {
+			if ((ge = group_end(p, end)) == NULL)
+				goto out;
+			/* "(?:" or capturing; not lookarounds, options... */
+			if ((p[1] != '?' || p[2] == ':') && p[1] != '*' &&
+			    (m = count_min(ge, end)) > best_m) {
+				best = p;
+				best_end = ge;
+				best_m = m;
+			}
+			p = ge - 1;
+		}
+	}
+	if (best == NULL)
+		goto out;
+	for (p = tr; (p = strstr(p, "(?")) != NULL; p += 2) {
+		const char *f = p + 2;
+
+		for (; *f != '\0' && strchr("imnsxpaludo^-", *f) != NULL; f++)
+			if (*f == 'i')
+				icase = true;
+	}
+	/* X alone, as a non-capturing group */
+	if ((sub = malloc((size_t)(best_end - best) + 3)) == NULL)
+		goto out;
+	p = best[1] == '?' ? best + 3 : best + 1;
+	memcpy(sub, "(?:", 3);
+	memcpy(sub + 3, p, (size_t)(best_end - p));
+	sub[3 + (best_end - p)] = '\0';
+	rc = required(sub, mods, icase, minlen, mode, out, caseless);
+	free(sub);
+	if (rc == 0 && out->n == 0)
+		rc = -1;	/* never matches: the plain set says so */
+	if (rc == 0)
+		*count = best_m > 255 ? 255 : (unsigned)best_m;
+	else
+		rules__lits_free(out);
+out:
+	free(tr);
+	return rc;
 }
 
 /* Free a literal set. */
