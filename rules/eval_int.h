@@ -107,6 +107,8 @@ struct rules_txn {
 	uint32_t		*pf_cnt;
 	unsigned long long	*pf_cend;	/* end of the last one */
 	uint32_t		 pf_tstamp;
+	char			*pf_skel;	/* a plain text's skeleton */
+	size_t			 pf_skelcap;
 };
 
 /* True if the LEN bytes at S are all below 0x80. */

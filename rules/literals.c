@@ -59,6 +59,7 @@
 #define LIT_LEN_MAX	64	/* bytes in one string */
 #define LIT_CLASS_MAX	8	/* bytes of a class kept as an exact set */
 #define LIT_DEPTH	64	/* group nesting */
+#define LIT_POW_MAX	4	/* X{m,n} with n up to this: exact powers */
 
 /* A set of byte strings (the type the callers get). */
 #define lset	rules_lits
@@ -78,6 +79,7 @@ struct lparse {
 	bool		 icase;		/* fold case */
 	bool		 ascii;		/* texts of bytes < 0x80 only */
 	bool		 noamp;		/* ... and without '&' */
+	bool		 skel;		/* of skeletons (RULES_LIT_SKEL) */
 	bool		 oom;
 	int		 depth;
 };
@@ -239,6 +241,54 @@ partner(int c)
 	return -1;
 }
 
+/* True if byte C is kept in a skeleton: an ASCII letter or digit. */
+static bool
+skel_keeps(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/*
+ * Skeleton mode: make LI the skeletons of the bytes in FOLDED (256
+ * bits): the letters and digits among them, and the empty string if
+ * any other byte is there (a skeleton leaves it out).
+ */
+static bool
+skel_bytes(struct lparse *lp, struct linfo *li, const uint8_t *folded)
+{
+	int c, n = 0;
+	bool other = false;
+	char b;
+
+	(void)lp;
+	for (c = 0; c < 256; c++) {
+		if (!(folded[c >> 3] & (1 << (c & 7))))
+			continue;
+		if (skel_keeps(c))
+			n++;
+		else
+			other = true;
+	}
+	linfo_free(li);
+	if (n == 0 && !other) {
+		li->exact_ok = true;	/* never matches */
+		return true;
+	}
+	if (n > LIT_CLASS_MAX)
+		return true;		/* nothing useful */
+	li->exact_ok = true;
+	if (other && !lset_add(&li->exact, "", 0))
+		return false;
+	for (c = 0; c < 256; c++)
+		if ((folded[c >> 3] & (1 << (c & 7))) && skel_keeps(c)) {
+			b = (char)c;
+			if (!lset_add(&li->exact, &b, 1))
+				return false;
+		}
+	return true;
+}
+
 /* Make LI the exact set of the bytes in BITS (256 bits). */
 static bool
 set_bytes(struct lparse *lp, struct linfo *li, const uint8_t *bits)
@@ -261,6 +311,8 @@ set_bytes(struct lparse *lp, struct linfo *li, const uint8_t *bits)
 		memset(folded + 16, 0, 16);	/* no byte >= 0x80 */
 	if (lp->noamp)
 		folded['&' >> 3] &= (uint8_t)~(1 << ('&' & 7));
+	if (lp->skel)
+		return skel_bytes(lp, li, folded);
 	for (c = 0; c < 256; c++)
 		n += (folded[c >> 3] >> (c & 7)) & 1;
 	linfo_free(li);
@@ -690,6 +742,47 @@ product(const struct lset *a, const struct lset *b, struct lset *out,
 	return true;
 }
 
+/*
+ * Make LI's exact set the union of its K-th powers for MIN <= K <= MAX
+ * (a bounded repeat of a small set: "[xX]{1,2}" -> {x, X, xx, xX, Xx,
+ * XX}); false, LI unchanged, when that grows too large.
+ */
+static bool
+exact_powers(struct lparse *lp, struct linfo *li, unsigned long min,
+    long max)
+{
+	struct lset acc = { 0 }, out = { 0 };
+	size_t j;
+	long k;
+	bool ok = lset_add(&acc, "", 0);
+
+	for (k = 0; ok && k <= max; k++) {
+		if ((unsigned long)k >= min) {
+			if (out.n + acc.n > LIT_EXACT_MAX)
+				ok = false;
+			for (j = 0; ok && j < acc.n; j++)
+				ok = lset_add(&out, acc.v[j].s, acc.v[j].len);
+		}
+		if (ok && k < max) {
+			struct lset next = { 0 };
+
+			ok = product(&acc, &li->exact, &next, &lp->oom);
+			lset_free(&acc);
+			acc = next;
+		}
+	}
+	lset_free(&acc);
+	if (!ok) {
+		lset_free(&out);
+		return false;
+	}
+	lset_free(&li->exact);
+	li->exact = out;
+	lset_free(&li->req);
+	li->req_ok = false;
+	return true;
+}
+
 /* Apply quantifier {MIN,MAX} (MAX -1: unbounded) to LI. */
 static bool
 quantify(struct lparse *lp, struct linfo *li, unsigned long min, long max)
@@ -700,6 +793,11 @@ quantify(struct lparse *lp, struct linfo *li, unsigned long min, long max)
 
 	if (is_never(li))		/* never, or the empty string */
 		return min == 0 ? set_empty(li) : true;
+	if (li->exact_ok && li->exact.n == 1 && li->exact.v[0].len == 0)
+		return true;		/* only "": so are its repeats */
+	if (li->exact_ok && max > (long)min && max <= LIT_POW_MAX &&
+	    exact_powers(lp, li, min, max))
+		return !lp->oom;
 	if (min == 0) {
 		/* x? keeps an exact set (with ""); otherwise nothing */
 		if (max == 1 && li->exact_ok && li->exact.n < LIT_EXACT_MAX) {
@@ -1013,8 +1111,9 @@ required(const char *tr, const char *mods, bool icase, size_t minlen,
 	lp.end = tr + strlen(tr);
 	lp.x = strchr(mods, 'x') != NULL;
 	lp.icase = icase || strchr(mods, 'i') != NULL;
-	lp.ascii = mode == RULES_LIT_ASCII || mode == RULES_LIT_PLAIN;
-	lp.noamp = mode == RULES_LIT_PLAIN;
+	lp.ascii = mode != RULES_LIT_ANY;
+	lp.noamp = mode == RULES_LIT_PLAIN || mode == RULES_LIT_SKEL;
+	lp.skel = mode == RULES_LIT_SKEL;
 	/*
 	 * Inline options anywhere: (?i) applies to the whole (that only
 	 * widens the set); an x turned on or off for a part, or reset by

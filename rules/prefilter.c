@@ -38,7 +38,8 @@
 #define PF_ANY		0	/* database for any text */
 #define PF_ASCII	1	/* database for texts of bytes < 0x80 */
 #define PF_PLAIN	2	/* database for plain texts (text_kind()) */
-#define PF_KINDS	3
+#define PF_SKEL		3	/* database for their skeletons */
+#define PF_KINDS	4
 
 /* The types with a prefilter: texts matched rule by rule at EOM. */
 static const enum rules_type pf_types[] = {
@@ -55,6 +56,7 @@ rules__prefilter_free(struct rules_set *set)
 		for (k = 0; k < PF_KINDS; k++) {
 			hs_free_database(set->pf_db[i][k]);
 			set->pf_plain_on[i] = false;
+			set->pf_skel_on[i] = false;
 			free(set->pf_ids[i][k]);
 			free(set->pf_extra[i][k]);
 			free(set->pf_needs[i][k]);
@@ -204,6 +206,7 @@ pf_build_kind(struct rules_set *set, enum rules_type type, int kind,
 		const struct rule *r = &set->rules[idx];
 
 		if (r->re.body == NULL || r->re.code == NULL ||
+		    (kind == PF_SKEL && (r->flags & RF_PF_PLAIN)) ||
 		    rule_literals(r, kind, &rl, &caseless, &need) == -1)
 			continue;
 		n0 = x.n;
@@ -262,7 +265,7 @@ out:
 static int
 pf_extras(struct rules_set *set, enum rules_type type, int kind)
 {
-	uint32_t i, n = 0, mine = kind == PF_PLAIN ? RF_PF_PLAIN :
+	uint32_t i, n = 0, mine = kind == PF_PLAIN ? RF_PF_PLAIN | RF_PF_SKEL :
 	    kind == PF_ASCII ? RF_PF_ASCII : RF_PREFILTERED,
 	    other = RF_PF_ANYHOLD;
 	uint32_t *v;
@@ -291,6 +294,8 @@ pf_build_type(struct rules_set *set, enum rules_type type)
 	(void)pf_build_kind(set, type, PF_ASCII, RF_PF_ASCII);
 	set->pf_plain_on[type] = pf_build_kind(set, type, PF_PLAIN,
 	    RF_PF_PLAIN) == 0;
+	set->pf_skel_on[type] = set->pf_plain_on[type] &&
+	    pf_build_kind(set, type, PF_SKEL, RF_PF_SKEL) == 0;
 	if (pf_extras(set, type, PF_ANY) == -1 ||
 	    pf_extras(set, type, PF_ASCII) == -1 ||
 	    pf_extras(set, type, PF_PLAIN) == -1) {
@@ -298,7 +303,7 @@ pf_build_type(struct rules_set *set, enum rules_type type)
 		for (i = 0; i < set->nbytype[type]; i++)
 			set->rules[set->bytype[type][i]].flags &=
 			    ~RF_PF_ANYHOLD;
-		set->pf_plain_on[type] = false;
+		set->pf_plain_on[type] = set->pf_skel_on[type] = false;
 		return;
 	}
 	for (i = 0; i < set->nbytype[type]; i++)
@@ -464,6 +469,43 @@ next_text(struct rules_txn *t)
 }
 
 /*
+ * Scan the skeleton of the plain text of LEN bytes at S (its letters
+ * and digits, in order) with TYPE's skeleton database.  False when
+ * memory runs out or the scan fails.
+ */
+static bool
+scan_skeleton(struct rules_txn *t, enum rules_type type, const char *s,
+    size_t len)
+{
+	const struct rules_set *set = t->set;
+	const hs_database_t *db = set->pf_db[type][PF_SKEL];
+	size_t i, n = 0;
+
+	if (len > t->pf_skelcap) {
+		size_t ncap = len < 256 ? 256 : len;
+		char *nb = realloc(t->pf_skel, ncap);
+
+		if (nb == NULL)
+			return false;
+		t->pf_skel = nb;
+		t->pf_skelcap = ncap;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9'))
+			t->pf_skel[n++] = (char)c;
+	}
+	t->pf_rules = set->pf_ids[type][PF_SKEL];
+	t->pf_needs = set->pf_needs[type][PF_SKEL];
+	if (t->pf_needs != NULL && !next_text(t))
+		return false;
+	return db == NULL || n == 0 || (hs_scan(db, t->pf_skel, (unsigned)n,
+	    0, t->pf_scratch, on_match, t) == HS_SUCCESS && !t->pf_full);
+}
+
+/*
  * Scan the N texts of V for the rules of TYPE.  Afterwards, for a rule
  * the type's prefilter holds, t->pf_head[rule] and the pairs' next
  * links give the texts it may match, in order (eval_listed()).  Returns false
@@ -507,6 +549,9 @@ rules__prefilter_scan(struct rules_txn *t, enum rules_type type,
 		if (db != NULL && (hs_scan(db, s, (unsigned)v[i].len, 0,
 		    t->pf_scratch, on_match, t) != HS_SUCCESS || t->pf_full))
 			return false;
+		if (kind == PF_PLAIN && set->pf_skel_on[type] &&
+		    !scan_skeleton(t, type, s, v[i].len))
+			return false;
 		for (j = 0; j < set->pf_nextra[type][kind]; j++)
 			if (!add_pair(t, set->pf_extra[type][kind][j]))
 				return false;
@@ -529,6 +574,9 @@ rules__prefilter_txn_free(struct rules_txn *t)
 	free(t->pf_cmark);
 	free(t->pf_cnt);
 	free(t->pf_cend);
+	free(t->pf_skel);
+	t->pf_skel = NULL;
+	t->pf_skelcap = 0;
 	t->pf_cmark = t->pf_cnt = NULL;
 	t->pf_cend = NULL;
 	t->pf_mark = t->pf_head = t->pf_tail = NULL;

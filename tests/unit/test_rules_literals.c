@@ -15,7 +15,10 @@
  * bytes without '&'), and for repeated literals
  * (rules__required_repeat): every text the pattern matches holds
  * literals of the repeated group ending at COUNT different offsets
- * (any text, and plain texts with the plain-mode set).
+ * (any text, and plain texts with the plain-mode set); and for the
+ * skeleton mode (RULES_LIT_SKEL): the skeleton of every plain text the
+ * pattern matches (its letters and digits) holds one of the skeleton
+ * set's strings.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +71,14 @@ repeat_expected(const char *pattern)
     "0123456789012345678901234567890123456789"
 
 static const struct lcase cases[] = {
+	/* skeletons (RULES_LIT_SKEL): separators and look-alikes */
+	{ "(?:\\b|\\s)[_\\W]{0,3}v[_\\W]{0,3}[i1!|l][_\\W]{0,3}a[_\\W]{0,3}"
+	    "g[_\\W]{0,3}r[_\\W]{0,3}a", "i", { "v.i.a.g.r.a", "V!AGRA",
+	    "buy v_i_a_g_r_a", "v|agra", "vi  agra" }, 1, NULL },
+	{ "(?:[xX]|><){1,2}\\W{0,3}[aA@]{1,2}\\W{0,3}n", "", { "x.a.n",
+	    "><@n", "XX--aan", "xn" }, 1, NULL },
+	{ "c[\\W_]?l[\\W_]?i[\\W_]?c[\\W_]?k", "i", { "c-l-i-c-k",
+	    "CLICK", "c l i c k", "clik" }, 1, NULL },
 	/* repeated groups (rules__required_repeat), plain mode */
 	{ "(?:(?:name|phone|age)\\W{1,3}){3}", "i", { "Name: phone, age;",
 	    "name name name ", "age:phone:", "page: usage, stage." }, 1, NULL },
@@ -212,6 +223,10 @@ struct lcheck {
 	int			 rprc;
 	unsigned		 rpcount;
 	size_t			 repeats;	/* matches checked so */
+	struct rules_lits	 slits;	/* skeletons of plain texts */
+	bool			 scaseless;
+	int			 src;
+	size_t			 skels;		/* matches checked so */
 	pcre2_match_data	*md;
 	pcre2_match_context	*mctx;
 	size_t			 matched;
@@ -265,6 +280,8 @@ more_sets(struct lcheck *k, const char *pattern, const char *mods,
 	    RULES_LIT_ANY, &k->rlits, &k->rcaseless, &k->rcount);
 	k->rprc = rules__required_repeat(pattern, mods, minlen,
 	    RULES_LIT_PLAIN, &k->rplits, &k->rpcaseless, &k->rpcount);
+	k->src = rules__required_literals(pattern, mods, minlen,
+	    RULES_LIT_SKEL, &k->slits, &k->scaseless);
 }
 
 /* Free what more_sets() computed. */
@@ -274,6 +291,7 @@ more_free(struct lcheck *k)
 	rules__lits_free(&k->plits);
 	rules__lits_free(&k->rlits);
 	rules__lits_free(&k->rplits);
+	rules__lits_free(&k->slits);
 }
 
 /* Check one text against the plain and repeated sets. */
@@ -305,6 +323,24 @@ check_more(struct lcheck *k, const char *t, size_t len, bool plain)
 	}
 	if (k->rrc == 0 || (plain && k->rprc == 0))
 		k->repeats++;
+	if (plain && k->src == 0) {
+		char skel[512];
+		size_t i, m = 0;
+
+		for (i = 0; i < len && m < sizeof(skel); i++)
+			if ((t[i] >= 'a' && t[i] <= 'z') ||
+			    (t[i] >= 'A' && t[i] <= 'Z') ||
+			    (t[i] >= '0' && t[i] <= '9'))
+				skel[m++] = t[i];
+		if (!holds_one(skel, m, &k->slits, k->scaseless)) {
+			fprintf(stderr, "pattern /%s/%s matches plain \"%.*s\" "
+			    "whose skeleton \"%.*s\" holds none of its %zu "
+			    "skeleton literals\n", k->c->pattern, k->c->mods,
+			    (int)len, t, (int)m, skel, k->slits.n);
+			fail();
+		}
+		k->skels++;
+	}
 }
 
 /* Check one text against the pattern; the property must hold. */
@@ -529,7 +565,8 @@ gen_pattern(char *out, size_t cap, uint32_t *st, int depth)
 		"\\Qb c\\E", " ", "# c\n", "[\\d.]", "\\x{41}", "(?x)",
 		"\\cA", "\\101", "a{,2}", "|", "\\K", "(?-i)", "\\g{1}",
 		"[]a]", "[a\\]]", "\\Aa", "b\\z", "(?s).", "\\xC9",
-		"&", "(?:a|&\\#1;)", "[&b]", "\\x26",
+		"&", "(?:a|&\\#1;)", "[&b]", "\\x26", "[_\\W]{0,3}", "[a.]",
+		"\\W?", "[b!|]",
 	};
 	static const char *quants[] = {
 		"", "", "", "?", "*", "+", "{2}", "{0,2}", "{1,3}", "??",
@@ -579,7 +616,7 @@ test_literal_random(void **state)
 	pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
 	uint32_t st = 88172645u;
 	size_t p, j, i, len, tested = 0, matched = 0, reptested = 0;
-	size_t repmatched = 0;
+	size_t repmatched = 0, skelmatched = 0;
 	static const char abc[] = "abcXAx.\n \xe9\xc9" "01#\x01]&";
 	char pat[512], buf[64], err[256];
 
@@ -612,7 +649,7 @@ test_literal_random(void **state)
 		    &k.alits, &k.acaseless);
 		more_sets(&k, pat, c.mods, 1);
 		if (k.rc == -1 && k.arc == -1 && k.prc == -1 && k.rrc == -1 &&
-		    k.rprc == -1) {
+		    k.rprc == -1 && k.src == -1) {
 			more_free(&k);
 			rules__regex_free(&k.re);
 			continue;
@@ -645,6 +682,7 @@ test_literal_random(void **state)
 		}
 		matched += k.matched;
 		repmatched += k.repeats;
+		skelmatched += k.skels;
 		rules__lits_free(&k.lits);
 		rules__lits_free(&k.alits);
 		more_free(&k);
@@ -653,8 +691,10 @@ test_literal_random(void **state)
 		pcre2_match_context_free(k.mctx);
 	}
 	printf("%zu generated patterns with literals, %zu matching texts; "
-	    "%zu with repeated literals, %zu matching texts\n", tested,
-	    matched, reptested, repmatched);
+	    "%zu with repeated literals, %zu matching texts; %zu skeleton "
+	    "checks\n", tested, matched, reptested, repmatched,
+	    skelmatched);
+	assert_true(skelmatched > 1000);
 	assert_true(reptested > 1000);
 	assert_true(repmatched > 1000);
 	/* the generator must give the check something to hold */
