@@ -176,6 +176,38 @@ rule_literals(const struct rule *r, int kind, struct rules_lits *rl,
 	return 0;
 }
 
+/* The length of the shortest string of RL. */
+static size_t
+lits_minlen(const struct rules_lits *rl)
+{
+	size_t i, m = SIZE_MAX;
+
+	for (i = 0; i < rl->n; i++)
+		if (rl->v[i].len < m)
+			m = rl->v[i].len;
+	return m;
+}
+
+/*
+ * True if rule R's skeleton literals are better than its plain ones PL:
+ * their shortest string is longer (skeletons are dense: "your" in
+ * plain texts is weaker than "password" in their skeletons).
+ */
+static bool
+skeleton_better(const struct rule *r, const struct rules_lits *pl)
+{
+	struct rules_lits sk;
+	bool caseless, better;
+	unsigned need;
+
+	if (pl->n == 0 || rule_literals(r, PF_SKEL, &sk, &caseless,
+	    &need) == -1)
+		return false;
+	better = sk.n > 0 && lits_minlen(&sk) > lits_minlen(pl);
+	rules__lits_free(&sk);
+	return better;
+}
+
 /*
  * Build database KIND (PF_ANY, PF_ASCII or PF_PLAIN) of TYPE: the
  * required literals of every enabled rule of that type that has a
@@ -209,6 +241,10 @@ pf_build_kind(struct rules_set *set, enum rules_type type, int kind,
 		    (kind == PF_SKEL && (r->flags & RF_PF_PLAIN)) ||
 		    rule_literals(r, kind, &rl, &caseless, &need) == -1)
 			continue;
+		if (kind == PF_PLAIN && skeleton_better(r, &rl)) {
+			rules__lits_free(&rl);
+			continue;	/* the skeleton database takes it */
+		}
 		n0 = x.n;
 		for (j = 0; j < rl.n; j++)
 			if (!lits_add(&x, &rl.v[j], (need > 1 ? 0 :
