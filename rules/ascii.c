@@ -22,6 +22,10 @@
  * number of steps: the projection takes fewer, so on a text where the
  * pattern stops at the match limit the projection may still decide.
  *
+ * rules__regex_plain() does the same for texts of ASCII bytes without
+ * '&' (prefilter.c's "plain" texts): the "&#..;" alternatives go too,
+ * and SpamAssassin's tags shrink to one class each.
+ *
  * Failure: NULL (no projection; the pattern itself is used) when the
  * rewrite gives up, changes nothing, or runs out of memory.
  */
@@ -39,7 +43,15 @@ struct aparse {
 	bool		 changed;	/* something was removed */
 	int		 depth;
 	unsigned	 nopt;		/* option settings (?i) seen */
+	bool		 amp;		/* '&' is forbidden too */
 };
+
+/* True if byte C cannot occur in the texts the projection is for. */
+static inline bool
+forbidden(const struct aparse *ap, int c)
+{
+	return c >= 0x80 || (ap->amp && c == '&');
+}
 
 static bool	alt(struct aparse *, struct sbuf *);
 
@@ -141,6 +153,40 @@ add_hex(struct sbuf *o, int c)
 	rules__sb_addc(o, hx[c & 15]);
 }
 
+/* True if some byte of LO..HI is forbidden. */
+static bool
+range_forbidden(const struct aparse *ap, int lo, int hi)
+{
+	return hi >= 0x80 || (ap->amp && lo <= '&' && hi >= '&');
+}
+
+/*
+ * Append to K the bytes of LO..HI that are not forbidden, as ranges;
+ * true if there was one.
+ */
+static bool
+add_range(const struct aparse *ap, struct sbuf *k, int lo, int hi)
+{
+	bool any = false;
+	int a, b;
+
+	for (a = lo; a <= hi; a = b + 1) {
+		while (a <= hi && forbidden(ap, a))
+			a++;
+		if (a > hi)
+			break;
+		for (b = a; b < hi && !forbidden(ap, b + 1); b++)
+			;
+		add_hex(k, a);
+		if (b > a) {
+			rules__sb_addc(k, '-');
+			add_hex(k, b);
+		}
+		any = true;
+	}
+	return any;
+}
+
 /*
  * The class at ap->p (after '[') into O; true if it can match no byte
  * below 0x80.  A negated class is copied as it is.
@@ -219,15 +265,9 @@ klass(struct aparse *ap, struct sbuf *o)
 			ap->bail = true;
 			break;
 		}
-		if (lo < 0x80) {
-			add_hex(&k, lo);
-			if (hi > lo) {
-				rules__sb_addc(&k, '-');
-				add_hex(&k, hi < 0x80 ? hi : 0x7f);
-			}
+		if (add_range(ap, &k, lo, hi))
 			never = false;
-		}
-		if (hi >= 0x80 && !neg)
+		if (!neg && range_forbidden(ap, lo, hi))
 			ap->changed = true;
 	}
 	if (neg || ap->bail) {
@@ -449,10 +489,10 @@ seq(struct aparse *ap, struct sbuf *o)
 
 			if (v == -2)
 				ap->bail = true;
-			inever = v >= 0x80;
+			inever = v >= 0 && forbidden(ap, v);
 			rules__sb_add(o, q, (size_t)(ap->p - q));
 		} else {
-			inever = c >= 0x80;
+			inever = forbidden(ap, c);
 			rules__sb_addc(o, c);
 		}
 		quant(ap, o, &min);
@@ -501,17 +541,19 @@ alt(struct aparse *ap, struct sbuf *o)
 }
 
 /*
- * The ASCII projection of PATTERN (PCRE2 syntax, as translated) with
- * MODS, malloc'ed; NULL when there is none (see above).  A pattern that
- * cannot match an ASCII text at all gives "(*FAIL)".
+ * The projection of PATTERN (PCRE2 syntax, as translated) with MODS
+ * for texts of ASCII bytes (and, with AMP, without '&'), malloc'ed;
+ * NULL when there is none (see above).  A pattern that cannot match
+ * such a text at all gives "(*FAIL)".
  */
-char *
-rules__regex_ascii(const char *pattern, const char *mods)
+static char *
+project(const char *pattern, const char *mods, bool amp)
 {
 	struct aparse ap = { 0 };
 	struct sbuf o = { 0 };
 	bool never;
 
+	ap.amp = amp;
 	if (strchr(mods, 'x') != NULL)
 		return NULL;
 	ap.p = pattern;
@@ -528,4 +570,26 @@ rules__regex_ascii(const char *pattern, const char *mods)
 		rules__sb_adds(&o, "(*FAIL)");
 	}
 	return rules__sb_take(&o);
+}
+
+/*
+ * The ASCII projection of PATTERN with MODS (see project()), malloc'ed;
+ * NULL when there is none.
+ */
+char *
+rules__regex_ascii(const char *pattern, const char *mods)
+{
+	return project(pattern, mods, false);
+}
+
+/*
+ * The "plain" projection of PATTERN with MODS: the ASCII projection
+ * that also leaves out what needs a '&' (the "&#..;" alternatives of
+ * SpamAssassin's obfuscation tags), for texts of ASCII bytes without
+ * '&'; malloc'ed, NULL when there is none (see project()).
+ */
+char *
+rules__regex_plain(const char *pattern, const char *mods)
+{
+	return project(pattern, mods, true);
 }

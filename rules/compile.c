@@ -907,7 +907,7 @@ rules_info(const struct rules_set *set, uint32_t rule,
 	info->incomplete = (r->flags & RF_INCOMPLETE) != 0;
 	info->blocked = (r->flags & RF_BLOCKED) != 0;
 	info->multiple = (r->flags & RF_MULTIPLE) != 0;
-	info->prefiltered = (r->flags & (RF_PREFILTERED | RF_PF_ASCII)) != 0;
+	info->prefiltered = (r->flags & RF_PF_ANYHOLD) != 0;
 	return 0;
 }
 

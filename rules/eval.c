@@ -63,7 +63,7 @@ filtered(const struct rules_txn *t, uint32_t idx)
 {
 	const struct rule *r = &t->set->rules[idx];
 
-	return (r->flags & (RF_PREFILTERED | RF_PF_ASCII)) &&
+	return (r->flags & RF_PF_ANYHOLD) &&
 	    t->pf_on[r->type];
 }
 

@@ -100,7 +100,15 @@ struct rules_txn {
 	bool			 pf_on[RULES_T_COUNT];
 	bool			 pf_full;	/* out of pair memory */
 	const uint32_t		*pf_rules;	/* the scanned type's ids */
+	const uint8_t		*pf_needs;	/* their counts, or NULL */
 	struct hs_scratch	*pf_scratch;
+	/* counted literals (prefilter.c): per rule, this text's count */
+	uint32_t		*pf_cmark;	/* == pf_tstamp: counting */
+	uint32_t		*pf_cnt;
+	unsigned long long	*pf_cend;	/* end of the last one */
+	uint32_t		 pf_tstamp;
+	char			*pf_skel;	/* a plain text's skeleton */
+	size_t			 pf_skelcap;
 };
 
 /* True if the LEN bytes at S are all below 0x80. */

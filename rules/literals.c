@@ -36,11 +36,15 @@
  * ASCII mode: for texts of bytes below 0x80 only, a piece that needs a
  * byte >= 0x80 never matches (an exact set without strings): it drops
  * out of alternations and makes a sequence never match.  A pattern
- * that never matches such a text gets the empty set.
+ * that never matches such a text gets the empty set.  Plain mode
+ * (RULES_LIT_PLAIN) is ASCII mode for texts without '&' as well: the
+ * "&#..;" alternatives of SpamAssassin's obfuscation tags drop out
+ * too, and a tag is left with a class of a few letters and digits.
  *
  * Invariant (tests/unit/test_rules_literals.c checks it on tricky and
  * generated patterns against PCRE2): every text the pattern matches
- * holds one of the strings (ASCII mode: every ASCII text).
+ * holds one of the strings (ASCII mode: every ASCII text; plain mode:
+ * every ASCII text without '&').
  *
  * Failure: returns "no usable set" (the rule then always runs); memory
  * errors do the same.
@@ -55,6 +59,7 @@
 #define LIT_LEN_MAX	64	/* bytes in one string */
 #define LIT_CLASS_MAX	8	/* bytes of a class kept as an exact set */
 #define LIT_DEPTH	64	/* group nesting */
+#define LIT_POW_MAX	4	/* X{m,n} with n up to this: exact powers */
 
 /* A set of byte strings (the type the callers get). */
 #define lset	rules_lits
@@ -73,6 +78,8 @@ struct lparse {
 	bool		 x;		/* extended syntax */
 	bool		 icase;		/* fold case */
 	bool		 ascii;		/* texts of bytes < 0x80 only */
+	bool		 noamp;		/* ... and without '&' */
+	bool		 skel;		/* of skeletons (RULES_LIT_SKEL) */
 	bool		 oom;
 	int		 depth;
 };
@@ -234,6 +241,54 @@ partner(int c)
 	return -1;
 }
 
+/* True if byte C is kept in a skeleton: an ASCII letter or digit. */
+static bool
+skel_keeps(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/*
+ * Skeleton mode: make LI the skeletons of the bytes in FOLDED (256
+ * bits): the letters and digits among them, and the empty string if
+ * any other byte is there (a skeleton leaves it out).
+ */
+static bool
+skel_bytes(struct lparse *lp, struct linfo *li, const uint8_t *folded)
+{
+	int c, n = 0;
+	bool other = false;
+	char b;
+
+	(void)lp;
+	for (c = 0; c < 256; c++) {
+		if (!(folded[c >> 3] & (1 << (c & 7))))
+			continue;
+		if (skel_keeps(c))
+			n++;
+		else
+			other = true;
+	}
+	linfo_free(li);
+	if (n == 0 && !other) {
+		li->exact_ok = true;	/* never matches */
+		return true;
+	}
+	if (n > LIT_CLASS_MAX)
+		return true;		/* nothing useful */
+	li->exact_ok = true;
+	if (other && !lset_add(&li->exact, "", 0))
+		return false;
+	for (c = 0; c < 256; c++)
+		if ((folded[c >> 3] & (1 << (c & 7))) && skel_keeps(c)) {
+			b = (char)c;
+			if (!lset_add(&li->exact, &b, 1))
+				return false;
+		}
+	return true;
+}
+
 /* Make LI the exact set of the bytes in BITS (256 bits). */
 static bool
 set_bytes(struct lparse *lp, struct linfo *li, const uint8_t *bits)
@@ -254,6 +309,10 @@ set_bytes(struct lparse *lp, struct linfo *li, const uint8_t *bits)
 	}
 	if (lp->ascii)
 		memset(folded + 16, 0, 16);	/* no byte >= 0x80 */
+	if (lp->noamp)
+		folded['&' >> 3] &= (uint8_t)~(1 << ('&' & 7));
+	if (lp->skel)
+		return skel_bytes(lp, li, folded);
 	for (c = 0; c < 256; c++)
 		n += (folded[c >> 3] >> (c & 7)) & 1;
 	linfo_free(li);
@@ -683,6 +742,47 @@ product(const struct lset *a, const struct lset *b, struct lset *out,
 	return true;
 }
 
+/*
+ * Make LI's exact set the union of its K-th powers for MIN <= K <= MAX
+ * (a bounded repeat of a small set: "[xX]{1,2}" -> {x, X, xx, xX, Xx,
+ * XX}); false, LI unchanged, when that grows too large.
+ */
+static bool
+exact_powers(struct lparse *lp, struct linfo *li, unsigned long min,
+    long max)
+{
+	struct lset acc = { 0 }, out = { 0 };
+	size_t j;
+	long k;
+	bool ok = lset_add(&acc, "", 0);
+
+	for (k = 0; ok && k <= max; k++) {
+		if ((unsigned long)k >= min) {
+			if (out.n + acc.n > LIT_EXACT_MAX)
+				ok = false;
+			for (j = 0; ok && j < acc.n; j++)
+				ok = lset_add(&out, acc.v[j].s, acc.v[j].len);
+		}
+		if (ok && k < max) {
+			struct lset next = { 0 };
+
+			ok = product(&acc, &li->exact, &next, &lp->oom);
+			lset_free(&acc);
+			acc = next;
+		}
+	}
+	lset_free(&acc);
+	if (!ok) {
+		lset_free(&out);
+		return false;
+	}
+	lset_free(&li->exact);
+	li->exact = out;
+	lset_free(&li->req);
+	li->req_ok = false;
+	return true;
+}
+
 /* Apply quantifier {MIN,MAX} (MAX -1: unbounded) to LI. */
 static bool
 quantify(struct lparse *lp, struct linfo *li, unsigned long min, long max)
@@ -693,6 +793,11 @@ quantify(struct lparse *lp, struct linfo *li, unsigned long min, long max)
 
 	if (is_never(li))		/* never, or the empty string */
 		return min == 0 ? set_empty(li) : true;
+	if (li->exact_ok && li->exact.n == 1 && li->exact.v[0].len == 0)
+		return true;		/* only "": so are its repeats */
+	if (li->exact_ok && max > (long)min && max <= LIT_POW_MAX &&
+	    exact_powers(lp, li, min, max))
+		return !lp->oom;
 	if (min == 0) {
 		/* x? keeps an exact set (with ""); otherwise nothing */
 		if (max == 1 && li->exact_ok && li->exact.n < LIT_EXACT_MAX) {
@@ -988,35 +1093,27 @@ unquote(const char *pat)
 }
 
 /*
- * The required literals of PATTERN (as written in the rule; translated
- * here) with modifiers MODS: on success (0) *OUT holds strings of at
- * least MINLEN bytes, one of which every match contains, and *CASELESS
- * whether to look for them caselessly.  -1: no such set (the rule must
- * always run).  Free with rules__lits_free().
+ * The required literals of the translated, unquoted pattern TR with
+ * modifiers MODS (ICASE: caseless whatever MODS say) for the texts of
+ * MODE; see rules__required_literals().
  */
-int
-rules__required_literals(const char *pattern, const char *mods,
-    size_t minlen, bool ascii, struct rules_lits *out, bool *caseless)
+static int
+required(const char *tr, const char *mods, bool icase, size_t minlen,
+    int mode, struct rules_lits *out, bool *caseless)
 {
 	struct lparse lp = { 0 };
 	struct linfo li = { 0 };
 	const struct lset *r;
 	struct lset res = { 0 };
-	char *tr;
 	const char *q;
 
-	memset(out, 0, sizeof(*out));
-	if ((q = rules__regex_translate(pattern)) == NULL)
-		return -1;
-	tr = unquote(q);
-	free((char *)q);
-	if (tr == NULL)
-		return -1;
 	lp.p = tr;
 	lp.end = tr + strlen(tr);
 	lp.x = strchr(mods, 'x') != NULL;
-	lp.icase = strchr(mods, 'i') != NULL;
-	lp.ascii = ascii;
+	lp.icase = icase || strchr(mods, 'i') != NULL;
+	lp.ascii = mode != RULES_LIT_ANY;
+	lp.noamp = mode == RULES_LIT_PLAIN || mode == RULES_LIT_SKEL;
+	lp.skel = mode == RULES_LIT_SKEL;
 	/*
 	 * Inline options anywhere: (?i) applies to the whole (that only
 	 * widens the set); an x turned on or off for a part, or reset by
@@ -1028,18 +1125,14 @@ rules__required_literals(const char *pattern, const char *mods,
 		    f++) {
 			if (*f == 'i')
 				lp.icase = true;
-			if (*f == 'x' || (*f == '^' && lp.x)) {
-				free(tr);
+			if (*f == 'x' || (*f == '^' && lp.x))
 				return -1;
-			}
 		}
 	}
 	if (!parse_alt(&lp, &li) || lp.oom || lp.p != lp.end) {
 		linfo_free(&li);
-		free(tr);
 		return -1;
 	}
-	free(tr);
 	if (is_never(&li)) {
 		/* no match at all (ASCII mode): the empty set */
 		linfo_free(&li);
@@ -1057,6 +1150,182 @@ rules__required_literals(const char *pattern, const char *mods,
 	out->n = res.n;
 	*caseless = lp.icase;
 	return 0;
+}
+
+/* PATTERN translated and unquoted, malloc'ed; NULL on failure. */
+static char *
+prepare(const char *pattern)
+{
+	char *q, *tr;
+
+	if ((q = rules__regex_translate(pattern)) == NULL)
+		return NULL;
+	tr = unquote(q);
+	free(q);
+	return tr;
+}
+
+/*
+ * The required literals of PATTERN (as written in the rule; translated
+ * here) with modifiers MODS, for the texts of MODE (RULES_LIT_ANY,
+ * _ASCII, _PLAIN): on success (0) *OUT holds strings of at least MINLEN
+ * bytes, one of which every match contains, and *CASELESS whether to
+ * look for them caselessly.  -1: no such set (the rule must always
+ * run).  Free with rules__lits_free().
+ */
+int
+rules__required_literals(const char *pattern, const char *mods,
+    size_t minlen, int mode, struct rules_lits *out, bool *caseless)
+{
+	char *tr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((tr = prepare(pattern)) == NULL)
+		return -1;
+	rc = required(tr, mods, false, minlen, mode, out, caseless);
+	free(tr);
+	return rc;
+}
+
+/*
+ * The end of the group that starts at P (its '('), within END: just
+ * past its ')'; NULL if unbalanced.
+ */
+static const char *
+group_end(const char *p, const char *end)
+{
+	int depth = 0;
+	bool in_class = false;
+
+	for (; p < end; p++) {
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (in_class) {
+			if (*p == ']')
+				in_class = false;
+			continue;
+		}
+		if (*p == '[') {
+			in_class = true;
+			if (p + 1 < end && p[1] == '^')
+				p++;
+			if (p + 1 < end && p[1] == ']')
+				p++;
+		} else if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth == 0)
+			return p + 1;
+	}
+	return NULL;
+}
+
+/*
+ * The minimum of the counted quantifier at P ("{m}", "{m,}", "{m,n}"),
+ * 0 if there is none.
+ */
+static unsigned long
+count_min(const char *p, const char *end)
+{
+	unsigned long m = 0;
+	const char *q;
+
+	if (p >= end || *p != '{' || p + 1 >= end || p[1] < '0' || p[1] > '9')
+		return 0;
+	for (q = p + 1; q < end && *q >= '0' && *q <= '9'; q++)
+		if ((m = m * 10 + (unsigned long)(*q - '0')) > 1000000)
+			return 0;
+	if (q < end && *q == ',')
+		for (q++; q < end && *q >= '0' && *q <= '9'; q++)
+			;
+	return q < end && *q == '}' ? m : 0;
+}
+
+/*
+ * Repeated literals: when PATTERN is, at its top level, a sequence (no
+ * '|' there) holding a group repeated at least twice, "A(?:X){m,n}B"
+ * with m >= 2, every match holds m matches of X side by side, each
+ * holding one of X's required literals: so m occurrences of them that
+ * end at m different offsets.  On success (0) *OUT and *CASELESS are
+ * X's set for MODE (as rules__required_literals()) and *COUNT is m
+ * (at most 255, which only asks for less); -1 otherwise.  The
+ * caselessness of inline options anywhere in PATTERN carries over.
+ */
+int
+rules__required_repeat(const char *pattern, const char *mods,
+    size_t minlen, int mode, struct rules_lits *out, bool *caseless,
+    unsigned *count)
+{
+	char *tr, *sub;
+	const char *p, *end, *ge, *best = NULL, *best_end = NULL;
+	unsigned long m, best_m = 1;
+	bool in_class = false, icase = false;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((tr = prepare(pattern)) == NULL)
+		return -1;
+	end = tr + strlen(tr);
+	for (p = tr; p < end; p++) {
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (in_class) {
+			if (*p == ']')
+				in_class = false;
+			continue;
+		}
+		if (*p == '[') {
+			in_class = true;
+			if (p + 1 < end && p[1] == '^')
+				p++;
+			if (p + 1 < end && p[1] == ']')
+				p++;
+		} else if (*p == '|')
+			goto out;		/* top-level alternation */
+		else if (*p == '(') {
+			if ((ge = group_end(p, end)) == NULL)
+				goto out;
+			/* "(?:" or capturing; not lookarounds, options... */
+			if ((p[1] != '?' || p[2] == ':') && p[1] != '*' &&
+			    (m = count_min(ge, end)) > best_m) {
+				best = p;
+				best_end = ge;
+				best_m = m;
+			}
+			p = ge - 1;
+		}
+	}
+	if (best == NULL)
+		goto out;
+	for (p = tr; (p = strstr(p, "(?")) != NULL; p += 2) {
+		const char *f = p + 2;
+
+		for (; *f != '\0' && strchr("imnsxpaludo^-", *f) != NULL; f++)
+			if (*f == 'i')
+				icase = true;
+	}
+	/* X alone, as a non-capturing group */
+	if ((sub = malloc((size_t)(best_end - best) + 3)) == NULL)
+		goto out;
+	p = best[1] == '?' ? best + 3 : best + 1;
+	memcpy(sub, "(?:", 3);
+	memcpy(sub + 3, p, (size_t)(best_end - p));
+	sub[3 + (best_end - p)] = '\0';
+	rc = required(sub, mods, icase, minlen, mode, out, caseless);
+	free(sub);
+	if (rc == 0 && out->n == 0)
+		rc = -1;	/* never matches: the plain set says so */
+	if (rc == 0)
+		*count = best_m > 255 ? 255 : (unsigned)best_m;
+	else
+		rules__lits_free(out);
+out:
+	free(tr);
+	return rc;
 }
 
 /* Free a literal set. */

@@ -37,6 +37,9 @@
 #define PF_PAIRS_MAX	(1u << 20)	/* (rule, text) candidates per scan */
 #define PF_ANY		0	/* database for any text */
 #define PF_ASCII	1	/* database for texts of bytes < 0x80 */
+#define PF_PLAIN	2	/* database for plain texts (text_kind()) */
+#define PF_SKEL		3	/* database for their skeletons */
+#define PF_KINDS	4
 
 /* The types with a prefilter: texts matched rule by rule at EOM. */
 static const enum rules_type pf_types[] = {
@@ -50,10 +53,14 @@ rules__prefilter_free(struct rules_set *set)
 	size_t i, k;
 
 	for (i = 0; i < RULES_T_COUNT; i++)
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < PF_KINDS; k++) {
 			hs_free_database(set->pf_db[i][k]);
+			set->pf_plain_on[i] = false;
+			set->pf_skel_on[i] = false;
 			free(set->pf_ids[i][k]);
 			free(set->pf_extra[i][k]);
+			free(set->pf_needs[i][k]);
+			set->pf_needs[i][k] = NULL;
 			set->pf_db[i][k] = NULL;
 			set->pf_ids[i][k] = NULL;
 			set->pf_extra[i][k] = NULL;
@@ -68,13 +75,18 @@ struct lits {
 	size_t		 *len;
 	unsigned	 *flags;
 	uint32_t	 *rule;
+	uint8_t		 *need;		/* occurrences needed */
 	size_t		  n, cap;
+	bool		  counted;	/* some need more than one */
 };
 
-/* Add literal L of RULE with FLAGS; false when memory runs out. */
+/*
+ * Add literal L of RULE with FLAGS, NEED occurrences of the rule's
+ * literals needed; false when memory runs out.
+ */
 static bool
 lits_add(struct lits *x, const struct rules_lit *l, unsigned flags,
-    uint32_t rule)
+    uint32_t rule, unsigned need)
 {
 	if (x->n == x->cap) {
 		size_t ncap = x->cap ? x->cap * 2 : 512;
@@ -82,6 +94,7 @@ lits_add(struct lits *x, const struct rules_lit *l, unsigned flags,
 		size_t *nl;
 		unsigned *nf;
 		uint32_t *nr;
+		uint8_t *nn;
 
 		if (ns == NULL)
 			return false;
@@ -95,6 +108,9 @@ lits_add(struct lits *x, const struct rules_lit *l, unsigned flags,
 		if ((nr = realloc(x->rule, ncap * sizeof(*nr))) == NULL)
 			return false;
 		x->rule = nr;
+		if ((nn = realloc(x->need, ncap * sizeof(*nn))) == NULL)
+			return false;
+		x->need = nn;
 		x->cap = ncap;
 	}
 	if ((x->s[x->n] = malloc(l->len + 1)) == NULL)
@@ -103,6 +119,9 @@ lits_add(struct lits *x, const struct rules_lit *l, unsigned flags,
 	x->len[x->n] = l->len;
 	x->flags[x->n] = flags;
 	x->rule[x->n] = rule;
+	x->need[x->n] = (uint8_t)need;
+	if (need > 1)
+		x->counted = true;
 	x->n++;
 	return true;
 }
@@ -119,13 +138,81 @@ lits_free(struct lits *x)
 	free(x->len);
 	free(x->flags);
 	free(x->rule);
+	free(x->need);
 	memset(x, 0, sizeof(*x));
 }
 
 /*
- * Build database KIND (PF_ANY or PF_ASCII) of TYPE: the required
- * literals of every enabled rule of that type that has a usable set,
- * for any text or for texts of ASCII bytes only.  A rule whose set is
+ * The literals of rule R for the texts of KIND into *RL, *CASELESS,
+ * and in *NEED how many occurrences (ending at different offsets) a
+ * text needs: the required literals (one), or those of a repeated
+ * group (rules__required_repeat) when there are no more of them;
+ * -1 when there is no usable set.
+ */
+static int
+rule_literals(const struct rule *r, int kind, struct rules_lits *rl,
+    bool *caseless, unsigned *need)
+{
+	struct rules_lits rep;
+	bool repcase;
+	unsigned count;
+	int rc;
+
+	*need = 1;
+	rc = rules__required_literals(r->re.body, r->re.mods, PF_LIT_MIN,
+	    kind, rl, caseless);
+	if (rules__required_repeat(r->re.body, r->re.mods, PF_LIT_MIN, kind,
+	    &rep, &repcase, &count) == -1)
+		return rc;
+	if (rc == 0 && rl->n < rep.n) {
+		rules__lits_free(&rep);
+		return 0;
+	}
+	if (rc == 0)
+		rules__lits_free(rl);
+	*rl = rep;
+	*caseless = repcase;
+	*need = count;
+	return 0;
+}
+
+/* The length of the shortest string of RL. */
+static size_t
+lits_minlen(const struct rules_lits *rl)
+{
+	size_t i, m = SIZE_MAX;
+
+	for (i = 0; i < rl->n; i++)
+		if (rl->v[i].len < m)
+			m = rl->v[i].len;
+	return m;
+}
+
+/*
+ * True if rule R's skeleton literals are better than its plain ones PL:
+ * their shortest string is longer (skeletons are dense: "your" in
+ * plain texts is weaker than "password" in their skeletons).
+ */
+static bool
+skeleton_better(const struct rule *r, const struct rules_lits *pl)
+{
+	struct rules_lits sk;
+	bool caseless, better;
+	unsigned need;
+
+	if (pl->n == 0 || rule_literals(r, PF_SKEL, &sk, &caseless,
+	    &need) == -1)
+		return false;
+	better = sk.n > 0 && lits_minlen(&sk) > lits_minlen(pl);
+	rules__lits_free(&sk);
+	return better;
+}
+
+/*
+ * Build database KIND (PF_ANY, PF_ASCII or PF_PLAIN) of TYPE: the
+ * required literals of every enabled rule of that type that has a
+ * usable set, for any text, for texts of ASCII bytes only or for plain
+ * texts (literals.c's modes, numbered as the kinds).  A rule whose set is
  * empty (it cannot match such a text) is held without literals.  The
  * rules held get FLAG.  Returns -1 when nothing is held.
  */
@@ -140,6 +227,7 @@ pf_build_kind(struct rules_set *set, enum rules_type type, int kind,
 	unsigned *ids = NULL;
 	uint32_t i, *held = NULL, nheld = 0;
 	size_t j, n0;
+	unsigned need;
 	bool caseless;
 	int rc = -1;
 
@@ -150,13 +238,18 @@ pf_build_kind(struct rules_set *set, enum rules_type type, int kind,
 		const struct rule *r = &set->rules[idx];
 
 		if (r->re.body == NULL || r->re.code == NULL ||
-		    rules__required_literals(r->re.body, r->re.mods,
-		    PF_LIT_MIN, kind == PF_ASCII, &rl, &caseless) == -1)
+		    (kind == PF_SKEL && (r->flags & RF_PF_PLAIN)) ||
+		    rule_literals(r, kind, &rl, &caseless, &need) == -1)
 			continue;
+		if (kind == PF_PLAIN && skeleton_better(r, &rl)) {
+			rules__lits_free(&rl);
+			continue;	/* the skeleton database takes it */
+		}
 		n0 = x.n;
 		for (j = 0; j < rl.n; j++)
-			if (!lits_add(&x, &rl.v[j], HS_FLAG_SINGLEMATCH |
-			    (caseless ? HS_FLAG_CASELESS : 0), idx))
+			if (!lits_add(&x, &rl.v[j], (need > 1 ? 0 :
+			    HS_FLAG_SINGLEMATCH) | (caseless ?
+			    HS_FLAG_CASELESS : 0), idx, need))
 				break;
 		rules__lits_free(&rl);
 		if (j < rl.n) {
@@ -189,6 +282,10 @@ pf_build_kind(struct rules_set *set, enum rules_type type, int kind,
 	set->pf_db[type][kind] = db;
 	set->pf_ids[type][kind] = x.rule;
 	x.rule = NULL;
+	if (x.counted) {
+		set->pf_needs[type][kind] = x.need;
+		x.need = NULL;
+	}
 	rc = 0;
 out:
 	free(held);
@@ -198,14 +295,15 @@ out:
 }
 
 /*
- * The rules of TYPE that database KIND does not hold but the other one
+ * The rules of TYPE that database KIND does not hold but another one
  * does: they run on every text of that kind.
  */
 static int
 pf_extras(struct rules_set *set, enum rules_type type, int kind)
 {
-	uint32_t i, n = 0, mine = kind == PF_ASCII ? RF_PF_ASCII :
-	    RF_PREFILTERED, other = RF_PF_ASCII | RF_PREFILTERED;
+	uint32_t i, n = 0, mine = kind == PF_PLAIN ? RF_PF_PLAIN | RF_PF_SKEL :
+	    kind == PF_ASCII ? RF_PF_ASCII : RF_PREFILTERED,
+	    other = RF_PF_ANYHOLD;
 	uint32_t *v;
 
 	if ((v = calloc(set->nbytype[type] + 1, sizeof(*v))) == NULL)
@@ -230,17 +328,22 @@ pf_build_type(struct rules_set *set, enum rules_type type)
 
 	(void)pf_build_kind(set, type, PF_ANY, RF_PREFILTERED);
 	(void)pf_build_kind(set, type, PF_ASCII, RF_PF_ASCII);
+	set->pf_plain_on[type] = pf_build_kind(set, type, PF_PLAIN,
+	    RF_PF_PLAIN) == 0;
+	set->pf_skel_on[type] = set->pf_plain_on[type] &&
+	    pf_build_kind(set, type, PF_SKEL, RF_PF_SKEL) == 0;
 	if (pf_extras(set, type, PF_ANY) == -1 ||
-	    pf_extras(set, type, PF_ASCII) == -1) {
+	    pf_extras(set, type, PF_ASCII) == -1 ||
+	    pf_extras(set, type, PF_PLAIN) == -1) {
 		/* without the extras lists, hold nothing of this type */
 		for (i = 0; i < set->nbytype[type]; i++)
 			set->rules[set->bytype[type][i]].flags &=
-			    ~(RF_PREFILTERED | RF_PF_ASCII);
+			    ~RF_PF_ANYHOLD;
+		set->pf_plain_on[type] = set->pf_skel_on[type] = false;
 		return;
 	}
 	for (i = 0; i < set->nbytype[type]; i++)
-		if (set->rules[set->bytype[type][i]].flags &
-		    (RF_PREFILTERED | RF_PF_ASCII))
+		if (set->rules[set->bytype[type][i]].flags & RF_PF_ANYHOLD)
 			held++;
 	set->pf_count += held;
 	set->pf_held[type] = held;
@@ -270,7 +373,7 @@ rules__prefilter_memory(const struct rules_set *set)
 	size_t total = 0, n, i, k;
 
 	for (i = 0; i < RULES_T_COUNT; i++)
-		for (k = 0; k < 2; k++)
+		for (k = 0; k < PF_KINDS; k++)
 			if (set->pf_db[i][k] != NULL &&
 			    hs_database_size(set->pf_db[i][k], &n) ==
 			    HS_SUCCESS)
@@ -325,11 +428,117 @@ on_match(unsigned id, unsigned long long from, unsigned long long to,
     unsigned fl, void *arg)
 {
 	struct rules_txn *t = arg;
+	uint32_t idx = t->pf_rules[id];
 
 	(void)from;
-	(void)to;
 	(void)fl;
-	return add_pair(t, t->pf_rules[id]) ? 0 : 1;	/* 1: stop */
+	if (t->pf_needs != NULL && t->pf_needs[id] > 1) {
+		/* count the occurrences that end at different offsets */
+		if (t->pf_cmark[idx] != t->pf_tstamp) {
+			t->pf_cmark[idx] = t->pf_tstamp;
+			t->pf_cnt[idx] = 0;
+		} else if (t->pf_cend[idx] == to)
+			return 0;
+		t->pf_cend[idx] = to;
+		if (++t->pf_cnt[idx] < t->pf_needs[id])
+			return 0;
+	}
+	return add_pair(t, idx) ? 0 : 1;	/* 1: stop */
+}
+
+/*
+ * Which database a text of LEN bytes at S is scanned with: PF_PLAIN for
+ * a plain text (bytes 0x20-0x7e but '&'; TAB, CR, LF) when TYPE has a
+ * plain database, PF_ASCII for other texts of bytes below 0x80, PF_ANY
+ * for the rest.  ('&' is what the "&#..;" alternatives need; the
+ * control bytes are left out so that the plain kind could one day
+ * take Vectorscan's own reading of \s as well.)
+ */
+static int
+text_kind(const struct rules_set *set, enum rules_type type, const char *s,
+    size_t len)
+{
+	size_t i;
+
+	if (!rules__is_ascii(s, len))
+		return PF_ANY;
+	if (!set->pf_plain_on[type])
+		return PF_ASCII;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+		    c == '&' || c == 0x7f)
+			return PF_ASCII;
+	}
+	return PF_PLAIN;
+}
+
+/*
+ * A new text for the counted literals: their counts start again (the
+ * counters are allocated on first use).  False when memory runs out.
+ */
+static bool
+next_text(struct rules_txn *t)
+{
+	size_t n = t->set->nrules ? t->set->nrules : 1;
+
+	if (t->pf_cmark == NULL) {
+		t->pf_cmark = calloc(n, sizeof(*t->pf_cmark));
+		t->pf_cnt = calloc(n, sizeof(*t->pf_cnt));
+		t->pf_cend = calloc(n, sizeof(*t->pf_cend));
+		if (t->pf_cmark == NULL || t->pf_cnt == NULL ||
+		    t->pf_cend == NULL) {
+			free(t->pf_cmark);
+			free(t->pf_cnt);
+			free(t->pf_cend);
+			t->pf_cmark = t->pf_cnt = NULL;
+			t->pf_cend = NULL;
+			return false;
+		}
+	}
+	if (++t->pf_tstamp == 0) {	/* wrapped: forget every mark */
+		memset(t->pf_cmark, 0, n * sizeof(*t->pf_cmark));
+		t->pf_tstamp = 1;
+	}
+	return true;
+}
+
+/*
+ * Scan the skeleton of the plain text of LEN bytes at S (its letters
+ * and digits, in order) with TYPE's skeleton database.  False when
+ * memory runs out or the scan fails.
+ */
+static bool
+scan_skeleton(struct rules_txn *t, enum rules_type type, const char *s,
+    size_t len)
+{
+	const struct rules_set *set = t->set;
+	const hs_database_t *db = set->pf_db[type][PF_SKEL];
+	size_t i, n = 0;
+
+	if (len > t->pf_skelcap) {
+		size_t ncap = len < 256 ? 256 : len;
+		char *nb = realloc(t->pf_skel, ncap);
+
+		if (nb == NULL)
+			return false;
+		t->pf_skel = nb;
+		t->pf_skelcap = ncap;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9'))
+			t->pf_skel[n++] = (char)c;
+	}
+	t->pf_rules = set->pf_ids[type][PF_SKEL];
+	t->pf_needs = set->pf_needs[type][PF_SKEL];
+	if (t->pf_needs != NULL && !next_text(t))
+		return false;
+	return db == NULL || n == 0 || (hs_scan(db, t->pf_skel, (unsigned)n,
+	    0, t->pf_scratch, on_match, t) == HS_SUCCESS && !t->pf_full);
 }
 
 /*
@@ -362,7 +571,7 @@ rules__prefilter_scan(struct rules_txn *t, enum rules_type type,
 	t->pf_full = false;
 	for (i = 0; i < n; i++) {
 		const char *s = v[i].ptr != NULL ? v[i].ptr : "";
-		int kind = rules__is_ascii(s, v[i].len) ? PF_ASCII : PF_ANY;
+		int kind = text_kind(set, type, s, v[i].len);
 		const hs_database_t *db = set->pf_db[type][kind];
 		uint32_t j;
 
@@ -370,8 +579,14 @@ rules__prefilter_scan(struct rules_txn *t, enum rules_type type,
 		if (v[i].len > UINT32_MAX)
 			return false;
 		t->pf_rules = set->pf_ids[type][kind];
+		t->pf_needs = set->pf_needs[type][kind];
+		if (t->pf_needs != NULL && !next_text(t))
+			return false;
 		if (db != NULL && (hs_scan(db, s, (unsigned)v[i].len, 0,
 		    t->pf_scratch, on_match, t) != HS_SUCCESS || t->pf_full))
+			return false;
+		if (kind == PF_PLAIN && set->pf_skel_on[type] &&
+		    !scan_skeleton(t, type, s, v[i].len))
 			return false;
 		for (j = 0; j < set->pf_nextra[type][kind]; j++)
 			if (!add_pair(t, set->pf_extra[type][kind][j]))
@@ -392,6 +607,14 @@ rules__prefilter_txn_free(struct rules_txn *t)
 	free(t->pf_head);
 	free(t->pf_tail);
 	free(t->pf_pairs);
+	free(t->pf_cmark);
+	free(t->pf_cnt);
+	free(t->pf_cend);
+	free(t->pf_skel);
+	t->pf_skel = NULL;
+	t->pf_skelcap = 0;
+	t->pf_cmark = t->pf_cnt = NULL;
+	t->pf_cend = NULL;
 	t->pf_mark = t->pf_head = t->pf_tail = NULL;
 	t->pf_pairs = NULL;
 }

@@ -78,6 +78,12 @@ struct hspec {
 				   superset (rules__regex_joinable) */
 #define RF_PF_ASCII	0x80000	/* held by its type's prefilter for
 				   texts of ASCII bytes */
+#define RF_PF_PLAIN	0x100000 /* held by its type's approximate
+				   prefilter for plain texts */
+#define RF_PF_SKEL	0x200000 /* held by its type's prefilter for
+				   the skeletons of plain texts */
+#define RF_PF_ANYHOLD	(RF_PREFILTERED | RF_PF_ASCII | RF_PF_PLAIN | \
+			 RF_PF_SKEL)
 
 /* Meta program: a small stack machine. */
 enum meta_opcode {
@@ -191,11 +197,20 @@ struct rules_set {
 	pcre2_code	*angle_re;
 	const uint8_t	*tables;	/* the patterns' character tables */
 	/* Prefilter (prefilter.c): per type, a database and its rules. */
-	/* [type][0]: any text; [type][1]: texts of ASCII bytes only */
-	struct hs_database *pf_db[RULES_T_COUNT][2];
-	uint32_t	*pf_ids[RULES_T_COUNT][2];	/* literal -> rule */
-	uint32_t	*pf_extra[RULES_T_COUNT][2];	/* run on every text */
-	uint32_t	 pf_nextra[RULES_T_COUNT][2];
+	/* [type][0]: any text; [type][1]: texts of ASCII bytes only;
+	   [type][2]: plain texts (ASCII, no '&', no control bytes but
+	   TAB CR LF), the literals of the plain projections;
+	   [type][3]: the skeletons of plain texts (letters and digits
+	   only), for the rules [type][2] does not hold */
+	struct hs_database *pf_db[RULES_T_COUNT][4];
+	uint32_t	*pf_ids[RULES_T_COUNT][4];	/* literal -> rule */
+	/* literal -> occurrences needed (rules__required_repeat), or
+	   NULL when every literal needs one */
+	uint8_t		*pf_needs[RULES_T_COUNT][4];
+	uint32_t	*pf_extra[RULES_T_COUNT][4];	/* run on every text */
+	uint32_t	 pf_nextra[RULES_T_COUNT][4];
+	bool		 pf_plain_on[RULES_T_COUNT];	/* [type][2] built */
+	bool		 pf_skel_on[RULES_T_COUNT];	/* [type][3] built */
 	struct hs_scratch *pf_scratch;	/* prototype, cloned per txn */
 	size_t		 pf_count;	/* rules held */
 	uint32_t	 pf_held[RULES_T_COUNT];	/* rules held, by type */
@@ -283,6 +298,7 @@ int	 rules__parse_number(const char *s, double *out);
 
 /* ascii.c: a pattern's ASCII projection. */
 char	*rules__regex_ascii(const char *pattern, const char *mods);
+char	*rules__regex_plain(const char *pattern, const char *mods);
 
 /* Growable string with a hard cap (lex.c). */
 struct sbuf {
@@ -363,9 +379,17 @@ struct rules_lits {
 	struct rules_lit *v;
 	size_t		  n;
 };
+#define RULES_LIT_ANY	0	/* rules__required_literals() modes */
+#define RULES_LIT_ASCII	1	/* texts of bytes < 0x80 */
+#define RULES_LIT_PLAIN	2	/* ... without '&' */
+#define RULES_LIT_SKEL	3	/* skeletons of plain texts: letters
+				   and digits only */
 int	 rules__required_literals(const char *pattern, const char *mods,
-	    size_t minlen, bool ascii, struct rules_lits *out,
+	    size_t minlen, int mode, struct rules_lits *out,
 	    bool *caseless);
+int	 rules__required_repeat(const char *pattern, const char *mods,
+	    size_t minlen, int mode, struct rules_lits *out,
+	    bool *caseless, unsigned *count);
 void	 rules__lits_free(struct rules_lits *);
 
 /* prefilter.c */

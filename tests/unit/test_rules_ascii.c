@@ -9,6 +9,10 @@
  * and must give the same result and the same bounds.  Some projections
  * (or their absence) are checked exactly, and each case must match
  * some text so that the check cannot pass vacuously.
+ *
+ * The plain projection (rules__regex_plain: for ASCII texts without
+ * '&', which also drops what needs a '&') is checked the same way on
+ * the texts without '&', and some of its rewrites exactly.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,6 +77,20 @@ static const struct acase cases[] = {
 	{ "[]\\xe9]x", "", { "]x" }, "[\\x5d]x" },
 };
 
+/* Plain projections expected ("-": none). */
+static const struct acase plain_cases[] = {
+	{ TAG_O "{2}", "", { "o0", "O", "o&#79;" },
+	    "(?:[\\x6f\\x4f\\x30]){2}" },
+	{ "(?:^|\\s)(?:[yY]|\\xc3\\xbd)" TAG_O TAG_U "r\\b", "i",
+	    { "see yOur", "y0ur", "yo&#117;r x" }, NULL },
+	{ "[!-/]x", "", { "!x", "&x", "/x" }, "[\\x21-\\x25\\x27-\\x2f]x" },
+	{ "a&b|c\\x26d|[&]e|f", "", { "f", "a&b" }, "f" },
+	{ "x&?y", "", { "xy", "x&y" }, "xy" },
+	{ "&\\#\\d+;", "", { "&#1;" }, "(*FAIL)" },
+	{ "[^&]x", "", { "ax", "&x" }, "-" },
+	{ "a\\Wb", "", { "a b", "a&b" }, "-" },
+};
+
 /* A small deterministic generator (xorshift). */
 static uint32_t
 rnd(uint32_t *st)
@@ -88,6 +106,7 @@ struct acheck {
 	const char		*pattern, *mods;
 	struct regex		 re, are;	/* as the engine compiles */
 	pcre2_code		*ru, *au;	/* unoptimised, interpreted */
+	pcre2_code		*pu;		/* plain projection, or NULL */
 	pcre2_match_data	*md;
 	pcre2_match_context	*mctx;
 	size_t			 matched;
@@ -156,6 +175,14 @@ check_text(struct acheck *k, const char *t, size_t len)
 			    ame);
 			fail();
 		}
+		if (k->pu != NULL && memchr(t, '&', len) == NULL) {
+			arc = plain_match(k, k->pu, t, len, s, &ams, &ame);
+			if (disagree(rc, ms, me, arc, ams, ame)) {
+				differ(k, "plain rewrite", t, len, s, rc, ms,
+				    me, arc, ams, ame);
+				fail();
+			}
+		}
 		rc = rules__regex_match(&k->re, t, len, s, 0, k->md, k->mctx,
 		    &ms, &me);
 		arc = rules__regex_match(&k->are, t, len, s, 0, k->md,
@@ -191,8 +218,9 @@ plain_options(const char *mods)
 static bool
 setup(struct acheck *k, pcre2_compile_context *cctx)
 {
-	char err[256], *tr, *asc;
+	char err[256], *tr, *asc, *pl;
 	PCRE2_SIZE off;
+	bool noasc = false;
 	int ec;
 
 	if (rules__regex_compile(&k->re, k->pattern, k->mods, cctx, err,
@@ -200,15 +228,34 @@ setup(struct acheck *k, pcre2_compile_context *cctx)
 		return false;
 	if (!rules__regex_compile_ascii(&k->are, k->pattern, k->mods,
 	    cctx)) {
-		rules__regex_free(&k->re);
-		return false;
+		/* no ASCII projection: the pattern stands for it, so that
+		   a plain projection is still checked */
+		tr = rules__regex_translate(k->pattern);
+		assert_non_null(tr);
+		pl = rules__regex_plain(tr, k->mods);
+		free(tr);
+		if (pl == NULL || rules__regex_compile(&k->are, k->pattern,
+		    k->mods, cctx, err, sizeof(err)) == -1) {
+			free(pl);
+			rules__regex_free(&k->re);
+			return false;
+		}
+		free(pl);
+		noasc = true;
 	}
 	rules__regex_jit(&k->re, true);
 	rules__regex_jit(&k->are, true);
 	tr = rules__regex_translate(k->pattern);
 	assert_non_null(tr);
-	asc = rules__regex_ascii(tr, k->mods);
+	asc = noasc ? strdup(tr) : rules__regex_ascii(tr, k->mods);
 	assert_non_null(asc);
+	pl = rules__regex_plain(tr, k->mods);
+	if (pl != NULL) {
+		k->pu = pcre2_compile((PCRE2_SPTR)pl, PCRE2_ZERO_TERMINATED,
+		    plain_options(k->mods), &ec, &off, cctx);
+		assert_non_null(k->pu);
+		free(pl);
+	}
 	k->ru = pcre2_compile((PCRE2_SPTR)tr, PCRE2_ZERO_TERMINATED,
 	    plain_options(k->mods), &ec, &off, cctx);
 	k->au = pcre2_compile((PCRE2_SPTR)asc, PCRE2_ZERO_TERMINATED,
@@ -228,6 +275,7 @@ teardown(struct acheck *k)
 	rules__regex_free(&k->are);
 	pcre2_code_free(k->ru);
 	pcre2_code_free(k->au);
+	pcre2_code_free(k->pu);
 }
 
 /* Mutate EX into BUF (ASCII only): deletions, insertions, case flips. */
@@ -317,7 +365,8 @@ gen_pattern(char *out, size_t cap, uint32_t *st, int depth)
 		"(?i)", "\\xe9", "\\xc3\\xa9", "[\\xc0-\\xff]", "[a\\xe9]",
 		"[^\\xe9]", "[\\x20-\\xff]", "\\xC9", "&\\#1;", "\\x{e9}",
 		"[[:alpha:]\\xe0]", "(?#c)", "|", "\\K", "(?-i)", "\\Aa",
-		"b\\z", "[\\w\\xe9]", "\\S",
+		"b\\z", "[\\w\\xe9]", "\\S", "&", "[&a]", "[\\x20-\\x2f]",
+		"\\x26",
 	};
 	static const char *quants[] = {
 		"", "", "", "?", "*", "+", "{2}", "{0,2}", "{1,3}", "??",
@@ -370,7 +419,7 @@ test_ascii_random(void **state)
 	pcre2_match_context *mctx = pcre2_match_context_create(NULL);
 	static const char abc[] = "abXAx.\n &#1;EI01]";
 	uint32_t st = 88172645u;
-	size_t p, j, i, len, tested = 0, matched = 0, differs = 0;
+	size_t p, j, i, len, tested = 0, matched = 0, differs = 0, plain = 0;
 	char pat[512], buf[32];
 
 	(void)state;
@@ -394,13 +443,68 @@ test_ascii_random(void **state)
 		}
 		matched += k.matched;
 		differs += k.pcre2_differs;
+		plain += k.pu != NULL;
 		teardown(&k);
 	}
-	printf("%zu generated patterns with a projection, %zu matches; "
-	    "PCRE2's optimised forms disagree on %zu searches\n", tested,
-	    matched, differs);
+	printf("%zu generated patterns with a projection (%zu with a plain "
+	    "one), %zu matches; PCRE2's optimised forms disagree on %zu "
+	    "searches\n", tested, plain, matched, differs);
 	assert_true(tested > 3000);
+	assert_true(plain > 1000);
 	assert_true(matched > 100000);
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(mctx);
+	pcre2_compile_context_free(cctx);
+	if (tables != NULL)
+		pcre2_maketables_free(NULL, tables);
+}
+
+/* The plain projections expected, and the property on each case. */
+static void
+test_plain_cases(void **state)
+{
+	const uint8_t *tables = rules__perl_tables();
+	pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
+	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+	pcre2_match_context *mctx = pcre2_match_context_create(NULL);
+	uint32_t st = 2463534242u;
+	char buf[128];
+	size_t i, j, e, matched = 0;
+
+	(void)state;
+	if (tables != NULL)
+		pcre2_set_character_tables(cctx, tables);
+	for (i = 0; i < sizeof(plain_cases) / sizeof(plain_cases[0]); i++) {
+		const struct acase *c = &plain_cases[i];
+		struct acheck k = { .pattern = c->pattern, .mods = c->mods,
+		    .md = md, .mctx = mctx, .strict = true };
+		char *tr = rules__regex_translate(c->pattern);
+		char *p = rules__regex_plain(tr, c->mods);
+
+		if (c->expect != NULL && strcmp(c->expect, p != NULL ? p :
+		    "-") != 0) {
+			fprintf(stderr, "/%s/%s: plain projection %s, "
+			    "expected %s\n", c->pattern, c->mods,
+			    p != NULL ? p : "-", c->expect);
+			fail();
+		}
+		free(tr);
+		free(p);
+		if (!setup(&k, cctx)) {
+			/* no ASCII projection: check the plain one alone */
+			continue;
+		}
+		for (e = 0; e < 4 && c->examples[e] != NULL; e++) {
+			check_text(&k, c->examples[e],
+			    strlen(c->examples[e]));
+			for (j = 0; j < 200; j++)
+				check_text(&k, buf, mutate(c->examples[e],
+				    buf, sizeof(buf), &st));
+		}
+		matched += k.matched;
+		teardown(&k);
+	}
+	assert_true(matched > 0);
 	pcre2_match_data_free(md);
 	pcre2_match_context_free(mctx);
 	pcre2_compile_context_free(cctx);
@@ -413,6 +517,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ascii_cases),
+		cmocka_unit_test(test_plain_cases),
 		cmocka_unit_test(test_ascii_random),
 	};
 

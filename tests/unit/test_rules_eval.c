@@ -1064,6 +1064,98 @@ test_prefilter_equals_plain(void **state)
 	}
 }
 
+/* True if SET's prefilter holds rule NAME. */
+static bool
+held(const struct rules_set *set, const char *name)
+{
+	struct rules_info info;
+	uint32_t idx;
+
+	assert_int_equal(rules_lookup(set, name, &idx), 0);
+	assert_int_equal(rules_info(set, idx, &info), 0);
+	return info.prefiltered;
+}
+
+/*
+ * The plain, skeleton and counted literal databases (prefilter.c) give
+ * the plain results, and miss no match: a tag whose "&#..;" form is in
+ * a text that is not plain; separators and look-alikes a skeleton
+ * removes ("v|agra": '|' is a look-alike of i and not in the
+ * skeleton); a repeated group needing three literal occurrences, with
+ * texts holding three (a hit), two (none possible) and literals that
+ * end at the same offset (counted once).
+ */
+static void
+test_prefilter_plain_skeleton_counted(void **state)
+{
+	static const char rules[] =
+	    "body TAG    /(?:^|\\s)(?:[pP]|&\\#80;)(?:[aA4@]|&\\#97;)"
+	    "(?:[yY]|&\\#121;)\\sme\\b/\n"
+	    "body SKEL   /(?:\\b|\\s)[_\\W]{0,3}v[_\\W]{0,3}[i1!|l][_\\W]{0,3}"
+	    "a[_\\W]{0,3}g[_\\W]{0,3}r[_\\W]{0,3}a(?:\\b|\\s)/i\n"
+	    "body SKELM  /c[\\W_]?l[\\W_]?i[\\W_]?c[\\W_]?k/i\n"
+	    "tflags SKELM multiple\n"
+	    "body FORM3  /(?:(?:name|phone|e?mail)[:,]\\s?){3}/i\n"
+	    "body FORM2  /(?:(?:name|ame)\\W){2}/\n";
+	static const int flags[3] = { 0, RULES_LOAD_NO_PREFILTER,
+	    RULES_LOAD_PLAIN };
+	struct rules_text body[9];
+	struct rules_set *sets[3];
+	struct rules_txn *t[3];
+	struct rules_opts o = { 0 };
+	struct rules_diag d;
+	struct tu_msg m;
+	const struct rules_hit *h[3];
+	size_t n[3], i;
+	int k;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	body[0] = tu_text("Subject line\n");
+	body[1] = tu_text("please p&#97;y me now & then\n");	/* not plain */
+	body[2] = tu_text("buy v|agra, c-l-i-c-k, C.L.I.C.K\n");
+	body[3] = tu_text("Name: Phone, EMail:\n");	/* three */
+	body[4] = tu_text("name: phone, and the rest\n");	/* two */
+	body[5] = tu_text("aname.\n");	/* name, ame: one end */
+	body[6] = tu_text("V_I_A_G_R_A\n");
+	body[7] = tu_text("name name.\n");
+	body[8] = tu_text("click\n");
+	m.in.body = body;
+	m.in.nbody = 9;
+	for (k = 0; k < 3; k++) {
+		o.flags = flags[k];
+		sets[k] = tu_load_opts("pf2.rules", rules, &o, &d);
+		assert_non_null(sets[k]);
+		rules_diag_free(&d);
+		t[k] = run_eom(sets[k], &m);
+		h[k] = rules_hits(t[k], &n[k]);
+	}
+	/* the default set's prefilter holds them all */
+	assert_true(held(sets[0], "TAG"));
+	assert_true(held(sets[0], "SKEL"));
+	assert_true(held(sets[0], "SKELM"));
+	assert_true(held(sets[0], "FORM3"));
+	assert_true(held(sets[0], "FORM2"));
+	for (k = 1; k < 3; k++) {
+		assert_int_equal(n[0], n[k]);
+		for (i = 0; i < n[0]; i++) {
+			assert_string_equal(h[0][i].name, h[k][i].name);
+			assert_string_equal(h[0][i].match, h[k][i].match);
+			assert_int_equal(h[0][i].count, h[k][i].count);
+		}
+	}
+	assert_string_equal(tu_hit(t[0], "TAG")->match, " p&#97;y me");
+	assert_string_equal(tu_hit(t[0], "SKEL")->match, " v|agra");
+	assert_int_equal(tu_hit(t[0], "SKELM")->count, 3);
+	assert_string_equal(tu_hit(t[0], "FORM3")->match,
+	    "Name: Phone, EMail:\n");
+	assert_string_equal(tu_hit(t[0], "FORM2")->match, "name name.");
+	for (k = 0; k < 3; k++) {
+		rules_txn_free(t[k]);
+		rules_set_unref(sets[k]);
+	}
+}
+
 /* SpamAssassin's rendered body text. */
 static void
 test_body_text(void **state)
@@ -1119,6 +1211,7 @@ main(void)
 		cmocka_unit_test(test_body_text),
 		cmocka_unit_test(test_joined_equals_plain),
 		cmocka_unit_test(test_prefilter_equals_plain),
+		cmocka_unit_test(test_prefilter_plain_skeleton_counted),
 	};
 
 	return cmocka_run_group_tests(tests, tu_setup, tu_teardown);

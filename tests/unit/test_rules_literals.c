@@ -10,6 +10,15 @@
  * matches must hold a literal.  Each pattern must match at least one
  * text, so the check cannot pass vacuously; some expected sets (or the
  * absence of a set) are checked exactly.
+ *
+ * The same property for the plain mode (RULES_LIT_PLAIN: texts of ASCII
+ * bytes without '&'), and for repeated literals
+ * (rules__required_repeat): every text the pattern matches holds
+ * literals of the repeated group ending at COUNT different offsets
+ * (any text, and plain texts with the plain-mode set); and for the
+ * skeleton mode (RULES_LIT_SKEL): the skeleton of every plain text the
+ * pattern matches (its letters and digits) holds one of the skeleton
+ * set's strings.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,10 +40,57 @@ struct lcase {
 	const char	*lits;		/* exact set, '|'-separated, or NULL */
 };
 
+/* Counts of repeated literals expected (rules__required_repeat). */
+static const struct {
+	const char	*pattern;
+	unsigned	 count;		/* 0: none */
+} repeats[] = {
+	{ "(?:(?:name|phone|age)\\W{1,3}){3}", 3 },
+	{ "x(?:ab+c){2,}y", 2 },
+	{ "(?i)(?:(?:[pP]|&\\#80;)(?:[aA4@]|&\\#97;)y\\s?){2}", 2 },
+	{ "(?:aa){2}b", 2 },
+	{ "(?:abc){2}|x", 0 },
+	{ "(?:abc(?=def)|abd){2}", 2 },
+	{ "(?:(?<=x)abc|yab){3}", 3 },
+	{ "(ab|cd)\\1{2}(?:ef){2}", 2 },
+};
+
+/* The count expected for PATTERN, 0 for none, -1 when not listed. */
+static int
+repeat_expected(const char *pattern)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(repeats) / sizeof(repeats[0]); i++)
+		if (strcmp(repeats[i].pattern, pattern) == 0)
+			return (int)repeats[i].count;
+	return -1;
+}
+
 #define LONGQ "0123456789012345678901234567890123456789" \
     "0123456789012345678901234567890123456789"
 
 static const struct lcase cases[] = {
+	/* skeletons (RULES_LIT_SKEL): separators and look-alikes */
+	{ "(?:\\b|\\s)[_\\W]{0,3}v[_\\W]{0,3}[i1!|l][_\\W]{0,3}a[_\\W]{0,3}"
+	    "g[_\\W]{0,3}r[_\\W]{0,3}a", "i", { "v.i.a.g.r.a", "V!AGRA",
+	    "buy v_i_a_g_r_a", "v|agra", "vi  agra" }, 1, NULL },
+	{ "(?:[xX]|><){1,2}\\W{0,3}[aA@]{1,2}\\W{0,3}n", "", { "x.a.n",
+	    "><@n", "XX--aan", "xn" }, 1, NULL },
+	{ "c[\\W_]?l[\\W_]?i[\\W_]?c[\\W_]?k", "i", { "c-l-i-c-k",
+	    "CLICK", "c l i c k", "clik" }, 1, NULL },
+	/* repeated groups (rules__required_repeat), plain mode */
+	{ "(?:(?:name|phone|age)\\W{1,3}){3}", "i", { "Name: phone, age;",
+	    "name name name ", "age:phone:", "page: usage, stage." }, 1, NULL },
+	{ "x(?:ab+c){2,}y", "", { "xabcabbcy", "xabcy", "xabcabcabcy" }, 1, NULL },
+	{ "(?i)(?:(?:[pP]|&\\#80;)(?:[aA4@]|&\\#97;)y\\s?){2}", "",
+	    { "pay pAy", "p&#97;ypay", "P4y&#80;ay", "pay" }, 1, NULL },
+	{ "(?:aa){2}b", "", { "aaaab", "aab", "aaaaaab" }, 1, NULL },
+	{ "(?:abc){2}|x", "", { "abcabc", "x" }, 1, NULL },
+	{ "(?:abc(?=def)|abd){2}", "", { "abdabcdef", "abcabd" }, 1, NULL },
+	{ "(?:(?<=x)abc|yab){3}", "", { "yabyabyab", "xabcabc" }, 1, NULL },
+	{ "(ab|cd)\\1{2}(?:ef){2}", "", { "ababef", "ababababefef",
+	    "cdcdcdefef" }, 1, NULL },
 	/* alternation, optional pieces */
 	{ "colou?r", "", { "the colour red", "color", "COLOR" }, 0,
 	    "color|colour" },
@@ -155,6 +211,22 @@ struct lcheck {
 	struct rules_lits	 alits;	/* for texts of ASCII bytes */
 	bool			 acaseless;
 	int			 arc;
+	struct rules_lits	 plits;	/* for plain texts */
+	bool			 pcaseless;
+	int			 prc;
+	struct rules_lits	 rlits;	/* repeated, any text */
+	bool			 rcaseless;
+	int			 rrc;
+	unsigned		 rcount;
+	struct rules_lits	 rplits;	/* repeated, plain texts */
+	bool			 rpcaseless;
+	int			 rprc;
+	unsigned		 rpcount;
+	size_t			 repeats;	/* matches checked so */
+	struct rules_lits	 slits;	/* skeletons of plain texts */
+	bool			 scaseless;
+	int			 src;
+	size_t			 skels;		/* matches checked so */
 	pcre2_match_data	*md;
 	pcre2_match_context	*mctx;
 	size_t			 matched;
@@ -173,6 +245,104 @@ holds_one(const char *t, size_t len, const struct rules_lits *lits,
 	return false;
 }
 
+/*
+ * The number of different offsets at which one of LITS ends in T (the
+ * prefilter's count for repeated literals).
+ */
+static unsigned
+count_ends(const char *t, size_t len, const struct rules_lits *lits,
+    bool icase)
+{
+	unsigned n = 0;
+	size_t e, i;
+
+	for (e = 1; e <= len; e++)
+		for (i = 0; i < lits->n; i++) {
+			size_t l = lits->v[i].len;
+
+			if (l <= e && holds(t + e - l, l, lits->v[i].s, l,
+			    icase)) {
+				n++;
+				break;
+			}
+		}
+	return n;
+}
+
+/* Compute the plain-mode and repeated sets of K's case C (MINLEN). */
+static void
+more_sets(struct lcheck *k, const char *pattern, const char *mods,
+    size_t minlen)
+{
+	k->prc = rules__required_literals(pattern, mods, minlen,
+	    RULES_LIT_PLAIN, &k->plits, &k->pcaseless);
+	k->rrc = rules__required_repeat(pattern, mods, minlen,
+	    RULES_LIT_ANY, &k->rlits, &k->rcaseless, &k->rcount);
+	k->rprc = rules__required_repeat(pattern, mods, minlen,
+	    RULES_LIT_PLAIN, &k->rplits, &k->rpcaseless, &k->rpcount);
+	k->src = rules__required_literals(pattern, mods, minlen,
+	    RULES_LIT_SKEL, &k->slits, &k->scaseless);
+}
+
+/* Free what more_sets() computed. */
+static void
+more_free(struct lcheck *k)
+{
+	rules__lits_free(&k->plits);
+	rules__lits_free(&k->rlits);
+	rules__lits_free(&k->rplits);
+	rules__lits_free(&k->slits);
+}
+
+/* Check one text against the plain and repeated sets. */
+static void
+check_more(struct lcheck *k, const char *t, size_t len, bool plain)
+{
+	unsigned n;
+
+	if (plain && k->prc == 0 && !holds_one(t, len, &k->plits,
+	    k->pcaseless)) {
+		fprintf(stderr, "pattern /%s/%s matches plain \"%.*s\" "
+		    "without any of its %zu plain literals\n", k->c->pattern,
+		    k->c->mods, (int)len, t, k->plits.n);
+		fail();
+	}
+	if (k->rrc == 0 && (n = count_ends(t, len, &k->rlits,
+	    k->rcaseless)) < k->rcount) {
+		fprintf(stderr, "pattern /%s/%s matches \"%.*s\" with %u "
+		    "repeated literals, %u needed\n", k->c->pattern,
+		    k->c->mods, (int)len, t, n, k->rcount);
+		fail();
+	}
+	if (plain && k->rprc == 0 && (n = count_ends(t, len, &k->rplits,
+	    k->rpcaseless)) < k->rpcount) {
+		fprintf(stderr, "pattern /%s/%s matches plain \"%.*s\" with "
+		    "%u repeated literals, %u needed\n", k->c->pattern,
+		    k->c->mods, (int)len, t, n, k->rpcount);
+		fail();
+	}
+	if (k->rrc == 0 || (plain && k->rprc == 0))
+		k->repeats++;
+	if (plain && k->src == 0) {
+		char skel[512];
+		size_t i, m = 0;
+
+		for (i = 0; i < len && m < sizeof(skel); i++)
+			if ((t[i] >= 'a' && t[i] <= 'z') ||
+			    (t[i] >= 'A' && t[i] <= 'Z') ||
+			    (t[i] >= '0' && t[i] <= '9'))
+				skel[m++] = t[i];
+		if (!holds_one(skel, m, &k->slits, k->scaseless)) {
+			fprintf(stderr, "pattern /%s/%s matches plain \"%.*s\" "
+			    "whose skeleton \"%.*s\" holds none of its %zu "
+			    "skeleton literals\n", k->c->pattern, k->c->mods,
+			    (int)len, t, (int)m, skel, k->slits.n);
+			fail();
+		}
+		k->skels++;
+	}
+}
+
 /* Check one text against the pattern; the property must hold. */
 static void
 check_text(struct lcheck *k, const char *t, size_t len)
@@ -181,6 +351,8 @@ check_text(struct lcheck *k, const char *t, size_t len)
 	bool ascii = true;
 	int rc;
 
+	bool plain;
+
 	rc = rules__regex_match(&k->re, t, len, 0, 0, k->md, k->mctx, &ms,
 	    &me);
 	if (rc < 0)
@@ -188,6 +360,8 @@ check_text(struct lcheck *k, const char *t, size_t len)
 	k->matched++;
 	for (i = 0; i < len; i++)
 		ascii &= (unsigned char)t[i] < 0x80;
+	plain = ascii && memchr(t, '&', len) == NULL;
+	check_more(k, t, len, plain);
 	if (k->rc == 0 && !holds_one(t, len, &k->lits, k->caseless)) {
 		fprintf(stderr, "pattern /%s/%s matches \"%.*s\" (%zu "
 		    "bytes) without any of its %zu literals\n",
@@ -277,6 +451,7 @@ run_case(const struct lcase *c, const uint8_t *tables)
 	char err[256], abc[256], buf[256];
 	uint32_t st = 2463534242u;
 	size_t na, i, j, len;
+	int rexp;
 
 	assert_non_null(cctx);
 	if (tables != NULL)
@@ -292,6 +467,14 @@ run_case(const struct lcase *c, const uint8_t *tables)
 	/* expect: as the prefilter asks (3 bytes at least) */
 	k.rc = rules__required_literals(c->pattern, c->mods, 3, false,
 	    &k.lits, &k.caseless);
+	more_sets(&k, c->pattern, c->mods, 1);
+	if ((rexp = repeat_expected(c->pattern)) != -1 && (rexp == 0 ?
+	    k.rrc != -1 : k.rrc != 0 || k.rcount != (unsigned)rexp)) {
+		fprintf(stderr, "/%s/%s: repeated literals %d, count %u, "
+		    "expected %d\n", c->pattern, c->mods, k.rrc, k.rcount,
+		    rexp);
+		fail();
+	}
 	if (c->expect != 1 && k.rc != c->expect) {
 		fprintf(stderr, "/%s/%s: literals %d, expected %d\n",
 		    c->pattern, c->mods, k.rc, c->expect);
@@ -347,6 +530,7 @@ run_case(const struct lcase *c, const uint8_t *tables)
 	}
 	rules__lits_free(&k.lits);
 	rules__lits_free(&k.alits);
+	more_free(&k);
 	rules__regex_free(&k.re);
 	pcre2_match_data_free(k.md);
 	pcre2_match_context_free(k.mctx);
@@ -381,6 +565,8 @@ gen_pattern(char *out, size_t cap, uint32_t *st, int depth)
 		"\\Qb c\\E", " ", "# c\n", "[\\d.]", "\\x{41}", "(?x)",
 		"\\cA", "\\101", "a{,2}", "|", "\\K", "(?-i)", "\\g{1}",
 		"[]a]", "[a\\]]", "\\Aa", "b\\z", "(?s).", "\\xC9",
+		"&", "(?:a|&\\#1;)", "[&b]", "\\x26", "[_\\W]{0,3}", "[a.]",
+		"\\W?", "[b!|]",
 	};
 	static const char *quants[] = {
 		"", "", "", "?", "*", "+", "{2}", "{0,2}", "{1,3}", "??",
@@ -429,8 +615,9 @@ test_literal_random(void **state)
 	const uint8_t *tables = rules__perl_tables();
 	pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
 	uint32_t st = 88172645u;
-	size_t p, j, i, len, tested = 0, matched = 0;
-	static const char abc[] = "abcXAx.\n \xe9\xc9" "01#\x01]";
+	size_t p, j, i, len, tested = 0, matched = 0, reptested = 0;
+	size_t repmatched = 0, skelmatched = 0;
+	static const char abc[] = "abcXAx.\n \xe9\xc9" "01#\x01]&";
 	char pat[512], buf[64], err[256];
 
 	(void)state;
@@ -441,7 +628,16 @@ test_literal_random(void **state)
 		struct lcheck k = { .c = &c };
 
 		pat[0] = '\0';
-		gen_pattern(pat, sizeof(pat), &st, 0);
+		if (p % 3 == 0) {
+			/* a repeated group, for rules__required_repeat */
+			size_t n = (size_t)snprintf(pat, sizeof(pat), "%s(?:",
+			    rnd(&st) % 2 ? "a" : "");
+			n += gen_pattern(pat + n, sizeof(pat) - n - 16, &st,
+			    1);
+			snprintf(pat + n, sizeof(pat) - n, "){%u,3}%s",
+			    2 + rnd(&st) % 2, rnd(&st) % 2 ? "b" : "");
+		} else
+			gen_pattern(pat, sizeof(pat), &st, 0);
 		c.mods = (const char *[]){ "", "", "i", "x", "ix", "s",
 		    "m" }[rnd(&st) % 7];
 		if (rules__regex_compile(&k.re, pat, c.mods, cctx, err,
@@ -451,11 +647,15 @@ test_literal_random(void **state)
 		    &k.lits, &k.caseless);
 		k.arc = rules__required_literals(pat, c.mods, 1, true,
 		    &k.alits, &k.acaseless);
-		if (k.rc == -1 && k.arc == -1) {
+		more_sets(&k, pat, c.mods, 1);
+		if (k.rc == -1 && k.arc == -1 && k.prc == -1 && k.rrc == -1 &&
+		    k.rprc == -1 && k.src == -1) {
+			more_free(&k);
 			rules__regex_free(&k.re);
 			continue;
 		}
 		tested++;
+		reptested += k.rrc == 0 || k.rprc == 0;
 		k.md = pcre2_match_data_create(4, NULL);
 		k.mctx = pcre2_match_context_create(NULL);
 		for (j = 0; j < 400; j++) {
@@ -481,14 +681,22 @@ test_literal_random(void **state)
 			}
 		}
 		matched += k.matched;
+		repmatched += k.repeats;
+		skelmatched += k.skels;
 		rules__lits_free(&k.lits);
 		rules__lits_free(&k.alits);
+		more_free(&k);
 		rules__regex_free(&k.re);
 		pcre2_match_data_free(k.md);
 		pcre2_match_context_free(k.mctx);
 	}
-	printf("%zu generated patterns with literals, %zu matching texts\n",
-	    tested, matched);
+	printf("%zu generated patterns with literals, %zu matching texts; "
+	    "%zu with repeated literals, %zu matching texts; %zu skeleton "
+	    "checks\n", tested, matched, reptested, repmatched,
+	    skelmatched);
+	assert_true(skelmatched > 1000);
+	assert_true(reptested > 1000);
+	assert_true(repmatched > 1000);
 	/* the generator must give the check something to hold */
 	assert_true(tested > 3000);
 	assert_true(matched > 1000);
