@@ -40,6 +40,7 @@
 #define LINE_MAX_BE	2048		/* one reply line */
 #define SEND_HIGH	(256 * 1024)	/* output kept below this */
 #define MAX_STEPS	4
+#define POOL_SURPLUS_IDLE_MS 1000	/* idle surplus beyond pool_size */
 
 enum bstate {
 	B_CONNECTING, B_BANNER, B_EHLO, B_STARTTLS, B_HANDSHAKE, B_READY,
@@ -737,7 +738,13 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		b->st = B_BANNER;
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && b->pooled) {
+		/* Idle long enough: QUIT, in step as it is. */
+		TAILQ_REMOVE(&b->srv->pool, b, pool_entry);
+		b->srv->npool--;
+		b->pooled = false;
+		backend_free(b, true);
+	} else if (what & BEV_EVENT_TIMEOUT)
 		fail(b, b->st <= B_EHLO ? "connect timeout" : "timeout");
 	else if (what & BEV_EVENT_EOF)
 		fail(b, "connection closed");
@@ -928,13 +935,24 @@ backend_release(struct backend *b, const struct gh_config *cfg)
 	struct server		*srv = b->srv;
 	const struct gh_config	*now = gh_chain_config(srv->chain);
 	struct timeval		 tv;
+	uint64_t		 ms;
+	bool			 surplus;
 
 	if (cfg == NULL)
 		cfg = now;
+	/*
+	 * Beyond pool_size, a connection is kept as surplus, briefly, while
+	 * more sessions are open than connections idle: under load the
+	 * next session takes it within milliseconds, where closing it now
+	 * would cost a connect, banner, EHLO and XCLIENT a moment later.
+	 * The surplus never exceeds what was in use a moment ago.
+	 */
+	surplus = (long long)srv->npool >= cfg->backend_pool_size;
 	if (b->st != B_READY || b->pending || srv->draining ||
 	    b->sslen != now->backend.sslen ||	/* moved on reload */
 	    memcmp(&b->ss, &now->backend.ss, b->sslen) != 0 ||
-	    (long long)srv->npool >= cfg->backend_pool_size ||
+	    cfg->backend_pool_size == 0 ||
+	    (surplus && srv->npool >= srv->nsessions) ||
 	    (b->xclient_sent && !b->caps.xclient) || b->authed ||
 	    b->tls_mode != now->backend_tls) {
 		/* (A connection that cannot say XCLIENT again, or that a
@@ -947,7 +965,10 @@ backend_release(struct backend *b, const struct gh_config *cfg)
 	TAILQ_INSERT_HEAD(&srv->pool, b, pool_entry);
 	srv->npool++;
 	/* Reading stays on: a 421 or a close is noticed (fail()). */
-	tv = ms_tv(cfg->backend_pool_idle_ms);
+	ms = cfg->backend_pool_idle_ms;
+	if (surplus && ms > POOL_SURPLUS_IDLE_MS)
+		ms = POOL_SURPLUS_IDLE_MS;
+	tv = ms_tv(ms);
 	bufferevent_set_timeouts(b->bev, &tv, NULL);
 }
 
