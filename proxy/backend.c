@@ -40,6 +40,7 @@
 #define LINE_MAX_BE	2048		/* one reply line */
 #define SEND_HIGH	(256 * 1024)	/* output kept below this */
 #define MAX_STEPS	4
+#define SEND_ROUNDS	4		/* SEND_HIGH pieces per turn */
 #define POOL_SURPLUS_IDLE_MS 1000	/* idle surplus beyond pool_size */
 
 enum bstate {
@@ -519,6 +520,7 @@ send_more(struct backend *b)
 	char			 buf[65536];
 	uint64_t		 size = gh_message_size(b->msg);
 	ssize_t			 r;
+	int			 rounds;
 
 	if (!b->headers_sent) {
 		b->headers_sent = true;
@@ -530,23 +532,38 @@ send_more(struct backend *b)
 		}
 		b->off = gh_message_body_offset(b->msg);
 	}
-	while (b->off < size && evbuffer_get_length(out) < SEND_HIGH) {
-		r = gh_message_pread(b->msg, buf, sizeof(buf), b->off);
-		if (r <= 0) {
-			fail(b, "cannot read the spooled message");
-			return;
+	for (rounds = 0; b->off < size; rounds++) {
+		while (b->off < size && evbuffer_get_length(out) < SEND_HIGH) {
+			r = gh_message_pread(b->msg, buf, sizeof(buf), b->off);
+			if (r <= 0) {
+				fail(b, "cannot read the spooled message");
+				return;
+			}
+			if ((b->bdat ? evbuffer_add(out, buf, (size_t)r) :
+			    smtp_dotstuff(&b->bol, buf, (size_t)r, stuff_out,
+			    out)) == -1) {
+				fail(b, "out of memory");
+				return;
+			}
+			b->off += (uint64_t)r;
 		}
-		if ((b->bdat ? evbuffer_add(out, buf, (size_t)r) :
-		    smtp_dotstuff(&b->bol, buf, (size_t)r, stuff_out,
-		    out)) == -1) {
-			fail(b, "out of memory");
-			return;
-		}
-		b->off += (uint64_t)r;
-	}
-	if (b->off < size) {
+		if (b->off == size)
+			break;
 		proxy_io_flush(b->bev);
-		return;		/* the write callback comes back */
+		if (evbuffer_get_length(out) > 0)
+			return;	/* the write callback comes back below
+				   the low-water mark */
+		/*
+		 * The kernel took it all, so no write will be waited for and
+		 * no write callback would come: go on, and after a few
+		 * rounds let other connections have the loop first.
+		 */
+		if (rounds == SEND_ROUNDS) {
+			bufferevent_trigger(b->bev, EV_WRITE,
+			    BEV_TRIG_IGNORE_WATERMARKS |
+			    BEV_TRIG_DEFER_CALLBACKS);
+			return;
+		}
 	}
 	if (!b->bdat) {
 		if (!b->bol)

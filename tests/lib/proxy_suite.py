@@ -185,6 +185,45 @@ def test_backend_pool_surplus():
     be.stop()
 
 
+def test_large_pipelined():
+    """Messages far beyond one 4 KB read, and beyond the 1 MB read
+    buffer, sent with what follows them in one go: every byte reaches
+    the backend once, in its message, dot-stuffing undone."""
+    be = Backend("--xclient")
+    gh = Gatehouse(be.port, "data.memory_max=65536")
+    bodies = []
+    for size in (4225 - 80, 150000, 2500000):
+        lines, n = [], 0
+        while n < size:
+            l = (".." if len(lines) % 37 == 0 else "") + \
+                f"{len(lines):06d}" + "x" * 60
+            lines.append(l)
+            n += len(l) + 2
+        bodies.append("\r\n".join(lines) + "\r\n")
+    c = Client(gh.port, timeout=30)
+    c.hello()
+    blob = ""
+    for i, b in enumerate(bodies):
+        blob += (f"MAIL FROM:<a{i}@example.org>\r\nRCPT TO:<b@example.net>"
+                 f"\r\nDATA\r\n" + message(f"big{i}", b) + ".\r\n")
+    c.send(blob + "QUIT\r\n")
+    codes = [c.reply()[0] for _ in range(4 * len(bodies) + 1)]
+    check(codes == [250, 250, 354, 250] * len(bodies) + [221],
+          f"replies in order: {codes}")
+    msgs = be.messages()
+    check(len(msgs) == len(bodies), f"{len(msgs)} messages at the backend")
+    for i, (m, b) in enumerate(zip(msgs, bodies)):
+        want = b.replace("\r\n..", "\r\n.").encode()
+        if want.startswith(b".."):
+            want = want[1:]
+        check(m["mail"] == f"MAIL FROM:<a{i}@example.org>" and
+              m["data"].endswith(b"\r\n\r\n" + want) and
+              f"Subject: big{i}".encode() in m["data"],
+              f"message {i} ({len(b)} bytes) intact at the backend")
+    gh.stop()
+    be.stop()
+
+
 def test_xforward_to_backend():
     be = Backend()      # offers XFORWARD only
     gh = Gatehouse(be.port)
@@ -955,7 +994,7 @@ def test_chaos():
 
 GROUPS = {
     "relay": [test_relay_basic, test_bdat, test_backend_pool,
-              test_backend_pool_surplus,
+              test_backend_pool_surplus, test_large_pipelined,
               test_xforward_to_backend,
               test_pipelining,
               test_pipelining_refused_rcpts],
