@@ -1,5 +1,6 @@
 /*
- * io.c — writing to a bufferevent without a trip through the event loop.
+ * io.c — writing to a bufferevent without a trip through the event loop,
+ * and reading past libevent's 4 KB read cap.
  *
  * A bufferevent writes only when epoll says the socket is writable: for
  * every reply that costs an epoll_ctl to ask for EPOLLOUT, an epoll_wait
@@ -28,8 +29,9 @@
  * Failures: a write error leaves the bytes queued; the bufferevent meets
  * the same error on its own write and reports it to its owner.  A read
  * that fails, would block or meets the end of the stream just stops:
- * the socket stays readable and the bufferevent meets the same end on
- * its next read.
+ * the socket stays readable and the bufferevent meets the end on its
+ * next read (a connection reset shows there as the end of the stream or
+ * as the error itself; both close the session).
  */
 #include <errno.h>
 #include <sys/uio.h>
