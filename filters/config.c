@@ -171,7 +171,8 @@ static const struct key keys[] = {
 	    "round trip less, no dot-stuffing); else DATA." },
 	{ "backend.pool_size", CT_INT, "16", 0, 10000, O(backend_pool_size),
 	    NULL, "Idle backend connections kept for the next session "
-	    "(0: one connection per session)." },
+	    "(0: one connection per session); under load, more are kept "
+	    "for a second while sessions wait for them." },
 	{ "backend.pool_idle", CT_DURATION, "10s", 100, 3600000,
 	    O(backend_pool_idle_ms), NULL,
 	    "How long an idle backend connection is kept." },

@@ -40,6 +40,8 @@
 #define LINE_MAX_BE	2048		/* one reply line */
 #define SEND_HIGH	(256 * 1024)	/* output kept below this */
 #define MAX_STEPS	4
+#define SEND_ROUNDS	4		/* SEND_HIGH pieces per turn */
+#define POOL_SURPLUS_IDLE_MS 1000	/* idle surplus beyond pool_size */
 
 enum bstate {
 	B_CONNECTING, B_BANNER, B_EHLO, B_STARTTLS, B_HANDSHAKE, B_READY,
@@ -518,6 +520,7 @@ send_more(struct backend *b)
 	char			 buf[65536];
 	uint64_t		 size = gh_message_size(b->msg);
 	ssize_t			 r;
+	int			 rounds;
 
 	if (!b->headers_sent) {
 		b->headers_sent = true;
@@ -529,23 +532,38 @@ send_more(struct backend *b)
 		}
 		b->off = gh_message_body_offset(b->msg);
 	}
-	while (b->off < size && evbuffer_get_length(out) < SEND_HIGH) {
-		r = gh_message_pread(b->msg, buf, sizeof(buf), b->off);
-		if (r <= 0) {
-			fail(b, "cannot read the spooled message");
-			return;
+	for (rounds = 0; b->off < size; rounds++) {
+		while (b->off < size && evbuffer_get_length(out) < SEND_HIGH) {
+			r = gh_message_pread(b->msg, buf, sizeof(buf), b->off);
+			if (r <= 0) {
+				fail(b, "cannot read the spooled message");
+				return;
+			}
+			if ((b->bdat ? evbuffer_add(out, buf, (size_t)r) :
+			    smtp_dotstuff(&b->bol, buf, (size_t)r, stuff_out,
+			    out)) == -1) {
+				fail(b, "out of memory");
+				return;
+			}
+			b->off += (uint64_t)r;
 		}
-		if ((b->bdat ? evbuffer_add(out, buf, (size_t)r) :
-		    smtp_dotstuff(&b->bol, buf, (size_t)r, stuff_out,
-		    out)) == -1) {
-			fail(b, "out of memory");
-			return;
-		}
-		b->off += (uint64_t)r;
-	}
-	if (b->off < size) {
+		if (b->off == size)
+			break;
 		proxy_io_flush(b->bev);
-		return;		/* the write callback comes back */
+		if (evbuffer_get_length(out) > 0)
+			return;	/* the write callback comes back below
+				   the low-water mark */
+		/*
+		 * The kernel took it all, so no write will be waited for and
+		 * no write callback would come: go on, and after a few
+		 * rounds let other connections have the loop first.
+		 */
+		if (rounds == SEND_ROUNDS) {
+			bufferevent_trigger(b->bev, EV_WRITE,
+			    BEV_TRIG_IGNORE_WATERMARKS |
+			    BEV_TRIG_DEFER_CALLBACKS);
+			return;
+		}
 	}
 	if (!b->bdat) {
 		if (!b->bol)
@@ -737,7 +755,13 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		b->st = B_BANNER;
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && b->pooled) {
+		/* Idle long enough: QUIT, in step as it is. */
+		TAILQ_REMOVE(&b->srv->pool, b, pool_entry);
+		b->srv->npool--;
+		b->pooled = false;
+		backend_free(b, true);
+	} else if (what & BEV_EVENT_TIMEOUT)
 		fail(b, b->st <= B_EHLO ? "connect timeout" : "timeout");
 	else if (what & BEV_EVENT_EOF)
 		fail(b, "connection closed");
@@ -928,13 +952,24 @@ backend_release(struct backend *b, const struct gh_config *cfg)
 	struct server		*srv = b->srv;
 	const struct gh_config	*now = gh_chain_config(srv->chain);
 	struct timeval		 tv;
+	uint64_t		 ms;
+	bool			 surplus;
 
 	if (cfg == NULL)
 		cfg = now;
+	/*
+	 * Beyond pool_size, a connection is kept as surplus, briefly, while
+	 * more sessions are open than connections idle: under load the
+	 * next session takes it within milliseconds, where closing it now
+	 * would cost a connect, banner, EHLO and XCLIENT a moment later.
+	 * The surplus never exceeds what was in use a moment ago.
+	 */
+	surplus = (long long)srv->npool >= cfg->backend_pool_size;
 	if (b->st != B_READY || b->pending || srv->draining ||
 	    b->sslen != now->backend.sslen ||	/* moved on reload */
 	    memcmp(&b->ss, &now->backend.ss, b->sslen) != 0 ||
-	    (long long)srv->npool >= cfg->backend_pool_size ||
+	    cfg->backend_pool_size == 0 ||
+	    (surplus && srv->npool >= srv->nsessions) ||
 	    (b->xclient_sent && !b->caps.xclient) || b->authed ||
 	    b->tls_mode != now->backend_tls) {
 		/* (A connection that cannot say XCLIENT again, or that a
@@ -947,7 +982,10 @@ backend_release(struct backend *b, const struct gh_config *cfg)
 	TAILQ_INSERT_HEAD(&srv->pool, b, pool_entry);
 	srv->npool++;
 	/* Reading stays on: a 421 or a close is noticed (fail()). */
-	tv = ms_tv(cfg->backend_pool_idle_ms);
+	ms = cfg->backend_pool_idle_ms;
+	if (surplus && ms > POOL_SURPLUS_IDLE_MS)
+		ms = POOL_SURPLUS_IDLE_MS;
+	tv = ms_tv(ms);
 	bufferevent_set_timeouts(b->bev, &tv, NULL);
 }
 

@@ -44,6 +44,7 @@ struct preface {
 	char			 peer[INET6_ADDRSTRLEN];	/* socket's */
 	char			 addr[INET6_ADDRSTRLEN], port[8];
 	bool			 counted;
+	bool			 moved;		/* ss is not the peer's */
 	struct event		*ev_name;	/* the name's deadline */
 	enum gh_fcrdns		 name_status;
 	char			 name[256];
@@ -121,6 +122,7 @@ proxy_header(struct preface *p, struct evbuffer *in, char *why,
 	if (!r.local) {
 		memcpy(&p->ss, &r.src, r.srclen);
 		p->sslen = r.srclen;
+		p->moved = true;
 	}
 	evbuffer_drain(in, r.consumed);
 	return r.local ? 2 : 1;
@@ -204,8 +206,9 @@ client_known(struct preface *p)
 	struct timeval	 tv;
 	uint64_t	 ms = p->cfg->dns_ptr_timeout_ms;
 
-	relay_addr_text((const struct sockaddr *)&p->ss, p->addr,
-	    sizeof(p->addr), p->port, sizeof(p->port));
+	if (p->moved)		/* a PROXY header named the client */
+		relay_addr_text((const struct sockaddr *)&p->ss, p->addr,
+		    sizeof(p->addr), p->port, sizeof(p->port));
 	if (!(p->counted = server_count_client(p->srv, p->addr,
 	    p->cfg->max_connections_per_client))) {
 		done(p, PREFACE_TOO_MANY);

@@ -185,6 +185,11 @@ void	 tls_unload(struct server *);
 void	 proxy_io_flush(struct bufferevent *);
 /* Move the buffer's bytes to the bufferevent and flush (as above). */
 void	 proxy_io_send(struct bufferevent *, struct evbuffer *);
+/* Note input reads that libevent cut at its 4 KB cap (see io.c). */
+int	 proxy_io_watch_reads(struct bufferevent *, bool *capped);
+void	 proxy_io_unwatch_reads(struct bufferevent *, bool *capped);
+/* After such a read, read on at once, up to `room` bytes. */
+void	 proxy_io_read_more(struct bufferevent *, bool *capped, size_t room);
 
 /* workers.c */
 struct workers *workers_new(struct server *, int n);

@@ -10,6 +10,7 @@
  *
  * Failures are return values; nothing here logs or touches a socket.
  */
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -211,6 +212,21 @@ relay_addr_text(const struct sockaddr *sa, char *addr, size_t asz,
 	}
 	if (sa->sa_family == AF_INET)
 		len = sizeof(struct sockaddr_in);
+	/* The common cases without getnameinfo(3) (a per-connection cost);
+	   a scoped IPv6 address keeps its %zone through it. */
+	if (sa->sa_family == AF_INET &&
+	    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+	    addr, (socklen_t)asz) != NULL) {
+		snprintf(port, psz, "%u",
+		    ntohs(((const struct sockaddr_in *)sa)->sin_port));
+		return;
+	}
+	if (sa->sa_family == AF_INET6 && s6->sin6_scope_id == 0 &&
+	    inet_ntop(AF_INET6, &s6->sin6_addr, addr, (socklen_t)asz) !=
+	    NULL) {
+		snprintf(port, psz, "%u", ntohs(s6->sin6_port));
+		return;
+	}
 	if (getnameinfo(sa, len, addr, asz, port, psz,
 	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(addr, asz, "unknown");

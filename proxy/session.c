@@ -40,6 +40,7 @@
 #include "proxy/session_int.h"
 
 #define REFUSED_MAX_ERRORS	3	/* after a 554 greeting */
+#define READ_HIGH		(1024 * 1024)	/* input held at most */
 
 static const char *state_names[S_NSTATES] = {
 	"connect", "helo", "idle", "mail", "rcpt", "data"
@@ -326,8 +327,10 @@ session_free(struct session *s)
 	if (s->counted)
 		server_uncount_client(srv, s->addr);
 	gh_metrics_session_close();
-	if (s->bev)
+	if (s->bev) {
+		proxy_io_unwatch_reads(s->bev, &s->capped);
 		bufferevent_free(s->bev);
+	}
 	evbuffer_free(s->out);
 	unregister(s);
 	server_session_gone(srv, s);
@@ -398,10 +401,19 @@ read_cb(struct bufferevent *bev, void *arg)
 {
 	struct session	*s = arg;
 
-	if (s->pre)
+	size_t		 len;
+
+	if (s->pre) {
 		preface_read(s->pre);
-	else
-		kick(s);
+		return;
+	}
+	if (s->capped) {
+		/* More than libevent's 4 KB is likely there: take it now. */
+		len = evbuffer_get_length(bufferevent_get_input(bev));
+		proxy_io_read_more(bev, &s->capped, len < READ_HIGH ?
+		    READ_HIGH - len : 0);
+	}
+	kick(s);
 }
 
 /* The client closed, failed or timed out. */
@@ -573,7 +585,8 @@ session_new(struct server *srv, evutil_socket_t fd,
 	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
 	/* Stop reading while far ahead of us (pipelining abuse).  Read and
 	   write in large pieces: libevent's default is 4 KB per read(2). */
-	bufferevent_setwatermark(s->bev, EV_READ, 0, 1024 * 1024);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, READ_HIGH);
+	(void)proxy_io_watch_reads(s->bev, &s->capped);	/* else 4 KB reads */
 	bufferevent_set_max_single_read(s->bev, 128 * 1024);
 	bufferevent_set_max_single_write(s->bev, 128 * 1024);
 	bufferevent_enable(s->bev, EV_READ);	/* EV_WRITE: proxy_io_send */

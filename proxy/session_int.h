@@ -61,6 +61,7 @@ struct session {
 	bool			 counted;
 	bool			 xforwarded;
 	bool			 refused;	/* 554 greeting: only QUIT */
+	bool			 capped;	/* a read hit libevent's cap */
 
 	/* tls.c */
 	bool			 tls;		/* TLS is up */

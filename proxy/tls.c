@@ -314,6 +314,7 @@ tls_cmd_starttls(struct session *s, const struct smtp_cmd *c)
 	/* From here on the filter's timeouts are the session's: the
 	   socket's own would fire while the session waits on a backend. */
 	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	proxy_io_unwatch_reads(s->bev, &s->capped);	/* TLS reads now */
 	bev = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {

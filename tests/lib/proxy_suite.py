@@ -129,6 +129,101 @@ def test_backend_pool():
         be.stop()
 
 
+def test_backend_pool_surplus():
+    """Beyond pool_size, an idle connection is kept briefly while other
+    sessions are open (the next one takes it), then QUIT after ~1 s."""
+    be = Backend("--xclient")
+    gh = Gatehouse(be.port, "backend.pool_size=1")
+    cs = {n: Client(gh.port) for n in "ABCDE"}
+    for n, c in cs.items():
+        c.hello(f"client{n}.example")
+
+    def deliver(c):
+        transaction(c)
+        c.cmd("DATA")
+        c.send(message() + ".\r\n")
+        return c.reply()[0]
+
+    def conns():
+        return {e["conn"] for e in be.entries()
+                if e.get("cmd", "").startswith("MAIL")}
+
+    def quits():
+        return [e["conn"] for e in be.entries() if e.get("cmd") == "QUIT"]
+
+    # A and B in transactions at once: two backend connections.
+    transaction(cs["A"])
+    check(deliver(cs["B"]) == 250, "B delivered")
+    cs["A"].cmd("DATA")
+    cs["A"].send(message() + ".\r\n")
+    check(cs["A"].reply()[0] == 250, "A delivered")
+    for n in "AB":
+        cs[n].cmd("QUIT")
+        cs[n].close()
+    time.sleep(0.2)
+    # Both are idle now, one beyond pool_size=1: C and D take both.
+    transaction(cs["C"])
+    check(deliver(cs["D"]) == 250, "D delivered")
+    cs["C"].cmd("DATA")
+    cs["C"].send(message() + ".\r\n")
+    check(cs["C"].reply()[0] == 250, "C delivered")
+    check(len(conns()) == 2, f"4 sessions, 2 at a time, pool_size=1: "
+          f"{len(conns())} backend connections (want 2)")
+    for n in "CD":
+        cs[n].cmd("QUIT")
+        cs[n].close()
+    time.sleep(0.3)
+    check(quits() == [], f"both kept while E is open: QUIT on {quits()}")
+    time.sleep(1.2)
+    check(len(quits()) == 1, f"the surplus one QUIT after ~1 s: {quits()}")
+    check(deliver(cs["E"]) == 250 and len(conns()) == 2,
+          "E served by the one kept within pool_size")
+    cs["E"].cmd("QUIT")
+    cs["E"].close()
+    check(len(be.messages()) == 5, "all delivered")
+    gh.stop()
+    be.stop()
+
+
+def test_large_pipelined():
+    """Messages far beyond one 4 KB read, and beyond the 1 MB read
+    buffer, sent with what follows them in one go: every byte reaches
+    the backend once, in its message, dot-stuffing undone."""
+    be = Backend("--xclient")
+    gh = Gatehouse(be.port, "data.memory_max=65536")
+    bodies = []
+    for size in (4225 - 80, 150000, 2500000):
+        lines, n = [], 0
+        while n < size:
+            l = (".." if len(lines) % 37 == 0 else "") + \
+                f"{len(lines):06d}" + "x" * 60
+            lines.append(l)
+            n += len(l) + 2
+        bodies.append("\r\n".join(lines) + "\r\n")
+    c = Client(gh.port, timeout=30)
+    c.hello()
+    blob = ""
+    for i, b in enumerate(bodies):
+        blob += (f"MAIL FROM:<a{i}@example.org>\r\nRCPT TO:<b@example.net>"
+                 f"\r\nDATA\r\n" + message(f"big{i}", b) + ".\r\n")
+    c.send(blob + "QUIT\r\n")
+    codes = [c.reply()[0] for _ in range(4 * len(bodies) + 1)]
+    check(codes == [250, 250, 354, 250] * len(bodies) + [221],
+          f"replies in order: {codes}")
+    msgs = be.messages()
+    check(len(msgs) == len(bodies), f"{len(msgs)} messages at the backend")
+    for i, (m, b) in enumerate(zip(msgs, bodies)):
+        want = b.replace("\r\n..", "\r\n.").encode()
+        if want.startswith(b".."):
+            want = want[1:]
+        check(m["mail"] == f"MAIL FROM:<a{i}@example.org>" and
+              m["data"].endswith(b"\r\n\r\n" + want) and
+              f"Subject: big{i}".encode() in m["data"],
+              f"message {i} ({len(b)} bytes) intact at the backend")
+    gh.stop()
+    be.stop()
+
+
 def test_xforward_to_backend():
     be = Backend()      # offers XFORWARD only
     gh = Gatehouse(be.port)
@@ -899,6 +994,7 @@ def test_chaos():
 
 GROUPS = {
     "relay": [test_relay_basic, test_bdat, test_backend_pool,
+              test_backend_pool_surplus, test_large_pipelined,
               test_xforward_to_backend,
               test_pipelining,
               test_pipelining_refused_rcpts],
