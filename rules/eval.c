@@ -424,7 +424,11 @@ eval_joined(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
 	eval_lines(t, idx, RULES_STAGE_EOM, v, n, k);
 }
 
-/* Header rules, grouped by header request. */
+/*
+ * Header rules, grouped by header request.  The header prefilter
+ * (hprefilter.c) scans each request's text once; a rule it proves
+ * cannot match that text gets no PCRE2 search (a negated one hits).
+ */
 static void
 eval_headers(struct rules_txn *t, const struct rules_input *in)
 {
@@ -432,7 +436,8 @@ eval_headers(struct rules_txn *t, const struct rules_input *in)
 	const uint32_t *list = set->bytype[RULES_T_HEADER];
 	uint32_t i, cur = UINT32_MAX;
 	struct rules_text val = { "", 0 };
-	bool defined = false;
+	bool defined = false, ascii = true;
+	int kind = -1;
 
 	for (i = 0; i < set->nbytype[RULES_T_HEADER]; i++) {
 		uint32_t idx = list[i];
@@ -445,6 +450,14 @@ eval_headers(struct rules_txn *t, const struct rules_input *in)
 			cur = r->hspec;
 			defined = rules__header_value(t, &set->hspecs[cur], in,
 			    &val);
+			kind = -1;
+			if (set->hpf != NULL) {
+				s = defined ? val.ptr : "";
+				len = defined ? val.len : 0;
+				ascii = rules__is_ascii(s, len);
+				kind = rules__hprefilter_scan(t, cur, s, len,
+				    ascii);
+			}
 		}
 		if (r->flags & RF_EXISTS) {
 			if (defined)
@@ -462,7 +475,12 @@ eval_headers(struct rules_txn *t, const struct rules_input *in)
 			s = "";		/* undef matches as "" */
 			len = 0;
 		}
-		if (r->flags & RF_NEG) {
+		if ((defined || !(r->flags & RF_UNSET)) &&
+		    rules__hprefilter_skip(t, idx, kind)) {
+			/* no literal of the rule: it cannot match */
+			if (r->flags & RF_NEG)
+				record(t, idx, RULES_STAGE_HEADERS, 1, NULL, 0);
+		} else if (r->flags & RF_NEG) {
 			if (!match1(t, idx, pick(r, s, len), s, len, 0,
 			    0, &ms, &me))
 				record(t, idx, RULES_STAGE_HEADERS, 1, NULL, 0);
@@ -923,6 +941,7 @@ rules_txn_free(struct rules_txn *t)
 	free(t->hv2.v);
 	free(t->join.p);
 	rules__prefilter_txn_free(t);
+	rules__hprefilter_txn_free(t);
 	pcre2_match_data_free(t->md);
 	pcre2_match_data_free(t->amd);
 	pcre2_match_context_free(t->mctx);

@@ -84,6 +84,7 @@ struct hspec {
 				   the skeletons of plain texts */
 #define RF_PF_ANYHOLD	(RF_PREFILTERED | RF_PF_ASCII | RF_PF_PLAIN | \
 			 RF_PF_SKEL)
+#define RF_HPF		0x400000 /* held by the header prefilter */
 
 /* Meta program: a small stack machine. */
 enum meta_opcode {
@@ -215,6 +216,7 @@ struct rules_set {
 	size_t		 pf_count;	/* rules held */
 	uint32_t	 pf_held[RULES_T_COUNT];	/* rules held, by type */
 	struct kvlist	 settings;	/* kept for the caller (uri policy) */
+	struct hpf	*hpf;		/* header prefilter (hprefilter.c) */
 };
 
 /* A replace_tag / replace_pre / replace_post / replace_inter entry. */
@@ -400,6 +402,16 @@ size_t	 rules__prefilter_memory(const struct rules_set *);
 bool	 rules__prefilter_scan(struct rules_txn *, enum rules_type,
 	    const struct rules_text *v, size_t n);
 void	 rules__prefilter_txn_free(struct rules_txn *);
+
+/* hprefilter.c */
+size_t	 rules__hprefilter_build(struct rules_set *);
+void	 rules__hprefilter_free(struct rules_set *);
+size_t	 rules__hprefilter_memory(const struct rules_set *);
+int	 rules__hprefilter_scan(struct rules_txn *, uint32_t hspec,
+	    const char *s, size_t len, bool ascii);
+bool	 rules__hprefilter_skip(const struct rules_txn *, uint32_t idx,
+	    int kind);
+void	 rules__hprefilter_txn_free(struct rules_txn *);
 
 /* header.c */
 int	 rules__hspec_parse(const char *s, size_t len, struct hspec *out);
