@@ -1,12 +1,12 @@
 /*
  * hprefilter.c -- the literal prefilter in front of header rules.
  *
- * Owns: two Vectorscan literal databases -- any text, texts of ASCII
- * bytes only -- holding the required literals (literals.c) of the
- * enabled regex header rules; and the scan of each header request's
- * text (struct hspec: "Subject", "From:addr", "ALL",
- * "X-Spam-Relays-External"...) that marks, per transaction, the rules
- * whose literals occur in it.  eval_headers() (eval.c) then runs PCRE2
+ * Owns: per header request (struct hspec: "Subject", "From:addr", "ALL",
+ * "X-Spam-Relays-External"...), two Vectorscan literal databases -- any
+ * text, texts of ASCII bytes only -- holding the required literals
+ * (literals.c) of the enabled regex header rules of that request; and
+ * the scan that marks, per transaction and request, the rules whose
+ * literals occur in the value.  eval_headers() (eval.c) then runs PCRE2
  * -- the engine of record -- only for the marked rules and for the rules
  * no database holds; an unmarked held rule cannot match the value.
  *
@@ -37,17 +37,16 @@
 #define HPF_ANY		0	/* database for any text */
 #define HPF_ASCII	1	/* database for texts of bytes < 0x80 */
 
-/*
- * A set's header prefilter.  One database per kind holds the literals of
- * every request's rules (one compilation instead of one per request:
- * loading stays fast); scanning a request's text marks rules of other
- * requests too, which is harmless: each request's scan has its own
- * stamp.
- */
-struct hpf {
+/* The databases of one header request. */
+struct hpf_group {
 	hs_database_t	*db[2];
 	uint32_t	*ids[2];	/* literal id -> rule */
-	uint32_t	*nheld[2];	/* per hspec: rules held by each kind */
+	uint32_t	 nheld[2];	/* rules held by each kind */
+};
+
+/* A set's header prefilter. */
+struct hpf {
+	struct hpf_group *g;		/* per hspec */
 	uint32_t	 ng;
 	uint8_t		*held;		/* per rule: 1 << kind if held */
 	hs_scratch_t	*scratch;	/* prototype, cloned per txn */
@@ -143,14 +142,16 @@ holdable(const struct rule *r)
 }
 
 /*
- * Build database KIND from the enabled header rules LIST[0..N).  A rule
- * without a usable literal set is not held; one whose set is empty (it
- * cannot match such a text) is held without literals.
+ * Build database KIND of header request G from the rules LIST[0..N)
+ * (the enabled header rules of that request).  A rule without a usable
+ * literal set is not held; one whose set is empty (it cannot match such
+ * a text) is held without literals.
  */
 static void
-build_kind(struct rules_set *set, struct hpf *h, const uint32_t *list,
-    uint32_t n, int kind)
+build_kind(struct rules_set *set, struct hpf *h, uint32_t g,
+    const uint32_t *list, uint32_t n, int kind)
 {
+	struct hpf_group *grp = &h->g[g];
 	struct hlits x = { 0 };
 	struct rules_lits rl;
 	hs_compile_error_t *err = NULL;
@@ -165,9 +166,9 @@ build_kind(struct rules_set *set, struct hpf *h, const uint32_t *list,
 	for (i = 0; i < n; i++) {
 		const struct rule *r = &set->rules[list[i]];
 
-		if (!holdable(r) || r->hspec >= h->ng ||
-		    rules__required_literals(r->re.body, r->re.mods,
-		    HPF_LIT_MIN, kind == HPF_ASCII, &rl, &caseless) == -1)
+		if (!holdable(r) || rules__required_literals(r->re.body,
+		    r->re.mods, HPF_LIT_MIN, kind == HPF_ASCII, &rl,
+		    &caseless) == -1)
 			continue;
 		n0 = x.n;
 		for (j = 0; j < rl.n; j++)
@@ -198,12 +199,11 @@ build_kind(struct rules_set *set, struct hpf *h, const uint32_t *list,
 		}
 	}
 	for (i = 0; i < n; i++)
-		if (mine[i]) {
+		if (mine[i])
 			h->held[list[i]] |= (uint8_t)(1u << kind);
-			h->nheld[kind][set->rules[list[i]].hspec]++;
-		}
-	h->db[kind] = db;
-	h->ids[kind] = x.rule;
+	grp->db[kind] = db;
+	grp->ids[kind] = x.rule;
+	grp->nheld[kind] = nheld;
 	x.rule = NULL;
 out:
 	free(mine);
@@ -215,16 +215,18 @@ void
 rules__hprefilter_free(struct rules_set *set)
 {
 	struct hpf *h = set->hpf;
+	uint32_t g;
 	int k;
 
 	if (h == NULL)
 		return;
-	for (k = 0; k < 2; k++) {
-		hs_free_database(h->db[k]);
-		free(h->ids[k]);
-		free(h->nheld[k]);
-	}
+	for (g = 0; g < h->ng; g++)
+		for (k = 0; k < 2; k++) {
+			hs_free_database(h->g[g].db[k]);
+			free(h->g[g].ids[k]);
+		}
 	hs_free_scratch(h->scratch);
+	free(h->g);
 	free(h->held);
 	free(h);
 	set->hpf = NULL;
@@ -238,7 +240,7 @@ size_t
 rules__hprefilter_build(struct rules_set *set)
 {
 	const uint32_t *list = set->bytype[RULES_T_HEADER];
-	uint32_t n = set->nbytype[RULES_T_HEADER], i, k;
+	uint32_t n = set->nbytype[RULES_T_HEADER], i, j, k;
 	struct hpf *h;
 
 	if (n == 0 || set->nhspecs == 0 ||
@@ -247,16 +249,23 @@ rules__hprefilter_build(struct rules_set *set)
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return 0;
 	h->ng = set->nhspecs;
-	h->nheld[0] = calloc(h->ng, sizeof(*h->nheld[0]));
-	h->nheld[1] = calloc(h->ng, sizeof(*h->nheld[1]));
+	h->g = calloc(h->ng, sizeof(*h->g));
 	h->held = calloc(set->nrules + 1, 1);
 	set->hpf = h;
-	if (h->nheld[0] == NULL || h->nheld[1] == NULL || h->held == NULL) {
+	if (h->g == NULL || h->held == NULL) {
 		rules__hprefilter_free(set);
 		return 0;
 	}
-	build_kind(set, h, list, n, HPF_ANY);
-	build_kind(set, h, list, n, HPF_ASCII);
+	for (i = 0; i < n; i = j) {
+		uint32_t g = set->rules[list[i]].hspec;
+
+		for (j = i; j < n && set->rules[list[j]].hspec == g; j++)
+			;
+		if (g >= h->ng)
+			continue;
+		build_kind(set, h, g, list + i, j - i, HPF_ANY);
+		build_kind(set, h, g, list + i, j - i, HPF_ASCII);
+	}
 	for (i = 0; i < n; i++) {
 		k = list[i];
 		if (h->held[k]) {
@@ -277,15 +286,18 @@ rules__hprefilter_memory(const struct rules_set *set)
 {
 	const struct hpf *h = set->hpf;
 	size_t total = 0, sz;
+	uint32_t g;
 	int k;
 
 	if (h == NULL)
 		return 0;
-	total += 2 * h->ng * sizeof(uint32_t) + set->nrules;
-	for (k = 0; k < 2; k++)
-		if (h->db[k] != NULL && hs_database_size(h->db[k], &sz) ==
-		    HS_SUCCESS)
-			total += sz;
+	total += h->ng * sizeof(*h->g) + set->nrules;
+	for (g = 0; g < h->ng; g++)
+		for (k = 0; k < 2; k++)
+			if (h->g[g].db[k] != NULL &&
+			    hs_database_size(h->g[g].db[k], &sz) ==
+			    HS_SUCCESS)
+				total += sz;
 	if (h->scratch != NULL && hs_scratch_size(h->scratch, &sz) ==
 	    HS_SUCCESS)
 		total += sz;
@@ -339,19 +351,21 @@ rules__hprefilter_scan(struct rules_txn *t, uint32_t g, const char *s,
     size_t len, bool ascii)
 {
 	const struct hpf *h = t->set->hpf;
+	const struct hpf_group *grp;
 	struct hpf_txn *x;
 	int kind = ascii ? HPF_ASCII : HPF_ANY;
 
 	if (h == NULL || g >= h->ng || len > UINT32_MAX)
 		return -1;
-	if (h->nheld[kind][g] == 0 || (x = txn_state(t)) == NULL)
+	grp = &h->g[g];
+	if (grp->nheld[kind] == 0 || (x = txn_state(t)) == NULL)
 		return -1;
 	if (++x->stamp == 0) {	/* wrapped: forget every mark */
 		memset(x->mark, 0, t->set->nrules * sizeof(*x->mark));
 		x->stamp = 1;
 	}
-	x->ids = h->ids[kind];
-	if (h->db[kind] != NULL && hs_scan(h->db[kind], s != NULL ? s :
+	x->ids = grp->ids[kind];
+	if (grp->db[kind] != NULL && hs_scan(grp->db[kind], s != NULL ? s :
 	    "", (unsigned)len, 0, x->scratch, on_match, x) != HS_SUCCESS)
 		return -1;
 	return kind;
