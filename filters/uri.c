@@ -1298,28 +1298,60 @@ re_space(unsigned char c)
 	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* True if byte C ends the links of _tbirdurire's scheme branch. */
+static inline bool
+link_stop(unsigned char c)
+{
+	return c == '>' || c == '<' || c == '"' || c == '`' || c == '}' ||
+	    c == ']' || c == '{' || c == '[' || c == '|' || c == 0x1b ||
+	    c == 0xa0 || re_space(c);
+}
+
+/*
+ * True if byte I of the run S[0..N) can be the byte every match of
+ * _tbirdurire needs: an '@'; the ':' of "://" or of "mailto:"; the '.'
+ * of "www.", "ftp." or before a TLD, which a byte of the link follows.
+ */
+static inline bool
+link_key(const char *s, size_t i, size_t n)
+{
+	switch (s[i]) {
+	case '@':
+		return true;
+	case ':':
+		return (i + 1 < n && s[i + 1] == '/') ||
+		    (i > 0 && (s[i - 1] == 'o' || s[i - 1] == 'O'));
+	case '.':
+		return i + 1 < n && !link_stop((unsigned char)s[i + 1]);
+	default:
+		return false;
+	}
+}
+
 /*
  * The next run of non-space bytes at or after *OFF in LINE (N bytes)
- * that holds a ':', '.' or '@': its bounds in *OFF and *END.  False if
+ * that holds a link_key() byte: its bounds in *OFF and *END.  False if
  * there is none.
  */
 static bool
 next_token(const char *line, size_t n, size_t *off, size_t *end)
 {
-	size_t i = *off, start;
+	size_t i = *off, start, e;
 	bool any;
 
 	while (i < n) {
 		while (i < n && re_space((unsigned char)line[i]))
 			i++;
 		start = i;
+		for (e = i; e < n && !re_space((unsigned char)line[e]); e++)
+			;
 		any = false;
-		for (; i < n && !re_space((unsigned char)line[i]); i++)
-			if (line[i] == '.' || line[i] == '@' || line[i] == ':')
-				any = true;
-		if (any && i > start) {
+		for (; i < e && !any; i++)
+			any = link_key(line + start, i - start, e - start);
+		i = e;
+		if (any) {
 			*off = start;
-			*end = i;
+			*end = e;
 			return true;
 		}
 	}
@@ -1328,10 +1360,10 @@ next_token(const char *line, size_t n, size_t *off, size_t *end)
 
 /*
  * Links in one line of rendered text.  The regex runs only on the
- * runs of non-space bytes that hold a ':', '.' or '@' (next_token()),
+ * runs of non-space bytes that hold a link_key() byte (next_token()),
  * with the subject cut at the run's end: a match holds no \s byte and
- * one of those three (every branch needs "://", "mailto:", "www.",
- * "ftp.", '@' or the '.' before a TLD), and at the cut the pattern
+ * one such byte (every branch needs "://", "mailto:", "www.", "ftp.",
+ * '@' or a '.' before a TLD), and at the cut the pattern
  * sees the same as at the space that follows (\z and \s satisfy the
  * same lookaheads, \b and the negative lookaheads alike); lookbehinds
  * still see the bytes before the run.  So the matches are those of a
