@@ -685,7 +685,9 @@ build_lists(struct loader *ld, struct rules_set *set)
 		    rules__hprefilter_build(set);
 	pcre2_set_match_limit(set->mctx_proto, set->match_limit);
 	pcre2_set_depth_limit(set->mctx_proto, set->depth_limit);
-	return rules__header_init(set);
+	if (rules__header_init(set) == -1)
+		return -1;
+	return rules__hot_init(set);
 }
 
 /* Turn the draft into a set. */
@@ -828,6 +830,9 @@ rules_set_unref(struct rules_set *set)
 	free(set->limit_seen);
 	rules__prefilter_free(set);
 	rules__hprefilter_free(set);
+	free(set->hot);
+	free(set->val0);
+	free(set->ops);
 	if (set->tables != NULL)
 		pcre2_maketables_free(NULL, set->tables);
 	free(set);
