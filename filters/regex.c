@@ -36,6 +36,7 @@
 #include "rules/rules.h"
 
 #define MAX_ORIG_IP	16
+#define TXN_POOL_MAX	32	/* engine transactions kept for reuse */
 
 /* SpamAssassin's metadata pseudo-headers, in the order of pseudo[]. */
 static const char *const pseudo_names[] = {
@@ -61,6 +62,12 @@ struct regex_inst {
 	/* Some rule tests X-Spam-Relays-*, ALL-* or EnvelopeFrom: only
 	   then are the Received fields parsed (build_metadata). */
 	bool			 want_meta;
+	/* Engine transactions of ended sessions, reset, for the next
+	   ones: a warm transaction allocates nothing (no JIT stack, no
+	   prefilter scratch, no per-rule arrays to zero). */
+	pthread_mutex_t		 pool_mu;
+	struct rules_txn	*pool[TXN_POOL_MAX];
+	size_t			 npool;
 };
 
 static void	regex_teardown(void *);
@@ -250,6 +257,7 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 	ri->has_required = rules_required_score(ri->set, &ri->required);
 	ri->want_meta = rules_wants_metadata(ri->set);
 	pthread_mutex_init(&ri->prof_mu, NULL);
+	pthread_mutex_init(&ri->pool_mu, NULL);
 	atomic_init(&ri->idx, -1);
 	if (uri_policy(ri, err, errsz) == -1) {
 		regex_teardown(ri);
@@ -277,8 +285,43 @@ regex_teardown(void *inst)
 	rules_diag_free(&ri->diag);
 	gh_uri_policy_free(ri->uri_policy);
 	pthread_mutex_destroy(&ri->prof_mu);
+	for (i = 0; i < ri->npool; i++)
+		rules_txn_free(ri->pool[i]);
+	pthread_mutex_destroy(&ri->pool_mu);
 	free(ri->prof);
 	free(ri);
+}
+
+/* An engine transaction: a pooled one, else a new one; NULL on error. */
+static struct rules_txn *
+txn_get(struct regex_inst *ri)
+{
+	struct rules_txn	*rt = NULL;
+
+	pthread_mutex_lock(&ri->pool_mu);
+	if (ri->npool > 0)
+		rt = ri->pool[--ri->npool];
+	pthread_mutex_unlock(&ri->pool_mu);
+	return rt != NULL ? rt : rules_txn_new(ri->set);
+}
+
+/* Reset RT and keep it for the next session (free it if the pool is
+ * full, or when profiling: a profiled one carries its times). */
+static void
+txn_put(struct regex_inst *ri, struct rules_txn *rt)
+{
+	if (rt == NULL)
+		return;
+	if (ri->prof == NULL) {
+		rules_txn_reset(rt);
+		pthread_mutex_lock(&ri->pool_mu);
+		if (ri->npool < TXN_POOL_MAX) {
+			ri->pool[ri->npool++] = rt;
+			rt = NULL;
+		}
+		pthread_mutex_unlock(&ri->pool_mu);
+	}
+	rules_txn_free(rt);
 }
 
 /* Free the header view built at HEADERS. */
@@ -396,7 +439,7 @@ regex_txn_free(void *inst, struct gh_txn *t, unsigned idx, bool session_end)
 	free_headers(st);
 	if (session_end) {
 		add_profile(inst, st->rt);
-		rules_txn_free(st->rt);
+		txn_put(inst, st->rt);
 		free(st->client);
 		free(st);
 		t->fstate[idx] = NULL;
@@ -755,7 +798,7 @@ regex_run(void *inst, struct gh_txn *t, unsigned idx, enum gh_stage stage,
 	if (st == NULL) {
 		atomic_store(&ri->idx, (int)idx);
 		if ((st = calloc(1, sizeof(*st))) == NULL ||
-		    (st->rt = rules_txn_new(ri->set)) == NULL) {
+		    (st->rt = txn_get(ri)) == NULL) {
 			free(st);
 			return -1;
 		}

@@ -1291,36 +1291,112 @@ done:
 	mbuf_free(&u);
 }
 
-/* Links in one line of rendered text. */
+/* True for the bytes \s matches in a pattern without UTF or UCP. */
+static inline bool
+re_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* True if byte C ends the links of _tbirdurire's scheme branch. */
+static inline bool
+link_stop(unsigned char c)
+{
+	return c == '>' || c == '<' || c == '"' || c == '`' || c == '}' ||
+	    c == ']' || c == '{' || c == '[' || c == '|' || c == 0x1b ||
+	    c == 0xa0 || re_space(c);
+}
+
+/*
+ * True if byte I of the run S[0..N) can be the byte every match of
+ * _tbirdurire needs: an '@'; the ':' of "://" or of "mailto:"; the '.'
+ * of "www.", "ftp." or before a TLD, which a byte of the link follows.
+ */
+static inline bool
+link_key(const char *s, size_t i, size_t n)
+{
+	switch (s[i]) {
+	case '@':
+		return true;
+	case ':':
+		return (i + 1 < n && s[i + 1] == '/') ||
+		    (i > 0 && (s[i - 1] == 'o' || s[i - 1] == 'O'));
+	case '.':
+		return i + 1 < n && !link_stop((unsigned char)s[i + 1]);
+	default:
+		return false;
+	}
+}
+
+/*
+ * The next run of non-space bytes at or after *OFF in LINE (N bytes)
+ * that holds a link_key() byte: its bounds in *OFF and *END.  False if
+ * there is none.
+ */
+static bool
+next_token(const char *line, size_t n, size_t *off, size_t *end)
+{
+	size_t i = *off, start, e;
+	bool any;
+
+	while (i < n) {
+		while (i < n && re_space((unsigned char)line[i]))
+			i++;
+		start = i;
+		for (e = i; e < n && !re_space((unsigned char)line[e]); e++)
+			;
+		any = false;
+		for (; i < e && !any; i++)
+			any = link_key(line + start, i - start, e - start);
+		i = e;
+		if (any) {
+			*off = start;
+			*end = e;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Links in one line of rendered text.  The regex runs only on the
+ * runs of non-space bytes that hold a link_key() byte (next_token()),
+ * with the subject cut at the run's end: a match holds no \s byte and
+ * one such byte (every branch needs "://", "mailto:", "www.", "ftp.",
+ * '@' or a '.' before a TLD), and at the cut the pattern
+ * sees the same as at the space that follows (\z and \s satisfy the
+ * same lookaheads, \b and the negative lookaheads alike); lookbehinds
+ * still see the bytes before the run.  So the matches are those of a
+ * search over the whole line, for a fraction of the attempts (the
+ * bare-domain branch scans every word to its end).
+ */
 void
 uri__from_text(const struct gh_uri_policy *p, const char *line, size_t n,
     struct uset *seen, struct uset *out)
 {
 	pcre2_match_data	*md;
-	PCRE2_SIZE		*ov, off = 0;
+	PCRE2_SIZE		*ov;
+	size_t			 off = 0, end = 0;
 	int			 rc, g;
 
 	if (p == NULL || p->tbird == NULL)
 		return;
-	/*
-	 * Every branch of the regex takes a ':', '.' or '@' ("http://",
-	 * "mailto:", "www.", "a@b", "example.com"): a line without one
-	 * has no link, and is not given to the regex, whose bare-domain
-	 * branch costs the square of a long word (a base64 line).
-	 */
-	if (memchr(line, '.', n) == NULL && memchr(line, '@', n) == NULL &&
-	    memchr(line, ':', n) == NULL)
+	if (!next_token(line, n, &off, &end))
 		return;
 	if ((md = pcre2_match_data_create_from_pattern(p->tbird, NULL)) ==
 	    NULL) {
 		out->err = ENOMEM;
 		return;
 	}
-	while (off < n) {
-		rc = pcre2_match(p->tbird, (PCRE2_SPTR)line, n, off, 0, md,
-		    NULL);
-		if (rc < 0)
-			break;
+	for (;;) {
+		rc = off < end ? pcre2_match(p->tbird, (PCRE2_SPTR)line, end,
+		    off, 0, md, NULL) : -1;
+		if (rc < 0) {
+			off = end;
+			if (!next_token(line, n, &off, &end))
+				break;
+			continue;
+		}
 		ov = pcre2_get_ovector_pointer(md);
 		for (g = 1; g <= 3; g++)
 			if (rc > g && ov[2 * g] != PCRE2_UNSET)

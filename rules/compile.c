@@ -681,10 +681,13 @@ build_lists(struct loader *ld, struct rules_set *set)
 	if ((set->mctx_proto = pcre2_match_context_create(NULL)) == NULL)
 		return -1;
 	if (!(ld->opts->flags & (RULES_LOAD_PLAIN | RULES_LOAD_NO_PREFILTER)))
-		ld->diag->prefiltered = rules__prefilter_build(set);
+		ld->diag->prefiltered = rules__prefilter_build(set) +
+		    rules__hprefilter_build(set);
 	pcre2_set_match_limit(set->mctx_proto, set->match_limit);
 	pcre2_set_depth_limit(set->mctx_proto, set->depth_limit);
-	return rules__header_init(set);
+	if (rules__header_init(set) == -1)
+		return -1;
+	return rules__hot_init(set);
 }
 
 /* Turn the draft into a set. */
@@ -826,6 +829,10 @@ rules_set_unref(struct rules_set *set)
 	pcre2_code_free(set->angle_re);
 	free(set->limit_seen);
 	rules__prefilter_free(set);
+	rules__hprefilter_free(set);
+	free(set->hot);
+	free(set->val0);
+	free(set->ops);
 	if (set->tables != NULL)
 		pcre2_maketables_free(NULL, set->tables);
 	free(set);
@@ -907,7 +914,7 @@ rules_info(const struct rules_set *set, uint32_t rule,
 	info->incomplete = (r->flags & RF_INCOMPLETE) != 0;
 	info->blocked = (r->flags & RF_BLOCKED) != 0;
 	info->multiple = (r->flags & RF_MULTIPLE) != 0;
-	info->prefiltered = (r->flags & RF_PF_ANYHOLD) != 0;
+	info->prefiltered = (r->flags & (RF_PF_ANYHOLD | RF_HPF)) != 0;
 	return 0;
 }
 
@@ -1018,7 +1025,8 @@ rules_set_memory(const struct rules_set *set)
 	}
 	for (i = 0; i < set->ntests; i++)
 		total += sizeof(set->tests[i]) + set->tests[i].text_len + 1;
-	return total + rules__prefilter_memory(set);
+	return total + rules__prefilter_memory(set) +
+	    rules__hprefilter_memory(set);
 }
 
 /* The values of a setting kept for the caller, in file order. */

@@ -424,7 +424,11 @@ eval_joined(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
 	eval_lines(t, idx, RULES_STAGE_EOM, v, n, k);
 }
 
-/* Header rules, grouped by header request. */
+/*
+ * Header rules, grouped by header request.  The header prefilter
+ * (hprefilter.c) scans each request's text once; a rule it proves
+ * cannot match that text gets no PCRE2 search (a negated one hits).
+ */
 static void
 eval_headers(struct rules_txn *t, const struct rules_input *in)
 {
@@ -432,26 +436,45 @@ eval_headers(struct rules_txn *t, const struct rules_input *in)
 	const uint32_t *list = set->bytype[RULES_T_HEADER];
 	uint32_t i, cur = UINT32_MAX;
 	struct rules_text val = { "", 0 };
-	bool defined = false;
+	bool defined = false, ascii = true;
+	int kind = -1;
 
 	for (i = 0; i < set->nbytype[RULES_T_HEADER]; i++) {
 		uint32_t idx = list[i];
-		const struct rule *r = &set->rules[idx];
+		const struct rule_hot *hot = &set->hot[idx];
+		const struct rule *r;
 		const char *s;
 		size_t len, ms, me;
 		uint64_t p0 = prof_start(t);
 
-		if (r->hspec != cur) {
-			cur = r->hspec;
+		if (hot->hspec != cur) {
+			cur = hot->hspec;
 			defined = rules__header_value(t, &set->hspecs[cur], in,
 			    &val);
+			kind = -1;
+			if (set->hpf != NULL) {
+				s = defined ? val.ptr : "";
+				len = defined ? val.len : 0;
+				ascii = rules__is_ascii(s, len);
+				kind = rules__hprefilter_scan(t, cur, s, len,
+				    ascii);
+			}
 		}
-		if (r->flags & RF_EXISTS) {
+		if (hot->flags & RF_EXISTS) {
 			if (defined)
 				record(t, idx, RULES_STAGE_HEADERS, 1, NULL, 0);
 			prof_end(t, idx, p0);
 			continue;
 		}
+		if ((defined || !(hot->flags & RF_UNSET)) &&
+		    rules__hprefilter_skip(t, idx, kind)) {
+			/* no literal of the rule: it cannot match */
+			if (hot->flags & RF_NEG)
+				record(t, idx, RULES_STAGE_HEADERS, 1, NULL, 0);
+			prof_end(t, idx, p0);
+			continue;
+		}
+		r = &set->rules[idx];
 		if (defined) {
 			s = val.ptr;
 			len = val.len;
@@ -555,23 +578,25 @@ eval_metas(struct rules_txn *t, enum rules_stage stage)
 
 	for (i = 0; i < set->nmetas[stage]; i++) {
 		uint32_t idx = set->metas[stage][i];
-		const struct rule *r = &set->rules[idx];
+		const struct rule_hot *hot = &set->hot[idx];
+		const struct rule *r;
 		struct rules_hit *h;
 		double v;
 
-		if (r->flags & RF_BLOCKED)
+		if (hot->flags & RF_BLOCKED)
 			continue;
-		v = rules__expr_run(r->prog, r->nprog, t->val, t->stack,
+		v = rules__expr_run(hot->prog, hot->nprog, t->val, t->stack,
 		    NULL);
-		if (isnan(v) || (v != 0 && (r->flags & RF_DISABLED))) {
+		if (isnan(v) || (v != 0 && (hot->flags & RF_DISABLED))) {
 			/* never ran, or a zero-score meta that is true */
 			t->val[idx] = NAN;
 			continue;
 		}
-		if (v == 0 || (r->flags & RF_DISABLED)) {
+		if (v == 0 || (hot->flags & RF_DISABLED)) {
 			t->val[idx] = 0;
 			continue;
 		}
+		r = &set->rules[idx];
 		if (v < 0)
 			v = 1;	/* got_hit: value <= 0 counts as 1 */
 		t->val[idx] = v;
@@ -845,10 +870,8 @@ void
 rules_txn_reset(struct rules_txn *t)
 {
 	const struct rules_set *set = t->set;
-	uint32_t i;
 
-	for (i = 0; i < set->nrules; i++)
-		t->val[i] = (set->rules[i].flags & RF_BLOCKED) ? NAN : 0;
+	memcpy(t->val, set->val0, set->nrules * sizeof(*t->val));
 	memset(t->slot, 0, set->nrules * sizeof(*t->slot));
 	memset(t->stagehit, 0, set->nrules);
 	t->nhits = 0;
@@ -859,6 +882,53 @@ rules_txn_reset(struct rules_txn *t)
 	memset(t->pf_on, 0, sizeof(t->pf_on));
 	t->next = RULES_STAGE_CONNECT;
 	t->oom = false;
+}
+
+/*
+ * The packed per-rule fields the loops read (set->hot) and the values
+ * a transaction starts with (set->val0: NaN for the metas that never
+ * run).  Called once the set's flags are final.
+ */
+int
+rules__hot_init(struct rules_set *set)
+{
+	size_t n = set->nrules ? set->nrules : 1, nops = 0, k = 0;
+	struct meta_op *ops;
+	uint32_t i, st, j;
+
+	if ((set->hot = calloc(n, sizeof(*set->hot))) == NULL ||
+	    (set->val0 = calloc(n, sizeof(*set->val0))) == NULL)
+		return -1;
+	for (i = 0; i < set->nrules; i++) {
+		const struct rule *r = &set->rules[i];
+
+		set->hot[i].prog = r->prog;
+		set->hot[i].nprog = r->nprog;
+		set->hot[i].flags = r->flags;
+		set->hot[i].hspec = r->hspec;
+		set->val0[i] = (r->flags & RF_BLOCKED) ? NAN : 0;
+	}
+	/* The meta programs, copied one after the other in the order
+	   eval_metas() runs them. */
+	for (st = 0; st < RULES_STAGE_COUNT; st++)
+		for (j = 0; j < set->nmetas[st]; j++)
+			nops += set->rules[set->metas[st][j]].nprog;
+	if (nops == 0)
+		return 0;
+	if ((ops = calloc(nops, sizeof(*ops))) == NULL)
+		return -1;
+	set->ops = ops;
+	for (st = 0; st < RULES_STAGE_COUNT; st++)
+		for (j = 0; j < set->nmetas[st]; j++) {
+			const struct rule *r = &set->rules[set->metas[st][j]];
+
+			if (r->nprog == 0 || k + r->nprog > nops)
+				continue;
+			memcpy(ops + k, r->prog, r->nprog * sizeof(*ops));
+			set->hot[set->metas[st][j]].prog = ops + k;
+			k += r->nprog;
+		}
+	return 0;
 }
 
 /* New transaction state for SET (takes a reference). */
@@ -923,6 +993,7 @@ rules_txn_free(struct rules_txn *t)
 	free(t->hv2.v);
 	free(t->join.p);
 	rules__prefilter_txn_free(t);
+	rules__hprefilter_txn_free(t);
 	pcre2_match_data_free(t->md);
 	pcre2_match_data_free(t->amd);
 	pcre2_match_context_free(t->mctx);

@@ -109,6 +109,7 @@ struct rules_txn {
 	uint32_t		 pf_tstamp;
 	char			*pf_skel;	/* a plain text's skeleton */
 	size_t			 pf_skelcap;
+	struct hpf_txn		*hpf;	/* header prefilter (hprefilter.c) */
 };
 
 /* True if the LEN bytes at S are all below 0x80. */

@@ -84,6 +84,7 @@ struct hspec {
 				   the skeletons of plain texts */
 #define RF_PF_ANYHOLD	(RF_PREFILTERED | RF_PF_ASCII | RF_PF_PLAIN | \
 			 RF_PF_SKEL)
+#define RF_HPF		0x400000 /* held by the header prefilter */
 
 /* Meta program: a small stack machine. */
 enum meta_opcode {
@@ -168,6 +169,18 @@ struct kvlist {
 	size_t		  n, cap;
 };
 
+/*
+ * What the evaluation loops read of every rule, packed (struct rule is
+ * hundreds of bytes: reading one field of each rule was a cache miss a
+ * rule, measured as the top costs of the meta and header loops).
+ */
+struct rule_hot {
+	const struct meta_op *prog;	/* meta */
+	uint32_t	 nprog;
+	uint32_t	 flags;
+	uint32_t	 hspec;		/* header, mimeheader */
+};
+
 struct rules_set {
 	atomic_uint	 refs;
 	struct rule	*rules;
@@ -215,6 +228,10 @@ struct rules_set {
 	size_t		 pf_count;	/* rules held */
 	uint32_t	 pf_held[RULES_T_COUNT];	/* rules held, by type */
 	struct kvlist	 settings;	/* kept for the caller (uri policy) */
+	struct hpf	*hpf;		/* header prefilter (hprefilter.c) */
+	struct rule_hot	*hot;		/* per rule (eval.c) */
+	double		*val0;		/* per rule: a fresh txn's value */
+	struct meta_op	*ops;		/* the metas' programs, packed */
 };
 
 /* A replace_tag / replace_pre / replace_post / replace_inter entry. */
@@ -400,6 +417,19 @@ size_t	 rules__prefilter_memory(const struct rules_set *);
 bool	 rules__prefilter_scan(struct rules_txn *, enum rules_type,
 	    const struct rules_text *v, size_t n);
 void	 rules__prefilter_txn_free(struct rules_txn *);
+
+/* eval.c */
+int	 rules__hot_init(struct rules_set *);
+
+/* hprefilter.c */
+size_t	 rules__hprefilter_build(struct rules_set *);
+void	 rules__hprefilter_free(struct rules_set *);
+size_t	 rules__hprefilter_memory(const struct rules_set *);
+int	 rules__hprefilter_scan(struct rules_txn *, uint32_t hspec,
+	    const char *s, size_t len, bool ascii);
+bool	 rules__hprefilter_skip(const struct rules_txn *, uint32_t idx,
+	    int kind);
+void	 rules__hprefilter_txn_free(struct rules_txn *);
 
 /* header.c */
 int	 rules__hspec_parse(const char *s, size_t len, struct hspec *out);

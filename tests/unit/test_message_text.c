@@ -527,6 +527,62 @@ teardown(void **state)
 	return 0;
 }
 
+/*
+ * Links in text sit in runs of non-space bytes holding an '@', the ':'
+ * of "://" or "mailto:", or a '.' that a link byte follows; the regex
+ * searches only those runs (uri.c, next_token()), with the same
+ * results as over whole lines: links at the edges of runs, next to
+ * punctuation, lookbehinds before a run, ports, case, sentence ends.
+ */
+static void
+test_uri_text_runs(void **state)
+{
+	static const char	 msg[] = "Subject: u\n\n"
+	    "see www.example.com. and (http://a.example.net/x) then "
+	    "mailto:joe@example.org, 10:30 Re: x\n\n"
+	    "foo@bar.com. word. word.. www..com <http://b.example.com> "
+	    "\"c.example.org\" [d.example.de]\n\n"
+	    "ftp.example.jp|e.example.uk{f.example.com} "
+	    "x.example.com:8080/path?q=1 sub.example.co.uk\n\n"
+	    "MAILTO:Bob@Example.COM  HTTPS://UPPER.EXAMPLE.COM/ "
+	    "end.example.com\n\n"
+	    "tab\there.example.net\x1bnot a.example.com.\xa0" "b.example.com "
+	    "g.example.com: h.example.com:x\n\n"
+	    "e-mail: me@x.example.com;again@y.example.com "
+	    "ftp://k.example.org... ..l.example.net\n\n"
+	    "x@localhost http://localhost/p mailto:postmaster x:/y\n\n"
+	    "line ending with www.example.org\n";
+	/* as the search over whole lines found them (before next_token()) */
+	static const char *const want[] = {
+	    "http://www.example.com", "http://a.example.net/x",
+	    "mailto:joe@example.org", "mailto:foo@bar.com", "http://b.example.com",
+	    "http://c.example.org", "http://d.example.de", "ftp://ftp.example.jp",
+	    "http://e.example.uk", "http://f.example.com",
+	    "http://x.example.com:8080/path?q=1", "http://sub.example.co.uk",
+	    "MAILTO:Bob@Example.COM", "HTTPS://UPPER.EXAMPLE.COM/",
+	    "http://end.example.com", "http://here.example.net",
+	    "http://a.example.com", "ftp://k.example.org", "http://www.example.org", NULL
+	};
+	struct gh_message	*m;
+	const struct gh_text	*t;
+	size_t			 n, i, k;
+
+	(void)state;
+	assert_int_equal(setup(NULL), 0);
+	m = feed(msg, sizeof(msg) - 1, 1000, NULL);
+	assert_int_equal(gh_message_uris(m, &t, &n), 0);
+	for (k = 0; want[k] != NULL; k++)
+		;
+	for (i = 0; i < n; i++)
+		if (i >= k || strcmp(t[i].p, want[i]) != 0)
+			show("uri", i, t[i].p, t[i].len);
+	assert_int_equal(n, k);
+	for (i = 0; i < n; i++)
+		assert_string_equal(t[i].p, want[i]);
+	gh_message_free(m);
+	assert_int_equal(teardown(NULL), 0);
+}
+
 int
 main(void)
 {
@@ -541,6 +597,7 @@ main(void)
 		cmocka_unit_test(test_uri_policy),
 		cmocka_unit_test(test_body_foreach),
 		cmocka_unit_test(test_junk),
+		cmocka_unit_test(test_uri_text_runs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

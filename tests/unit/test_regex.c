@@ -417,6 +417,64 @@ test_client_hop(void **state)
 	gh_chain_unref(c);
 }
 
+/*
+ * Sessions that follow ended ones reuse their engine transactions (the
+ * filter's pool): each starts clean, whichever came before, and two
+ * sessions at once get two transactions.
+ */
+static void
+test_txn_pool(void **state)
+{
+	struct gh_chain		*c = chain(NULL);
+	struct gh_txn		*t, *t2;
+	struct gh_message	*m;
+	struct gh_verdict	 v = { 0 };
+	int			 round;
+
+	(void)state;
+	for (round = 0; round < 6; round++) {
+		bool spam = round % 2 == 0;
+
+		t = gh_txn_new(c, 100 + round);
+		t2 = round == 3 ? gh_txn_new(c, 200) : NULL;
+		gh_txn_set_client(t, "192.0.2.1", 1, "c.example", NULL, 0);
+		gh_txn_set_helo(t, spam ? "bad.example" : "good.example");
+		stage(t, GH_STAGE_CONNECT, &v);
+		stage(t, GH_STAGE_HELO, &v);
+		if (t2 != NULL) {
+			gh_txn_set_client(t2, "192.0.2.2", 1, "d.example",
+			    NULL, 0);
+			gh_txn_set_helo(t2, "bad.example");
+			stage(t2, GH_STAGE_CONNECT, &v);
+			stage(t2, GH_STAGE_HELO, &v);
+			assert_true(has_hit(t2, "HELO_BAD"));
+		}
+		assert_int_equal(has_hit(t, "HELO_BAD"), spam);
+		m = msg(spam ? "Subject: free money\n\ncheap pills\n" :
+		    "Subject: minutes\n\nthe meeting notes\n");
+		gh_txn_set_mail(t, "a@example.org");
+		stage(t, GH_STAGE_MAIL, &v);
+		gh_txn_add_rcpt(t, "user@example.org");
+		stage(t, GH_STAGE_RCPT, &v);
+		gh_txn_set_message(t, m);
+		stage(t, GH_STAGE_HEADERS, &v);
+		stage(t, GH_STAGE_EOM, &v);
+		assert_int_equal(has_hit(t, "SUBJ_FREE"), spam);
+		assert_int_equal(has_hit(t, "BODY_PILLS"), spam);
+		assert_int_equal(has_hit(t, "COMBO"), spam);
+		assert_true(t->score == (spam ? 1.5 + 2 + 3 + 0.5 : 0));
+		gh_txn_finish(t, &v, NULL);
+		gh_verdict_clear(&v);
+		gh_txn_free(t);
+		gh_message_free(m);
+		if (t2 != NULL) {
+			assert_true(t2->score == 1.5);
+			gh_txn_free(t2);
+		}
+	}
+	gh_chain_unref(c);
+}
+
 int
 main(void)
 {
@@ -428,6 +486,7 @@ main(void)
 		cmocka_unit_test(test_tempfail_and_thresholds),
 		cmocka_unit_test(test_broken_rules_refused),
 		cmocka_unit_test(test_uri_policy),
+		cmocka_unit_test(test_txn_pool),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
