@@ -229,7 +229,10 @@ expect missing "permerror" "no key for signature"
 # ------------------------------------------- Authentication-Results form
 b8=$(sed -n '/^DKIM-Signature/,/^[^ \t]/p' "$D/rsa-relaxed.eml" |
     tr -d ' \t\r\n' | sed 's/.*;b=//' | cut -c1-8)
-assert_grep "^Authentication-Results: [^;]*; dkim=pass header\.d=example\.test header\.s=r2048 header\.i=@example\.test header\.a=rsa-sha256 header\.b=\"?${b8//\//\\/}" \
+# base64 holds '+': quoted for the ERE (unquoted, it made the check fail
+# whenever the first 8 characters of the fresh signature held one).
+b8=$(printf '%s' "$b8" | sed 's/+/\\+/g')
+assert_grep "^Authentication-Results: [^;]*; dkim=pass header\.d=example\.test header\.s=r2048 header\.i=@example\.test header\.a=rsa-sha256 header\.b=\"?$b8" \
     "$D/rsa-relaxed.out"
 assert_grep 'dkim=fail reason="signature did not verify" header\.d=example\.test header\.s=r1024' \
     "$D/two-sigs.out"
