@@ -612,6 +612,52 @@ ascii_variants(struct loader *ld, struct rule *r, bool jit_ok)
 		rules__regex_jit(&r->jare, jit_ok && r->jre.jit);
 }
 
+/*
+ * Give body, rawbody and uri rule R its necessary conditions on the
+ * texts (rules__required_cond; eval.c skips it on texts without them):
+ * its run class goes into SET's table (one per distinct class, with the
+ * longest run asked for).  Returns -1 when memory runs out.
+ */
+static int
+conditions(struct rules_set *set, struct rule *r)
+{
+	struct rules_cond c;
+	uint32_t k;
+
+	r->cond_cls = -1;
+	if (r->re.body == NULL ||
+	    rules__required_cond(r->re.body, r->re.mods, &c) == -1)
+		return 0;
+	r->cond_rb_ok = c.rb_ok;
+	memcpy(r->cond_rb, c.rb, sizeof(r->cond_rb));
+	if (!c.run_ok || c.runlen < 2)
+		return 0;
+	for (k = 0; k < set->ncond_cls; k++)
+		if (memcmp(set->cond_cls[k], c.run, 32) == 0)
+			break;
+	if (k == set->ncond_cls) {
+		uint8_t (*nc)[32] = realloc(set->cond_cls,
+		    (k + 1) * sizeof(*nc));
+		uint32_t *nm;
+
+		if (nc == NULL)
+			return -1;
+		set->cond_cls = nc;
+		if ((nm = realloc(set->cond_max, (k + 1) *
+		    sizeof(*nm))) == NULL)
+			return -1;
+		set->cond_max = nm;
+		memcpy(nc[k], c.run, 32);
+		nm[k] = 0;
+		set->ncond_cls++;
+	}
+	if (c.runlen > set->cond_max[k])
+		set->cond_max[k] = c.runlen;
+	r->cond_cls = (int32_t)k;
+	r->cond_len = c.runlen;
+	return 0;
+}
+
 /* Header requests, per-type lists, JIT, limits. */
 static int
 build_lists(struct loader *ld, struct rules_set *set)
@@ -664,6 +710,14 @@ build_lists(struct loader *ld, struct rules_set *set)
 			if (!(ld->opts->flags & RULES_LOAD_PLAIN) &&
 			    !(r->flags & RF_DISABLED))
 				ascii_variants(ld, r, jit_ok);
+			r->cond_cls = -1;
+			if (!(ld->opts->flags & RULES_LOAD_PLAIN) &&
+			    (r->type == RULES_T_BODY ||
+			    r->type == RULES_T_RAWBODY ||
+			    r->type == RULES_T_URI) &&
+			    !(r->flags & RF_DISABLED) &&
+			    conditions(set, r) == -1)
+				return -1;
 			if (!(r->flags & RF_DISABLED))
 				set->bytype[r->type][set->nbytype[r->type]++] =
 				    i;
@@ -828,6 +882,8 @@ rules_set_unref(struct rules_set *set)
 	pcre2_code_free(set->mail_re);
 	pcre2_code_free(set->angle_re);
 	free(set->limit_seen);
+	free(set->cond_cls);
+	free(set->cond_max);
 	rules__prefilter_free(set);
 	rules__hprefilter_free(set);
 	free(set->hot);

@@ -638,6 +638,87 @@ eval_type_text(struct rules_txn *t, enum rules_type type,
 	}
 }
 
+/* The bytes that occur in the N texts of V into t->cond_present. */
+static void
+cond_bytes_of(struct rules_txn *t, const struct rules_text *v, size_t n)
+{
+	uint8_t seen[256] = { 0 };
+	size_t i, j;
+	int c;
+
+	for (i = 0; i < n; i++) {
+		const unsigned char *p = (const unsigned char *)v[i].ptr;
+
+		for (j = 0; p != NULL && j < v[i].len; j++)
+			seen[p[j]] = 1;
+	}
+	memset(t->cond_present, 0, sizeof(t->cond_present));
+	for (c = 0; c < 256; c++)
+		if (seen[c])
+			t->cond_present[c >> 3] |= (uint8_t)(1 << (c & 7));
+	t->cond_have = true;
+}
+
+/*
+ * The longest run of bytes of class CLS in one of the N texts of V;
+ * it stops looking at ENOUGH.
+ */
+static uint32_t
+longest_run(const uint8_t *cls, const struct rules_text *v, size_t n,
+    uint32_t enough)
+{
+	uint32_t best = 0, cur;
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		const unsigned char *p = (const unsigned char *)v[i].ptr;
+
+		for (cur = 0, j = 0; p != NULL && j < v[i].len; j++) {
+			if (!(cls[p[j] >> 3] & (1 << (p[j] & 7)))) {
+				cur = 0;
+				continue;
+			}
+			if (++cur > best && (best = cur) >= enough)
+				return best;
+		}
+	}
+	return best;
+}
+
+/*
+ * False if rule IDX cannot match any of the N texts of V: they lack
+ * every byte of its required set, or a run as long as its required run
+ * (rules__required_cond).  PCRE2 stays the engine of record.
+ */
+static bool
+cond_may(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
+    size_t n)
+{
+	const struct rule *r = &t->set->rules[idx];
+	int32_t k = r->cond_cls;
+	int i;
+
+	if (!r->cond_rb_ok && k < 0)
+		return true;
+	if (!t->cond_have)
+		cond_bytes_of(t, v, n);
+	if (r->cond_rb_ok) {
+		for (i = 0; i < 32; i++)
+			if (r->cond_rb[i] & t->cond_present[i])
+				break;
+		if (i == 32)
+			return false;
+	}
+	if (k < 0 || t->cond_long == NULL)
+		return true;
+	if (t->cond_seen[k] != t->cond_cur) {
+		t->cond_long[k] = longest_run(t->set->cond_cls[k], v, n,
+		    t->set->cond_max[k]);
+		t->cond_seen[k] = t->cond_cur;
+	}
+	return t->cond_long[k] >= r->cond_len;
+}
+
 /* Run the regex rules of TYPE over an array of texts. */
 static void
 eval_type_lines(struct rules_txn *t, enum rules_type type,
@@ -651,6 +732,12 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
 	joined = !rules__prefilter_scan(t, type, v, n) || t->set->nbytype[type]
 	    > t->set->pf_held[type] ? n > 1 && join_lines(t, v, n) : false;
 	prof_end(t, t->set->nrules, p0);
+	t->cond_have = false;
+	if (++t->cond_cur == 0 && t->cond_seen != NULL) {
+		memset(t->cond_seen, 0, t->set->ncond_cls *
+		    sizeof(*t->cond_seen));
+		t->cond_cur = 1;
+	}
 	for (i = 0; i < t->set->nbytype[type]; i++) {
 		uint32_t idx = t->set->bytype[type][i];
 		uint32_t flags = t->set->rules[idx].flags;
@@ -660,6 +747,10 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
 		if (!candidate(t, idx))
 			continue;
 		p0 = prof_start(t);
+		if (!filtered(t, idx) && !cond_may(t, idx, v, n)) {
+			prof_end(t, idx, p0);
+			continue;
+		}
 		if (filtered(t, idx))
 			eval_listed(t, idx, v, n, skip);
 		else if (joined && (flags & (RF_JOINABLE | RF_JOINABLE_M)))
@@ -954,6 +1045,16 @@ rules_txn_new(struct rules_set *set)
 	t->mctx = pcre2_match_context_copy(set->mctx_proto);
 	t->jstack = pcre2_jit_stack_create(JIT_STACK_MIN, JIT_STACK_MAX,
 	    NULL);
+	if (set->ncond_cls > 0) {
+		/* no tables: the run conditions are not checked */
+		t->cond_long = calloc(set->ncond_cls, sizeof(uint32_t));
+		t->cond_seen = calloc(set->ncond_cls, sizeof(uint32_t));
+		if (t->cond_long == NULL || t->cond_seen == NULL) {
+			free(t->cond_long);
+			free(t->cond_seen);
+			t->cond_long = t->cond_seen = NULL;
+		}
+	}
 	if (t->val == NULL || t->slot == NULL || t->stagehit == NULL ||
 	    t->rcpt == NULL || t->stack == NULL || t->md == NULL ||
 	    t->pf_mark == NULL || t->pf_head == NULL || t->pf_tail == NULL ||
@@ -984,6 +1085,8 @@ rules_txn_free(struct rules_txn *t)
 	free(t->hits);
 	free(t->limits);
 	free(t->prof);
+	free(t->cond_long);
+	free(t->cond_seen);
 	free(t->jn.buf.p);
 	free(t->jn.start);
 	free(t->jn.len);

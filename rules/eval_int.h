@@ -107,6 +107,17 @@ struct rules_txn {
 	uint32_t		*pf_cnt;
 	unsigned long long	*pf_cend;	/* end of the last one */
 	uint32_t		 pf_tstamp;
+	/*
+	 * Rules' necessary conditions (eval.c cond_may()): the bytes in
+	 * the texts of the type being run (cond_have: computed), the
+	 * longest run of each run class (cond_long, valid when cond_seen
+	 * == cond_cur).
+	 */
+	uint8_t			 cond_present[32];
+	bool			 cond_have;
+	uint32_t		 cond_cur;
+	uint32_t		*cond_long;
+	uint32_t		*cond_seen;
 	char			*pf_skel;	/* a plain text's skeleton */
 	size_t			 pf_skelcap;
 	struct hpf_txn		*hpf;	/* header prefilter (hprefilter.c) */

@@ -64,12 +64,30 @@
 /* A set of byte strings (the type the callers get). */
 #define lset	rules_lits
 
+/*
+ * Necessary conditions on the text (rules__required_cond): byte sets of
+ * 256 bits.  All zero: nothing known.
+ */
+struct lcond {
+	bool		 known;		/* every byte a match consumes is
+					   in all */
+	uint8_t		 all[32];
+	size_t		 minlen;	/* no match is shorter */
+	bool		 run_ok;	/* every match holds runlen bytes
+					   in a row of run */
+	uint8_t		 run[32];
+	size_t		 runlen;
+	bool		 rb_ok;		/* every match holds a byte of rb */
+	uint8_t		 rb[32];
+};
+
 /* What the parser knows about a piece of pattern. */
 struct linfo {
 	bool		 exact_ok;
 	struct lset	 exact;
 	bool		 req_ok;
 	struct lset	 req;
+	struct lcond	 c;		/* not touched by linfo_free() */
 };
 
 /* The parser's state: the pattern left, the modes in force. */
@@ -208,6 +226,7 @@ static void
 set_any(struct linfo *li)
 {
 	linfo_free(li);
+	memset(&li->c, 0, sizeof(li->c));
 }
 
 /* Make LI the empty string exactly (zero-width assertions). */
@@ -215,6 +234,8 @@ static bool
 set_empty(struct linfo *li)
 {
 	linfo_free(li);
+	memset(&li->c, 0, sizeof(li->c));
+	li->c.known = true;
 	li->exact_ok = true;
 	return lset_add(&li->exact, "", 0);
 }
@@ -289,14 +310,163 @@ skel_bytes(struct lparse *lp, struct linfo *li, const uint8_t *folded)
 	return true;
 }
 
-/* Make LI the exact set of the bytes in BITS (256 bits). */
-static bool
-set_bytes(struct lparse *lp, struct linfo *li, const uint8_t *bits)
+/* Number of bytes in set BITS. */
+static unsigned
+popcount(const uint8_t *bits)
 {
-	uint8_t folded[32] = { 0 };
-	int c, n = 0;
-	char b;
+	unsigned i, n = 0;
 
+	for (i = 0; i < 32; i++)
+		n += (unsigned)__builtin_popcount(bits[i]);
+	return n;
+}
+
+/*
+ * How rare a run of LEN bytes of class BITS is in text, roughly: LEN
+ * times the bits of information a byte outside the class carries.
+ */
+static double
+run_score(const uint8_t *bits, size_t len)
+{
+	unsigned n = popcount(bits), lg = 0;
+
+	if (n >= 256 || len == 0)
+		return 0;
+	while ((1u << lg) < n)
+		lg++;
+	return (double)len * (8.5 - lg - (double)n / (1u << lg));
+}
+
+/* Offer a run of LEN bytes of BITS to C as its required run. */
+static void
+cond_offer_run(struct lcond *c, const uint8_t *bits, size_t len)
+{
+	double s = run_score(bits, len);
+
+	if (s <= 0 || (c->run_ok && s <= run_score(c->run, c->runlen)))
+		return;
+	c->run_ok = true;
+	memcpy(c->run, bits, 32);
+	c->runlen = len;
+}
+
+/*
+ * Make C the condition of one byte of FOLDED (fold_bits(): ASCII
+ * letters lowered, so in a caseless pattern (ICASE) their upper case
+ * is added back).
+ */
+static void
+cond_bytes(struct lcond *c, const uint8_t *in, bool icase)
+{
+	uint8_t folded[32];
+	int b;
+
+	memcpy(folded, in, 32);
+	for (b = 'a'; icase && b <= 'z'; b++)
+		if (folded[b >> 3] & (1 << (b & 7)))
+			folded[(b - 32) >> 3] |= (uint8_t)(1 << ((b - 32) & 7));
+	memset(c, 0, sizeof(*c));
+	c->known = true;
+	memcpy(c->all, folded, 32);
+	c->minlen = 1;
+	cond_offer_run(c, folded, 1);
+	c->rb_ok = true;
+	memcpy(c->rb, folded, 32);
+}
+
+/* Apply quantifier {MIN,...} to condition C. */
+static void
+cond_quant(struct lcond *c, unsigned long min)
+{
+	if (min == 0) {
+		c->minlen = 0;
+		c->run_ok = c->rb_ok = false;
+		return;
+	}
+	c->minlen = c->minlen > 65536 / min ? 65536 : c->minlen * min;
+	if (c->known)
+		cond_offer_run(c, c->all, c->minlen);
+}
+
+/* A sequence's condition being built: the whole, the current segment. */
+struct seqc {
+	struct lcond	 c;
+	uint8_t		 seg[32];	/* known pieces in a row */
+	size_t		 seglen;
+};
+
+/* Add piece P to sequence S. */
+static void
+seq_add(struct seqc *s, const struct lcond *p)
+{
+	int i;
+
+	s->c.minlen = s->c.minlen + p->minlen > 65536 ? 65536 :
+	    s->c.minlen + p->minlen;
+	s->c.known = s->c.known && p->known;
+	if (p->run_ok)
+		cond_offer_run(&s->c, p->run, p->runlen);
+	if (p->rb_ok && (!s->c.rb_ok || popcount(p->rb) < popcount(s->c.rb))) {
+		s->c.rb_ok = true;
+		memcpy(s->c.rb, p->rb, 32);
+	}
+	if (!p->known) {
+		cond_offer_run(&s->c, s->seg, s->seglen);
+		memset(s->seg, 0, 32);
+		s->seglen = 0;
+		return;
+	}
+	for (i = 0; i < 32; i++) {
+		s->seg[i] |= p->all[i];
+		s->c.all[i] |= p->all[i];
+	}
+	s->seglen = s->seglen + p->minlen > 65536 ? 65536 :
+	    s->seglen + p->minlen;
+}
+
+/* The condition of sequence S, complete. */
+static struct lcond
+seq_end(struct seqc *s)
+{
+	cond_offer_run(&s->c, s->seg, s->seglen);
+	if (!s->c.known)
+		memset(s->c.all, 0, 32);
+	return s->c;
+}
+
+/* Add alternative A's condition to ACC (FIRST: ACC is empty). */
+static void
+alt_add(struct lcond *acc, const struct lcond *a, bool first)
+{
+	int i;
+
+	if (first) {
+		*acc = *a;
+		return;
+	}
+	acc->known = acc->known && a->known;
+	if (a->minlen < acc->minlen)
+		acc->minlen = a->minlen;
+	acc->run_ok = acc->run_ok && a->run_ok;
+	if (a->runlen < acc->runlen)
+		acc->runlen = a->runlen;
+	acc->rb_ok = acc->rb_ok && a->rb_ok;
+	for (i = 0; i < 32; i++) {
+		acc->all[i] |= a->all[i];
+		acc->run[i] |= a->run[i];
+		acc->rb[i] |= a->rb[i];
+	}
+	if (acc->run_ok && run_score(acc->run, acc->runlen) <= 0)
+		acc->run_ok = false;
+}
+
+/* FOLDED: the bytes of BITS, folded (lowered, with Latin-1 partners). */
+static void
+fold_bits(const struct lparse *lp, const uint8_t *bits, uint8_t *folded)
+{
+	int c;
+
+	memset(folded, 0, 32);
 	for (c = 0; c < 256; c++) {
 		int f = fold(lp, c);
 
@@ -307,6 +477,18 @@ set_bytes(struct lparse *lp, struct linfo *li, const uint8_t *bits)
 			folded[partner(f) >> 3] |= (uint8_t)(1 <<
 			    (partner(f) & 7));
 	}
+}
+
+/* Make LI the exact set of the bytes in BITS (256 bits). */
+static bool
+set_bytes(struct lparse *lp, struct linfo *li, const uint8_t *bits)
+{
+	uint8_t folded[32];
+	int c, n = 0;
+	char b;
+
+	fold_bits(lp, bits, folded);
+	cond_bytes(&li->c, folded, lp->icase);
 	if (lp->ascii)
 		memset(folded + 16, 0, 16);	/* no byte >= 0x80 */
 	if (lp->noamp)
@@ -522,8 +704,19 @@ parse_class(struct lparse *lp, struct linfo *li)
 	}
 	if (lp->p < lp->end)
 		lp->p++;		/* ']' */
-	if (any || neg) {
+	if (any) {
 		set_any(li);
+		return true;
+	}
+	if (neg) {
+		/* no literals; the condition of the bytes left */
+		uint8_t folded[32];
+
+		set_any(li);
+		for (i = 0; i < 32; i++)
+			bits[i] = (uint8_t)~bits[i];
+		fold_bits(lp, bits, folded);
+		cond_bytes(&li->c, folded, lp->icase);
 		return true;
 	}
 	return set_bytes(lp, li, bits);
@@ -783,9 +976,26 @@ exact_powers(struct lparse *lp, struct linfo *li, unsigned long min,
 	return true;
 }
 
+static bool quantify_lits(struct lparse *, struct linfo *, unsigned long,
+    long);
+
 /* Apply quantifier {MIN,MAX} (MAX -1: unbounded) to LI. */
 static bool
 quantify(struct lparse *lp, struct linfo *li, unsigned long min, long max)
+{
+	struct lcond c = li->c;
+	bool ok;
+
+	cond_quant(&c, min);
+	ok = quantify_lits(lp, li, min, max);
+	li->c = c;
+	return ok;
+}
+
+/* quantify() for the literal sets. */
+static bool
+quantify_lits(struct lparse *lp, struct linfo *li, unsigned long min,
+    long max)
 {
 	const struct lset *r;
 	struct lset keep = { 0 };
@@ -884,9 +1094,25 @@ offer(struct lset *best, const struct lset *cand)
 	return lset_copy(best, cand);
 }
 
+static bool parse_seq_lits(struct lparse *, struct linfo *, struct seqc *);
+
 /* Parse a concatenation up to '|', ')' or the end. */
 static bool
 parse_seq(struct lparse *lp, struct linfo *out)
+{
+	struct seqc sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.c.known = true;
+	if (!parse_seq_lits(lp, out, &sc))
+		return false;
+	out->c = seq_end(&sc);
+	return true;
+}
+
+/* parse_seq() for the literal sets; the condition into SC. */
+static bool
+parse_seq_lits(struct lparse *lp, struct linfo *out, struct seqc *sc)
 {
 	struct lset cur = { 0 }, best = { 0 }, tail = { 0 };
 	bool all_exact = true, ok = true, has_tail, never = false;
@@ -927,6 +1153,7 @@ parse_seq(struct lparse *lp, struct linfo *out)
 				break;
 			}
 		}
+		seq_add(sc, &a.c);
 		never |= is_never(&a);
 		if (a.exact_ok && product(&cur, &a.exact, &next, &lp->oom)) {
 			lset_free(&cur);
@@ -983,8 +1210,10 @@ static bool
 parse_alt(struct lparse *lp, struct linfo *out)
 {
 	struct linfo acc = { 0 };
-	bool first = true, exact = true, req = true;
+	struct lcond cacc;
+	bool first = true, exact = true, req = true, cfirst = true;
 
+	memset(&cacc, 0, sizeof(cacc));
 	for (;;) {
 		struct linfo a = { 0 };
 		const struct lset *r;
@@ -995,6 +1224,8 @@ parse_alt(struct lparse *lp, struct linfo *out)
 			linfo_free(&acc);
 			return false;
 		}
+		alt_add(&cacc, &a.c, cfirst);
+		cfirst = false;
 		if (is_never(&a)) {
 			/* an alternative that never matches adds nothing */
 			linfo_free(&a);
@@ -1036,6 +1267,7 @@ parse_alt(struct lparse *lp, struct linfo *out)
 		/* every alternative never matches */
 		linfo_free(out);
 		out->exact_ok = true;
+		out->c = cacc;
 		return true;
 	}
 	if (!exact) {
@@ -1050,6 +1282,7 @@ parse_alt(struct lparse *lp, struct linfo *out)
 	acc.req_ok = req && acc.req.n > 0;
 	linfo_free(out);
 	*out = acc;
+	out->c = cacc;
 	return true;
 }
 
@@ -1184,6 +1417,59 @@ rules__required_literals(const char *pattern, const char *mods,
 	if ((tr = prepare(pattern)) == NULL)
 		return -1;
 	rc = required(tr, mods, false, minlen, mode, out, caseless);
+	free(tr);
+	return rc;
+}
+
+/*
+ * The necessary conditions of PATTERN (as written in the rule) with
+ * modifiers MODS on any text it matches in (struct rules_cond): 0 with
+ * at least one in *OUT, -1 when none is known.  The same parse as the
+ * literals, so the same syntax is understood or given up on.
+ */
+int
+rules__required_cond(const char *pattern, const char *mods,
+    struct rules_cond *out)
+{
+	struct lparse lp = { 0 };
+	struct linfo li = { 0 };
+	const char *q;
+	char *tr;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((tr = prepare(pattern)) == NULL)
+		return -1;
+	lp.p = tr;
+	lp.end = tr + strlen(tr);
+	lp.x = strchr(mods, 'x') != NULL;
+	lp.icase = strchr(mods, 'i') != NULL;
+	for (q = tr; (q = strstr(q, "(?")) != NULL; q += 2) {
+		const char *f = q + 2;
+		for (; *f != '\0' && strchr("imnsxpaludo^-", *f) != NULL;
+		    f++) {
+			if (*f == 'i')
+				lp.icase = true;
+			if (*f == 'x' || (*f == '^' && lp.x))
+				goto out;
+		}
+	}
+	if (!parse_alt(&lp, &li) || lp.oom || lp.p != lp.end)
+		goto out;
+	if (li.c.known)
+		cond_offer_run(&li.c, li.c.all, li.c.minlen);
+	if (li.c.rb_ok && popcount(li.c.rb) < 256) {
+		out->rb_ok = true;
+		memcpy(out->rb, li.c.rb, 32);
+	}
+	if (li.c.run_ok) {
+		out->run_ok = true;
+		memcpy(out->run, li.c.run, 32);
+		out->runlen = (uint32_t)li.c.runlen;
+	}
+	rc = out->rb_ok || out->run_ok ? 0 : -1;
+out:
+	linfo_free(&li);
 	free(tr);
 	return rc;
 }

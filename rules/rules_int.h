@@ -144,6 +144,12 @@ struct rule {
 	const char	*action_file;	/* for errors */
 	unsigned	 action_line;
 	bool		 action_shadow;
+	/* necessary conditions on the texts (body, rawbody, uri) */
+	bool		 cond_rb_ok;	/* a byte of cond_rb is in them */
+	uint8_t		 cond_rb[32];
+	int32_t		 cond_cls;	/* -1, or a run of cond_len bytes of
+					   set->cond_cls[cond_cls] is */
+	uint32_t	 cond_len;
 };
 
 struct selftest {
@@ -226,6 +232,9 @@ struct rules_set {
 	bool		 pf_skel_on[RULES_T_COUNT];	/* [type][3] built */
 	struct hs_scratch *pf_scratch;	/* prototype, cloned per txn */
 	size_t		 pf_count;	/* rules held */
+	uint8_t		(*cond_cls)[32];	/* run classes of rules' */
+	uint32_t	*cond_max;	/* conditions, the longest run */
+	uint32_t	 ncond_cls;	/* one asks for */
 	uint32_t	 pf_held[RULES_T_COUNT];	/* rules held, by type */
 	struct kvlist	 settings;	/* kept for the caller (uri policy) */
 	struct hpf	*hpf;		/* header prefilter (hprefilter.c) */
@@ -408,6 +417,22 @@ int	 rules__required_repeat(const char *pattern, const char *mods,
 	    size_t minlen, int mode, struct rules_lits *out,
 	    bool *caseless, unsigned *count);
 void	 rules__lits_free(struct rules_lits *);
+
+/*
+ * A pattern's necessary conditions on a text (rules__required_cond):
+ * every text a match is in holds a byte of rb (rb_ok), and a run of
+ * runlen bytes in a row, each in run (run_ok).  Byte c is bit c & 7
+ * of [c >> 3].
+ */
+struct rules_cond {
+	bool		 rb_ok;
+	uint8_t		 rb[32];
+	bool		 run_ok;
+	uint8_t		 run[32];
+	uint32_t	 runlen;
+};
+int	 rules__required_cond(const char *pattern, const char *mods,
+	    struct rules_cond *out);
 
 /* prefilter.c */
 struct rules_txn;
