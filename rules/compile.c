@@ -622,7 +622,9 @@ static int
 conditions(struct rules_set *set, struct rule *r)
 {
 	struct rules_cond c;
+	uint8_t tab[256];
 	uint32_t k;
+	int b;
 
 	r->cond_cls = -1;
 	if (r->re.body == NULL ||
@@ -632,11 +634,13 @@ conditions(struct rules_set *set, struct rule *r)
 	memcpy(r->cond_rb, c.rb, sizeof(r->cond_rb));
 	if (!c.run_ok || c.runlen < 2)
 		return 0;
+	for (b = 0; b < 256; b++)
+		tab[b] = (c.run[b >> 3] >> (b & 7)) & 1;
 	for (k = 0; k < set->ncond_cls; k++)
-		if (memcmp(set->cond_cls[k], c.run, 32) == 0)
+		if (memcmp(set->cond_cls[k], tab, 256) == 0)
 			break;
 	if (k == set->ncond_cls) {
-		uint8_t (*nc)[32] = realloc(set->cond_cls,
+		uint8_t (*nc)[256] = realloc(set->cond_cls,
 		    (k + 1) * sizeof(*nc));
 		uint32_t *nm;
 
@@ -647,7 +651,7 @@ conditions(struct rules_set *set, struct rule *r)
 		    sizeof(*nm))) == NULL)
 			return -1;
 		set->cond_max = nm;
-		memcpy(nc[k], c.run, 32);
+		memcpy(nc[k], tab, 256);
 		nm[k] = 0;
 		set->ncond_cls++;
 	}

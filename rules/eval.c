@@ -660,8 +660,8 @@ cond_bytes_of(struct rules_txn *t, const struct rules_text *v, size_t n)
 }
 
 /*
- * The longest run of bytes of class CLS in one of the N texts of V;
- * it stops looking at ENOUGH.
+ * The longest run of bytes of class CLS (256 bytes, 1: in it) in one
+ * of the N texts of V; it stops looking at ENOUGH.
  */
 static uint32_t
 longest_run(const uint8_t *cls, const struct rules_text *v, size_t n,
@@ -674,7 +674,7 @@ longest_run(const uint8_t *cls, const struct rules_text *v, size_t n,
 		const unsigned char *p = (const unsigned char *)v[i].ptr;
 
 		for (cur = 0, j = 0; p != NULL && j < v[i].len; j++) {
-			if (!(cls[p[j] >> 3] & (1 << (p[j] & 7)))) {
+			if (!cls[p[j]]) {
 				cur = 0;
 				continue;
 			}

@@ -77,6 +77,7 @@ struct lcond {
 					   in a row of run */
 	uint8_t		 run[32];
 	size_t		 runlen;
+	double		 runscore;	/* run_score(run, runlen) */
 	bool		 rb_ok;		/* every match holds a byte of rb */
 	uint8_t		 rb[32];
 };
@@ -314,10 +315,12 @@ skel_bytes(struct lparse *lp, struct linfo *li, const uint8_t *folded)
 static unsigned
 popcount(const uint8_t *bits)
 {
+	static const uint8_t nib[16] = { 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2,
+	    3, 2, 3, 3, 4 };
 	unsigned i, n = 0;
 
 	for (i = 0; i < 32; i++)
-		n += (unsigned)__builtin_popcount(bits[i]);
+		n += nib[bits[i] & 15] + nib[bits[i] >> 4];
 	return n;
 }
 
@@ -343,11 +346,12 @@ cond_offer_run(struct lcond *c, const uint8_t *bits, size_t len)
 {
 	double s = run_score(bits, len);
 
-	if (s <= 0 || (c->run_ok && s <= run_score(c->run, c->runlen)))
+	if (s <= 0 || (c->run_ok && s <= c->runscore))
 		return;
 	c->run_ok = true;
 	memcpy(c->run, bits, 32);
 	c->runlen = len;
+	c->runscore = s;
 }
 
 /*
@@ -456,7 +460,9 @@ alt_add(struct lcond *acc, const struct lcond *a, bool first)
 		acc->run[i] |= a->run[i];
 		acc->rb[i] |= a->rb[i];
 	}
-	if (acc->run_ok && run_score(acc->run, acc->runlen) <= 0)
+	if (acc->run_ok)
+		acc->runscore = run_score(acc->run, acc->runlen);
+	if (acc->run_ok && acc->runscore <= 0)
 		acc->run_ok = false;
 }
 
