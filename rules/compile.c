@@ -51,6 +51,8 @@ rules__rule_free(struct rule *r)
 	free(r->reply);
 	free(r->describe);
 	free(r->tflags);
+	free(r->lit);
+	free(r->alit);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -662,6 +664,65 @@ conditions(struct rules_set *set, struct rule *r)
 	return 0;
 }
 
+/*
+ * The string translated pattern TR (freed here) matches and nothing
+ * else, malloc'ed; NULL unless TR is, alone or in one (?:...), letters,
+ * digits and punctuation that PCRE2 reads as itself, and MODS change
+ * nothing for it (no i, no x).
+ */
+static char *
+plain_literal(char *tr, const char *mods)
+{
+	static const char ok[] = " _,:;=@%!\"'<>/~&-";
+	size_t len, i;
+	char *p = tr;
+
+	if (tr == NULL || strspn(mods, "msn") != strlen(mods)) {
+		free(tr);
+		return NULL;
+	}
+	len = strlen(p);
+	if (len > 4 && strncmp(p, "(?:", 3) == 0 && p[len - 1] == ')') {
+		p += 3;
+		len -= 4;
+	}
+	for (i = 0; i < len; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= 'A' && p[i] <= 'Z') ||
+		    (p[i] >= '0' && p[i] <= '9') ||
+		    strchr(ok, p[i]) != NULL) || p[i] == '\0')
+			break;
+	if (i < len || len == 0) {
+		free(tr);
+		return NULL;
+	}
+	memmove(tr, p, len);
+	tr[len] = '\0';
+	return tr;
+}
+
+/*
+ * Give rule R the literal strings its pattern and its ASCII projection
+ * match, when they are plain (plain_literal()): eval.c then counts
+ * matches with memmem() instead of one PCRE2 call per match.
+ */
+static void
+literal_patterns(struct rule *r)
+{
+	char *tr;
+
+	if (r->re.body == NULL || r->re.code == NULL || r->re.nmore > 0)
+		return;
+	r->lit = plain_literal(rules__regex_translate(r->re.body),
+	    r->re.mods);
+	if (r->are.code == NULL || r->are.nmore > 0 ||
+	    (tr = rules__regex_translate(r->re.body)) == NULL)
+		return;
+	r->alit = plain_literal(rules__regex_ascii(tr, r->re.mods),
+	    r->re.mods);
+	free(tr);
+}
+
 /* Header requests, per-type lists, JIT, limits. */
 static int
 build_lists(struct loader *ld, struct rules_set *set)
@@ -714,6 +775,9 @@ build_lists(struct loader *ld, struct rules_set *set)
 			if (!(ld->opts->flags & RULES_LOAD_PLAIN) &&
 			    !(r->flags & RF_DISABLED))
 				ascii_variants(ld, r, jit_ok);
+			if (!(ld->opts->flags & RULES_LOAD_PLAIN) &&
+			    !(r->flags & RF_DISABLED))
+				literal_patterns(r);
 			r->cond_cls = -1;
 			if (!(ld->opts->flags & RULES_LOAD_PLAIN) &&
 			    (r->type == RULES_T_BODY ||

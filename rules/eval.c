@@ -142,6 +142,32 @@ match1(struct rules_txn *t, uint32_t idx, const struct regex *re,
 }
 
 /*
+ * match_count() for a pattern that matches string LIT and nothing else
+ * (compile.c's plain_literal()): the occurrences PCRE2 would find, left
+ * to right without overlaps, found with memmem().
+ */
+static unsigned
+literal_count(const char *lit, const char *s, size_t len, unsigned max,
+    size_t *fs, size_t *fe)
+{
+	size_t ll = strlen(lit), start = 0;
+	const char *p;
+	unsigned n = 0;
+
+	while (s != NULL && start < len && (p = memmem(s + start,
+	    len - start, lit, ll)) != NULL) {
+		if (n == 0) {
+			*fs = (size_t)(p - s);
+			*fe = *fs + ll;
+		}
+		if (++n >= max)
+			break;
+		start = (size_t)(p - s) + ll;
+	}
+	return n;
+}
+
+/*
  * Count matches of rule IDX in S, Perl "while (/re/g)" style, up to
  * MAX (0: one match only).  The first match is kept in *fs, *fe.
  */
@@ -149,10 +175,16 @@ static unsigned
 match_count(struct rules_txn *t, uint32_t idx, const char *s, size_t len,
     unsigned max, size_t *fs, size_t *fe)
 {
-	const struct regex *re = pick(&t->set->rules[idx], s, len);
+	const struct rule *r = &t->set->rules[idx];
+	const struct regex *re = pick(r, s, len);
 	size_t start = 0, ms, me;
 	uint32_t opts = 0;
 	unsigned n = 0;
+
+	if (re == &r->re && r->lit != NULL)
+		return literal_count(r->lit, s, len, max, fs, fe);
+	if (re == &r->are && r->alit != NULL)
+		return literal_count(r->alit, s, len, max, fs, fe);
 
 	while (start <= len) {
 		if (!match1(t, idx, re, s, len, start, opts, &ms, &me)) {

@@ -150,6 +150,9 @@ struct rule {
 	int32_t		 cond_cls;	/* -1, or a run of cond_len bytes of
 					   set->cond_cls[cond_cls] is */
 	uint32_t	 cond_len;
+	/* re (are) matches exactly this string: searched with memmem */
+	char		*lit;
+	char		*alit;
 };
 
 struct selftest {

@@ -1064,6 +1064,80 @@ test_prefilter_equals_plain(void **state)
 	}
 }
 
+/*
+ * Literal patterns counted with memmem() (a pattern, an ASCII
+ * projection that is one letter, overlapping occurrences, maxhits) and
+ * rules skipped by their byte or run conditions (rules__required_cond)
+ * give the plain results, on ASCII and UTF-8 texts.
+ */
+static void
+test_literal_cond_equal_plain(void **state)
+{
+	static const char rules[] =
+	    "body LOWER_E /e/\n"
+	    "tflags LOWER_E multiple maxhits=5\n"
+	    "body ELIKE  /(?:e|\\xc3[\\xa8\\xa9])/\n"
+	    "tflags ELIKE multiple maxhits=50\n"
+	    "body AA     /aa/\n"
+	    "tflags AA multiple\n"
+	    "body COMMA  /a, b/\n"
+	    "body UCRUN  /\\b[A-Z]{6,}\\b/\n"
+	    "body NORUN  /[A-Z]{30}/\n"
+	    "body HEX    /[0-9a-f]{8}x/\n"
+	    "body DIGITS /\\d{3}/\n"
+	    "body LONGW  /\\b(?:[a-z]{3,}[\\s\\.]+){3}/\n";
+	static const int flags[3] = { 0, RULES_LOAD_NO_PREFILTER,
+	    RULES_LOAD_PLAIN };
+	struct rules_text body[5];
+	struct rules_set *sets[3];
+	struct rules_txn *t[3];
+	struct rules_opts o = { 0 };
+	struct rules_diag d;
+	struct tu_msg m;
+	const struct rules_hit *h[3];
+	size_t n[3], i;
+	int k;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	body[0] = tu_text("Here are some eees\n");
+	body[1] = tu_text("caf\xc3\xa9 \xc3\xa8te\n");
+	body[2] = tu_text("aaaaa, b\n");
+	body[3] = tu_text("SHOUTING words\n");
+	body[4] = tu_text("id deadbeefx\n");
+	m.in.body = body;
+	m.in.nbody = 5;
+	for (k = 0; k < 3; k++) {
+		o.flags = flags[k];
+		sets[k] = tu_load_opts("lc.rules", rules, &o, &d);
+		assert_non_null(sets[k]);
+		rules_diag_free(&d);
+		t[k] = run_eom(sets[k], &m);
+		h[k] = rules_hits(t[k], &n[k]);
+	}
+	for (k = 1; k < 3; k++) {
+		assert_int_equal(n[0], n[k]);
+		for (i = 0; i < n[0]; i++) {
+			assert_string_equal(h[0][i].name, h[k][i].name);
+			assert_string_equal(h[0][i].match, h[k][i].match);
+			assert_int_equal(h[0][i].count, h[k][i].count);
+		}
+	}
+	assert_int_equal(tu_hit(t[0], "LOWER_E")->count, 5);
+	assert_int_equal(tu_hit(t[0], "ELIKE")->count, 13);
+	assert_int_equal(tu_hit(t[0], "AA")->count, 2);
+	assert_non_null(tu_hit(t[0], "COMMA"));
+	assert_string_equal(tu_hit(t[0], "UCRUN")->match, "SHOUTING");
+	assert_null(tu_hit(t[0], "NORUN"));
+	assert_string_equal(tu_hit(t[0], "HEX")->match, "deadbeefx");
+	assert_null(tu_hit(t[0], "DIGITS"));
+	assert_string_equal(tu_hit(t[0], "LONGW")->match, "are some eees\n");
+	for (k = 0; k < 3; k++) {
+		rules_txn_free(t[k]);
+		rules_set_unref(sets[k]);
+	}
+}
+
 /* True if SET's prefilter holds rule NAME. */
 static bool
 held(const struct rules_set *set, const char *name)
@@ -1211,6 +1285,7 @@ main(void)
 		cmocka_unit_test(test_body_text),
 		cmocka_unit_test(test_joined_equals_plain),
 		cmocka_unit_test(test_prefilter_equals_plain),
+		cmocka_unit_test(test_literal_cond_equal_plain),
 		cmocka_unit_test(test_prefilter_plain_skeleton_counted),
 	};
 
