@@ -779,7 +779,7 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
 		if (!candidate(t, idx))
 			continue;
 		p0 = prof_start(t);
-		if (!filtered(t, idx) && !cond_may(t, idx, v, n)) {
+		if (!cond_may(t, idx, v, n)) {
 			prof_end(t, idx, p0);
 			continue;
 		}
