@@ -617,8 +617,7 @@ ascii_variants(struct loader *ld, struct rule *r, bool jit_ok)
 /*
  * Give body, rawbody and uri rule R its necessary conditions on the
  * texts (rules__required_cond; eval.c skips it on texts without them):
- * its run class goes into SET's table (one per distinct class, with the
- * longest run asked for).  Returns -1 when memory runs out.
+ * its run class goes into SET's table (one per distinct class).  Returns -1 when memory runs out.
  */
 static int
 conditions(struct rules_set *set, struct rule *r)
@@ -644,21 +643,13 @@ conditions(struct rules_set *set, struct rule *r)
 	if (k == set->ncond_cls) {
 		uint8_t (*nc)[256] = realloc(set->cond_cls,
 		    (k + 1) * sizeof(*nc));
-		uint32_t *nm;
 
 		if (nc == NULL)
 			return -1;
 		set->cond_cls = nc;
-		if ((nm = realloc(set->cond_max, (k + 1) *
-		    sizeof(*nm))) == NULL)
-			return -1;
-		set->cond_max = nm;
 		memcpy(nc[k], tab, 256);
-		nm[k] = 0;
 		set->ncond_cls++;
 	}
-	if (c.runlen > set->cond_max[k])
-		set->cond_max[k] = c.runlen;
 	r->cond_cls = (int32_t)k;
 	r->cond_len = c.runlen;
 	return 0;
@@ -951,7 +942,6 @@ rules_set_unref(struct rules_set *set)
 	pcre2_code_free(set->angle_re);
 	free(set->limit_seen);
 	free(set->cond_cls);
-	free(set->cond_max);
 	rules__prefilter_free(set);
 	rules__hprefilter_free(set);
 	free(set->hot);

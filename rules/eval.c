@@ -692,29 +692,25 @@ cond_bytes_of(struct rules_txn *t, const struct rules_text *v, size_t n)
 }
 
 /*
- * The longest run of bytes of class CLS (256 bytes, 1: in it) in one
- * of the N texts of V; it stops looking at ENOUGH.
+ * True if the text of LEN bytes at P holds LEN_RUN bytes in a row of
+ * class CLS (256 bytes, 1: in it).  A window is checked from its end:
+ * a byte outside the class moves the next window past it, so most
+ * bytes are never read when the class is rare.
  */
-static uint32_t
-longest_run(const uint8_t *cls, const struct rules_text *v, size_t n,
-    uint32_t enough)
+static bool
+has_run(const uint8_t *cls, const unsigned char *p, size_t len,
+    uint32_t run)
 {
-	uint32_t best = 0, cur;
-	size_t i, j;
+	size_t pos = 0, k;
 
-	for (i = 0; i < n; i++) {
-		const unsigned char *p = (const unsigned char *)v[i].ptr;
-
-		for (cur = 0, j = 0; p != NULL && j < v[i].len; j++) {
-			if (!cls[p[j]]) {
-				cur = 0;
-				continue;
-			}
-			if (++cur > best && (best = cur) >= enough)
-				return best;
-		}
+	while (p != NULL && len >= run && pos <= len - run) {
+		for (k = pos + run; k > pos && cls[p[k - 1]]; k--)
+			;
+		if (k == pos)
+			return true;
+		pos = k;
 	}
-	return best;
+	return false;
 }
 
 /*
@@ -728,6 +724,7 @@ cond_may(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
 {
 	const struct rule *r = &t->set->rules[idx];
 	int32_t k = r->cond_cls;
+	size_t j;
 	int i;
 
 	if (!r->cond_rb_ok && k < 0)
@@ -744,11 +741,22 @@ cond_may(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
 	if (k < 0 || t->cond_long == NULL)
 		return true;
 	if (t->cond_seen[k] != t->cond_cur) {
-		t->cond_long[k] = longest_run(t->set->cond_cls[k], v, n,
-		    t->set->cond_max[k]);
+		t->cond_long[k] = 0;
+		t->cond_none[k] = UINT32_MAX;
 		t->cond_seen[k] = t->cond_cur;
 	}
-	return t->cond_long[k] >= r->cond_len;
+	if (r->cond_len <= t->cond_long[k])
+		return true;
+	if (r->cond_len >= t->cond_none[k])
+		return false;
+	for (j = 0; j < n; j++)
+		if (has_run(t->set->cond_cls[k], (const unsigned char *)
+		    v[j].ptr, v[j].len, r->cond_len)) {
+			t->cond_long[k] = r->cond_len;
+			return true;
+		}
+	t->cond_none[k] = r->cond_len;
+	return false;
 }
 
 /* Run the regex rules of TYPE over an array of texts. */
@@ -1080,11 +1088,14 @@ rules_txn_new(struct rules_set *set)
 	if (set->ncond_cls > 0) {
 		/* no tables: the run conditions are not checked */
 		t->cond_long = calloc(set->ncond_cls, sizeof(uint32_t));
+		t->cond_none = calloc(set->ncond_cls, sizeof(uint32_t));
 		t->cond_seen = calloc(set->ncond_cls, sizeof(uint32_t));
-		if (t->cond_long == NULL || t->cond_seen == NULL) {
+		if (t->cond_long == NULL || t->cond_none == NULL ||
+		    t->cond_seen == NULL) {
 			free(t->cond_long);
+			free(t->cond_none);
 			free(t->cond_seen);
-			t->cond_long = t->cond_seen = NULL;
+			t->cond_long = t->cond_none = t->cond_seen = NULL;
 		}
 	}
 	if (t->val == NULL || t->slot == NULL || t->stagehit == NULL ||
@@ -1118,6 +1129,7 @@ rules_txn_free(struct rules_txn *t)
 	free(t->limits);
 	free(t->prof);
 	free(t->cond_long);
+	free(t->cond_none);
 	free(t->cond_seen);
 	free(t->jn.buf.p);
 	free(t->jn.start);

@@ -109,14 +109,15 @@ struct rules_txn {
 	uint32_t		 pf_tstamp;
 	/*
 	 * Rules' necessary conditions (eval.c cond_may()): the bytes in
-	 * the texts of the type being run (cond_have: computed), the
-	 * longest run of each run class (cond_long, valid when cond_seen
-	 * == cond_cur).
+	 * the texts of the type being run (cond_have: computed); per run
+	 * class, valid when cond_seen == cond_cur, a run as long as
+	 * cond_long is in them, none as long as cond_none.
 	 */
 	uint8_t			 cond_present[32];
 	bool			 cond_have;
 	uint32_t		 cond_cur;
 	uint32_t		*cond_long;
+	uint32_t		*cond_none;
 	uint32_t		*cond_seen;
 	char			*pf_skel;	/* a plain text's skeleton */
 	size_t			 pf_skelcap;

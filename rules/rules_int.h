@@ -236,8 +236,7 @@ struct rules_set {
 	struct hs_scratch *pf_scratch;	/* prototype, cloned per txn */
 	size_t		 pf_count;	/* rules held */
 	uint8_t		(*cond_cls)[256];	/* run classes of rules' */
-	uint32_t	*cond_max;	/* conditions (1: byte in it), the */
-	uint32_t	 ncond_cls;	/* longest run one asks for */
+	uint32_t	 ncond_cls;	/* conditions (1: byte in it) */
 	uint32_t	 pf_held[RULES_T_COUNT];	/* rules held, by type */
 	struct kvlist	 settings;	/* kept for the caller (uri policy) */
 	struct hpf	*hpf;		/* header prefilter (hprefilter.c) */

@@ -1085,10 +1085,14 @@ test_literal_cond_equal_plain(void **state)
 	    "body NORUN  /[A-Z]{30}/\n"
 	    "body HEX    /[0-9a-f]{8}x/\n"
 	    "body DIGITS /\\d{3}/\n"
-	    "body LONGW  /\\b(?:[a-z]{3,}[\\s\\.]+){3}/\n";
+	    "body LONGW  /\\b(?:[a-z]{3,}[\\s\\.]+){3}/\n"
+	    "body RUN4   /z{4}/\n"		/* at the very end */
+	    "body RUN5   /z{5}/\n"		/* the same class, longer */
+	    "body RUN3   /z{3}/\n"		/* shorter: known */
+	    "body RUN6   /z{6}/\n";		/* longer: known absent */
 	static const int flags[3] = { 0, RULES_LOAD_NO_PREFILTER,
 	    RULES_LOAD_PLAIN };
-	struct rules_text body[5];
+	struct rules_text body[6];
 	struct rules_set *sets[3];
 	struct rules_txn *t[3];
 	struct rules_opts o = { 0 };
@@ -1105,8 +1109,9 @@ test_literal_cond_equal_plain(void **state)
 	body[2] = tu_text("aaaaa, b\n");
 	body[3] = tu_text("SHOUTING words\n");
 	body[4] = tu_text("id deadbeefx\n");
+	body[5] = tu_text("zzz zzzz");
 	m.in.body = body;
-	m.in.nbody = 5;
+	m.in.nbody = 6;
 	for (k = 0; k < 3; k++) {
 		o.flags = flags[k];
 		sets[k] = tu_load_opts("lc.rules", rules, &o, &d);
@@ -1132,6 +1137,10 @@ test_literal_cond_equal_plain(void **state)
 	assert_string_equal(tu_hit(t[0], "HEX")->match, "deadbeefx");
 	assert_null(tu_hit(t[0], "DIGITS"));
 	assert_string_equal(tu_hit(t[0], "LONGW")->match, "are some eees\n");
+	assert_non_null(tu_hit(t[0], "RUN4"));
+	assert_null(tu_hit(t[0], "RUN5"));
+	assert_non_null(tu_hit(t[0], "RUN3"));
+	assert_null(tu_hit(t[0], "RUN6"));
 	for (k = 0; k < 3; k++) {
 		rules_txn_free(t[k]);
 		rules_set_unref(sets[k]);
