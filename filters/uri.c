@@ -46,6 +46,7 @@ struct gh_uri_policy {
 	pcre2_code	*tbird;
 	pcre2_code	*redir[MAX_REDIRECTORS];
 	size_t		 nredir;
+	uint32_t	 redir_groups;	/* most capture groups of one */
 	bool		 compiled;
 	int		 err;
 };
@@ -223,6 +224,7 @@ gh_uri_policy_add_redirector(struct gh_uri_policy *p, const char *re,
     size_t len, bool caseless, char *err, size_t errlen)
 {
 	int		 ec;
+	uint32_t	 ncap;
 	PCRE2_SIZE	 eo;
 	pcre2_code	*c;
 
@@ -241,6 +243,12 @@ gh_uri_policy_add_redirector(struct gh_uri_policy *p, const char *re,
 		errno = EINVAL;
 		return -1;
 	}
+	/* JIT where the system allows (same results, a fraction of the
+	 * time: every http link tries every pattern); else interpreted */
+	(void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+	if (pcre2_pattern_info(c, PCRE2_INFO_CAPTURECOUNT, &ncap) == 0 &&
+	    ncap > p->redir_groups)
+		p->redir_groups = ncap;
 	p->redir[p->nredir++] = c;
 	return 0;
 }
@@ -851,14 +859,15 @@ static void
 redirect(const struct gh_uri_policy *p, const char *full, size_t fl,
     const char *rest, size_t rl, struct uset *todo)
 {
-	pcre2_match_data	*md;
+	pcre2_match_data	*md = NULL;
 	PCRE2_SIZE		*ov;
 	size_t			 k, i, j, s1;
 
+	/* one match block for all patterns: room for the most groups */
+	if (p->nredir > 0 && (md = pcre2_match_data_create(p->redir_groups +
+	    1, NULL)) == NULL)
+		return;
 	for (k = 0; k < p->nredir; k++) {
-		if ((md = pcre2_match_data_create_from_pattern(p->redir[k],
-		    NULL)) == NULL)
-			return;
 		if (pcre2_match(p->redir[k], (PCRE2_SPTR)full, fl, 0, 0, md,
 		    NULL) >= 2) {
 			ov = pcre2_get_ovector_pointer(md);
@@ -869,8 +878,9 @@ redirect(const struct gh_uri_policy *p, const char *full, size_t fl,
 				return;
 			}
 		}
-		pcre2_match_data_free(md);
 	}
+	if (p->nredir > 0)
+		pcre2_match_data_free(md);
 	/* m{(https?:/{0,2}[^&#]+)}i in the rest */
 	for (i = 0; i + 5 <= rl; i++) {
 		j = i;
