@@ -183,11 +183,21 @@ load_full(const struct gh_message *m, struct gh_derived *d)
 		errno = ENOMEM;
 		return -1;
 	}
-	/* s/\r\n/\n/g in place */
-	for (i = o = 0; i < b.len; i++) {
-		if (b.p[i] == '\r' && i + 1 < b.len && b.p[i + 1] == '\n')
+	/* s/\r\n/\n/g in place, a run between CRs at a time */
+	for (i = o = 0; i < b.len; ) {
+		const char	*cr = memchr(b.p + i, '\r', b.len - i);
+		size_t		 j = cr != NULL ? (size_t)(cr - b.p) : b.len;
+
+		if (o != i)
+			memmove(b.p + o, b.p + i, j - i);
+		o += j - i;
+		if ((i = j) >= b.len)
+			break;
+		if (i + 1 < b.len && b.p[i + 1] == '\n') {
+			i++;		/* drop the CR; the LF follows */
 			continue;
-		b.p[o++] = b.p[i];
+		}
+		b.p[o++] = b.p[i++];
 	}
 	b.len = o;
 	b.p[o] = '\0';

@@ -1346,18 +1346,27 @@ link_key(const char *s, size_t i, size_t n)
 static bool
 next_token(const char *line, size_t n, size_t *off, size_t *end)
 {
+	/* 1: a \s byte; 2: a byte link_key() may accept */
+	static const unsigned char cls[256] = {
+		[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1,
+		['\r'] = 1, ['@'] = 2, [':'] = 2, ['.'] = 2,
+	};
 	size_t i = *off, start, e;
 	bool any;
+	unsigned char c;
 
 	while (i < n) {
-		while (i < n && re_space((unsigned char)line[i]))
+		while (i < n && cls[(unsigned char)line[i]] == 1)
 			i++;
 		start = i;
-		for (e = i; e < n && !re_space((unsigned char)line[e]); e++)
-			;
 		any = false;
-		for (; i < e && !any; i++)
-			any = link_key(line + start, i - start, e - start);
+		/* one pass: link_key() may look past the run's end, where
+		 * a \s byte (or the line's end) answers as the run's end */
+		for (e = i; e < n && (c = cls[(unsigned char)line[e]]) != 1;
+		    e++)
+			if (c == 2 && !any)
+				any = link_key(line + start, e - start,
+				    n - start);
 		i = e;
 		if (any) {
 			*off = start;
