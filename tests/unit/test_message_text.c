@@ -348,6 +348,10 @@ test_decoders(void **state)
 		{ "trail  \r\nx", "trail\r\nx", true, false },
 		{ "=41=4a=zz=4", "AJ=zz=4", true, false },
 		{ "a_b=5Fc", "a b_c", true, true },
+		/* a soft break joins '=' with hex digits for pass 3 */
+		{ "=4=\r\n1 \t=\n2", "A \t2", true, false },
+		{ "x \t \ny\t", "x\ny\t", true, false },
+		{ "", "", true, false },
 	};
 	struct mbuf	b;
 	size_t		i;
@@ -365,6 +369,19 @@ test_decoders(void **state)
 		assert_memory_equal(b.p ? b.p : "", cases[i].out, b.len);
 		mbuf_free(&b);
 	}
+	/* qp appends to what the buffer holds */
+	memset(&b, 0, sizeof(b));
+	mbuf_adds(&b, "pre:");
+	qp__decode("=41b", 4, false, &b);
+	assert_string_equal(b.p, "pre:Ab");
+	mbuf_free(&b);
+	/* a buffer with a cap takes the byte-by-byte path, same output */
+	memset(&b, 0, sizeof(b));
+	b.max = 3;
+	qp__decode("=41bcdef", 8, false, &b);
+	assert_int_equal(b.len, 6);
+	assert_memory_equal(b.p, "Abcdef", 6);
+	mbuf_free(&b);
 }
 
 /* A TLD list decides which bare host names are links; redirectors. */
