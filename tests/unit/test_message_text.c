@@ -384,6 +384,65 @@ test_decoders(void **state)
 	mbuf_free(&b);
 }
 
+/* The top part's fields decode as the header fields do, whether the
+ * decoding is shared (same bytes) or not (a value over 8 KB). */
+static void
+test_parts_share_decoding(void **state)
+{
+	static const char head[] =
+	    "Subject: =?UTF-8?Q?caf=C3=A9?= and\n"
+	    "  more =?ISO-8859-1?B?6Q==?=\n"
+	    "From: =?UTF-8?B?SsO2cmc=?= <j@example.org>\n"
+	    "X-Empty:\n"
+	    "X-Long: ";
+	static const char tail[] = "\nMessage-ID: <=?UTF-8?Q?x?=@y>\n\nbody\n";
+	const struct gh_part	*parts;
+	struct gh_message	*m;
+	char			*msg;
+	size_t			 n, i, hl = strlen(head), len, dl;
+	const char		*d;
+	int			 order;
+
+	(void)state;
+	len = hl + 9000 + strlen(tail);
+	msg = malloc(len + 1);
+	assert_non_null(msg);
+	memcpy(msg, head, hl);
+	memset(msg + hl, 'a', 9000);
+	memcpy(msg + hl + 9000, tail, strlen(tail) + 1);
+	/* both orders: parts first, then the header fields; and back */
+	for (order = 0; order < 2; order++) {
+		m = feed(msg, len, 4096, NULL);
+		if (order == 1)
+			for (i = 0; i < gh_message_nheaders(m); i++)
+				assert_non_null(gh_message_header_decoded(m, i,
+				    NULL));
+		assert_int_equal(gh_message_parts(m, &parts, &n), 0);
+		assert_true(n >= 1);
+		assert_int_equal(parts[0].n, 5);
+		for (i = 0; i < 4; i++) {
+			if (i == 3)
+				continue;	/* X-Long: capped at 8 KB there */
+			d = gh_message_header_decoded(m, i, &dl);
+			assert_non_null(d);
+			assert_int_equal(parts[0].fields[i].value.len, dl);
+			assert_memory_equal(parts[0].fields[i].value.p, d, dl);
+		}
+		assert_string_equal(parts[0].fields[0].value.p,
+		    "caf\xc3\xa9 and more \xc3\xa9");
+		assert_string_equal(parts[0].fields[1].value.p,
+		    "J\xc3\xb6rg <j@example.org>");
+		assert_int_equal(parts[0].fields[3].value.len, 9000);
+		assert_int_equal(gh_message_header_decoded(m, 3, &dl)[0], 'a');
+		assert_int_equal(dl, 8191);	/* 8192 raw bytes, trimmed */
+		/* Message-ID is not decoded, shared or not */
+		assert_string_equal(parts[0].fields[4].value.p,
+		    "<=?UTF-8?Q?x?=@y>");
+		gh_message_free(m);
+	}
+	free(msg);
+}
+
 /* A TLD list decides which bare host names are links; redirectors. */
 static void
 test_uri_policy(void **state)
@@ -611,6 +670,7 @@ main(void)
 		cmocka_unit_test(test_depth_cap),
 		cmocka_unit_test(test_part_and_size_caps),
 		cmocka_unit_test(test_decoders),
+		cmocka_unit_test(test_parts_share_decoding),
 		cmocka_unit_test(test_uri_policy),
 		cmocka_unit_test(test_body_foreach),
 		cmocka_unit_test(test_junk),
