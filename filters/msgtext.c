@@ -603,7 +603,8 @@ gh_message_uris(struct gh_message *m, const struct gh_text **uris,
 /*
  * True if top-level header field I of M is the field named NAME with
  * VALUE as gh_message_header_decoded() reads it (CRs before LFs out,
- * not capped): its decoding is then the one cached there.
+ * not capped), but for a last LF: its decoding is then the one cached
+ * there.
  */
 static bool
 same_field(const struct gh_message *m, size_t i, const char *name,
@@ -614,6 +615,11 @@ same_field(const struct gh_message *m, size_t i, const char *name,
 
 	if (i >= m->nhdr)
 		return false;
+	/* the MIME parser keeps the field's last LF; rfc2047__decode_field
+	 * trims white space at both ends before anything else, so the
+	 * decoding is the same with it or without */
+	if (vlen > 0 && value[vlen - 1] == '\n')
+		vlen--;
 	h = &m->hdr[i].h;
 	if (h->name_len != nlen || memcmp(h->name, name, nlen) != 0 ||
 	    h->raw_len > MAX_HEADER_VALUE_LENGTH || h->raw_len < vlen)
