@@ -129,18 +129,25 @@ hexval(unsigned char c)
 	return -1;
 }
 
-/* Quoted-printable decoding in SpamAssassin's three passes. */
+/* Quoted-printable decoding in SpamAssassin's three passes.  Each pass
+ * writes at most what it reads: the buffers are sized once and filled
+ * by index (the byte-at-a-time appends were the cost on large parts). */
 void
 qp__decode(const char *in, size_t n, bool q, struct mbuf *out)
 {
-	struct mbuf	a = { 0 };
-	size_t		i, j;
+	struct mbuf	a = { 0 }, b = { 0 };
+	size_t		i, j, o;
 	int		h, l;
+	char		*w;
 
-	/* 1. s/[ \t]+(?=\r?\n)//g */
-	for (i = 0; i < n; i = j) {
+	if (mbuf_reserve(&a, n) == -1 || mbuf_reserve(&b, n) == -1) {
+		out->err = a.err ? a.err : b.err;
+		goto done;
+	}
+	/* 1. s/[ \t]+(?=\r?\n)//g (and _ as space in an encoded word) */
+	for (i = o = 0, w = a.p; i < n; i = j) {
 		if (in[i] != ' ' && in[i] != '\t') {
-			mbuf_addc(&a, q && in[i] == '_' ? ' ' : in[i]);
+			w[o++] = q && in[i] == '_' ? ' ' : in[i];
 			j = i + 1;
 			continue;
 		}
@@ -149,27 +156,29 @@ qp__decode(const char *in, size_t n, bool q, struct mbuf *out)
 		if ((j < n && in[j] == '\n') ||
 		    (j + 1 < n && in[j] == '\r' && in[j + 1] == '\n'))
 			continue;
-		mbuf_add(&a, in + i, j - i);
+		memcpy(w + o, in + i, j - i);
+		o += j - i;
 	}
+	a.len = o;
 	/* 2. s/=\r?\n//g, then 3. s/=([0-9a-fA-F]{2})/chr(hex($1))/ge
 	 * (a soft break removed in pass 2 can join "=" with hex digits
 	 * only after pass 2, so the passes are kept apart). */
-	{
-		struct mbuf	b = { 0 };
-
-		for (i = 0; i < a.len; i++) {
-			if (a.p[i] == '=' && i + 1 < a.len &&
-			    a.p[i + 1] == '\n') {
-				i += 1;
-				continue;
-			}
-			if (a.p[i] == '=' && i + 2 < a.len &&
-			    a.p[i + 1] == '\r' && a.p[i + 2] == '\n') {
-				i += 2;
-				continue;
-			}
-			mbuf_addc(&b, a.p[i]);
+	for (i = o = 0, w = b.p; i < a.len; i++) {
+		if (a.p[i] == '=' && i + 1 < a.len && a.p[i + 1] == '\n') {
+			i += 1;
+			continue;
 		}
+		if (a.p[i] == '=' && i + 2 < a.len &&
+		    a.p[i + 1] == '\r' && a.p[i + 2] == '\n') {
+			i += 2;
+			continue;
+		}
+		w[o++] = a.p[i];
+	}
+	b.len = o;
+	if (out->err || b.len > (out->max ? out->max : SIZE_MAX / 2) -
+	    out->len || mbuf_reserve(out, b.len) == -1) {
+		/* over OUT's cap: append what fits, byte by byte, as ever */
 		for (i = 0; i < b.len; i++) {
 			if (b.p[i] == '=' && i + 2 < b.len &&
 			    (h = hexval((unsigned char)b.p[i + 1])) >= 0 &&
@@ -180,13 +189,23 @@ qp__decode(const char *in, size_t n, bool q, struct mbuf *out)
 			}
 			mbuf_addc(out, b.p[i]);
 		}
-		if (b.err)
-			out->err = b.err;
-		mbuf_free(&b);
+		goto done;
 	}
-	if (a.err)
-		out->err = a.err;
+	for (i = 0, o = out->len, w = out->p; i < b.len; i++) {
+		if (b.p[i] == '=' && i + 2 < b.len &&
+		    (h = hexval((unsigned char)b.p[i + 1])) >= 0 &&
+		    (l = hexval((unsigned char)b.p[i + 2])) >= 0) {
+			w[o++] = (char)(h << 4 | l);
+			i += 2;
+			continue;
+		}
+		w[o++] = b.p[i];
+	}
+	out->len = o;
+	out->p[o] = '\0';
+done:
 	mbuf_free(&a);
+	mbuf_free(&b);
 }
 
 /* Decode one strict UTF-8 character. */

@@ -197,8 +197,9 @@ decode_entities(const char *in, size_t n, bool prefix, struct mbuf *out,
 static bool
 in_list(const char *tag, const char *const *list)
 {
+	/* the first byte first: most tags differ there (hot: per tag) */
 	for (; *list != NULL; list++)
-		if (strcmp(tag, *list) == 0)
+		if ((*list)[0] == tag[0] && strcmp(tag, *list) == 0)
 			return true;
 	return false;
 }

@@ -183,11 +183,21 @@ load_full(const struct gh_message *m, struct gh_derived *d)
 		errno = ENOMEM;
 		return -1;
 	}
-	/* s/\r\n/\n/g in place */
-	for (i = o = 0; i < b.len; i++) {
-		if (b.p[i] == '\r' && i + 1 < b.len && b.p[i + 1] == '\n')
+	/* s/\r\n/\n/g in place, a run between CRs at a time */
+	for (i = o = 0; i < b.len; ) {
+		const char	*cr = memchr(b.p + i, '\r', b.len - i);
+		size_t		 j = cr != NULL ? (size_t)(cr - b.p) : b.len;
+
+		if (o != i)
+			memmove(b.p + o, b.p + i, j - i);
+		o += j - i;
+		if ((i = j) >= b.len)
+			break;
+		if (i + 1 < b.len && b.p[i + 1] == '\n') {
+			i++;		/* drop the CR; the LF follows */
 			continue;
-		b.p[o++] = b.p[i];
+		}
+		b.p[o++] = b.p[i++];
 	}
 	b.len = o;
 	b.p[o] = '\0';
@@ -590,13 +600,51 @@ gh_message_uris(struct gh_message *m, const struct gh_text **uris,
 	return 0;
 }
 
-/* Build D->parts from the MIME tree's nodes (offsets into pbuf first). */
+/*
+ * True if top-level header field I of M is the field named NAME with
+ * VALUE as gh_message_header_decoded() reads it (CRs before LFs out,
+ * not capped), but for a last LF: its decoding is then the one cached
+ * there.
+ */
+static bool
+same_field(const struct gh_message *m, size_t i, const char *name,
+    size_t nlen, const char *value, size_t vlen)
+{
+	const struct gh_header	*h;
+	size_t			 k, o = 0;
+
+	if (i >= m->nhdr)
+		return false;
+	/* the MIME parser keeps the field's last LF; rfc2047__decode_field
+	 * trims white space at both ends before anything else, so the
+	 * decoding is the same with it or without */
+	if (vlen > 0 && value[vlen - 1] == '\n')
+		vlen--;
+	h = &m->hdr[i].h;
+	if (h->name_len != nlen || memcmp(h->name, name, nlen) != 0 ||
+	    h->raw_len > MAX_HEADER_VALUE_LENGTH || h->raw_len < vlen)
+		return false;
+	for (k = 0; k < h->raw_len; k++) {
+		if (h->raw[k] == '\r' && k + 1 < h->raw_len &&
+		    h->raw[k + 1] == '\n')
+			continue;
+		if (o >= vlen || h->raw[k] != value[o])
+			return false;
+		o++;
+	}
+	return o == vlen;
+}
+
+/* Build D->parts from the MIME tree's nodes (offsets into pbuf first);
+ * the top part's fields share M's decoded-header cache when the bytes
+ * are the same (one rfc2047 decoding a field instead of two). */
 static int
-build_parts(struct gh_derived *d)
+build_parts(struct gh_message *m, struct gh_derived *d)
 {
 	const struct mime_tree	*t = &d->tree;
 	size_t			 i, k, nf = 0, j = 0, o;
 	char			*dec;
+	const char		*cached;
 	size_t			 dlen;
 
 	for (i = 0; i < t->nnodes; i++)
@@ -618,13 +666,23 @@ build_parts(struct gh_derived *d)
 			mbuf_addc(&d->pbuf, '\n');
 			g->raw.p = (const char *)(uintptr_t)o;
 			g->raw.len = f->vlen + 1;
-			if ((dec = rfc2047__decode_field(f->name, f->nlen,
-			    f->value, f->vlen, &dlen)) == NULL)
-				return -1;
-			o = d->pbuf.len;
-			mbuf_add(&d->pbuf, dec, dlen);
-			mbuf_addc(&d->pbuf, '\0');
-			free(dec);
+			if (i == 0 && same_field(m, k, f->name, f->nlen,
+			    f->value, f->vlen)) {
+				if ((cached = gh_message_header_decoded(m, k,
+				    &dlen)) == NULL)
+					return -1;
+				o = d->pbuf.len;
+				mbuf_add(&d->pbuf, cached, dlen);
+				mbuf_addc(&d->pbuf, '\0');
+			} else {
+				if ((dec = rfc2047__decode_field(f->name,
+				    f->nlen, f->value, f->vlen, &dlen)) == NULL)
+					return -1;
+				o = d->pbuf.len;
+				mbuf_add(&d->pbuf, dec, dlen);
+				mbuf_addc(&d->pbuf, '\0');
+				free(dec);
+			}
 			g->value.p = (const char *)(uintptr_t)o;
 			g->value.len = dlen;
 		}
@@ -654,7 +712,7 @@ gh_message_parts(struct gh_message *m, const struct gh_part **parts,
 	if (derived(m) == -1)
 		return -1;
 	d = m->derived;
-	if (d->parts == NULL && build_parts(d) == -1) {
+	if (d->parts == NULL && build_parts(m, d) == -1) {
 		free(d->parts);
 		free(d->fields);
 		mbuf_free(&d->pbuf);

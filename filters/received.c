@@ -74,6 +74,14 @@ re_init(void)
 	re_ok = true;
 }
 
+/* Compile the table now, not on the first message; -1 if it cannot be. */
+int
+gh_received_init(void)
+{
+	pthread_once(&re_once, re_init);
+	return re_ok ? 0 : -1;
+}
+
 /* The working state of one parse: the line and the last match. */
 struct rx {
 	char			*s;		/* the line being parsed */

@@ -41,6 +41,11 @@ struct gh_rcvd_text {
 	size_t		 len;
 };
 
+/* Compile the Received expressions (once per process; later calls
+ * are free): at set-up, so that no message pays for it.  -1 if the
+ * table cannot be compiled (parses then fail as they would anyway). */
+int	 gh_received_init(void);
+
 /*
  * Parse one Received value (SpamAssassin's parse_received_line) into
  * R: 1 parsed, 0 skipped on purpose (local handovers, fetchers...), -1

@@ -256,6 +256,11 @@ regex_setup(const struct gh_config *cfg, void **instp, char *err,
 		    ri->diag.interpreted);
 	ri->has_required = rules_required_score(ri->set, &ri->required);
 	ri->want_meta = rules_wants_metadata(ri->set);
+	/* the Received table is process-wide: compile it here, once,
+	 * rather than inside the first message's scan */
+	if (ri->want_meta && gh_received_init() == -1)
+		gh_log(LOG_WARNING, "rules: the Received expressions do not "
+		    "compile: relays are not parsed");
 	pthread_mutex_init(&ri->prof_mu, NULL);
 	pthread_mutex_init(&ri->pool_mu, NULL);
 	atomic_init(&ri->idx, -1);

@@ -99,17 +99,21 @@ no_decode(const char *name, size_t n)
 	return n >= 5 && strncasecmp(name, "List-", 5) == 0;
 }
 
-/* Unfold and trim RAW into OUT like Node::header, then drop line ends. */
+/* Unfold and trim RAW into OUT (empty) like Node::header, then drop
+ * line ends; OUT is sized once (it never grows past the trimmed RAW). */
 static void
 unfold(const char *raw, size_t n, struct mbuf *out)
 {
-	size_t	i, s = 0, e = n;
+	size_t	i, o, s = 0, e = n;
+	char	*w;
 
 	while (s < e && is_space(raw[s]))
 		s++;
 	while (e > s && is_space(raw[e - 1]))
 		e--;
-	for (i = s; i < e; i++) {
+	if (mbuf_reserve(out, e - s) == -1)
+		return;
+	for (i = s, o = out->len, w = out->p; i < e; i++) {
 		if (raw[i] == '\r' && i + 1 < e && raw[i + 1] == '\n')
 			continue;
 		if (raw[i] == '\n') {
@@ -119,12 +123,14 @@ unfold(const char *raw, size_t n, struct mbuf *out)
 				while (i + 1 < e && (raw[i + 1] == ' ' ||
 				    raw[i + 1] == '\t'))
 					i++;
-				mbuf_addc(out, ' ');
+				w[o++] = ' ';
 			}
 			continue;
 		}
-		mbuf_addc(out, raw[i]);
+		w[o++] = raw[i];
 	}
+	out->len = o;
+	w[o] = '\0';
 }
 
 /* Append section bytes (decoded if encoded) to the sections array. */

@@ -46,6 +46,7 @@ struct gh_uri_policy {
 	pcre2_code	*tbird;
 	pcre2_code	*redir[MAX_REDIRECTORS];
 	size_t		 nredir;
+	uint32_t	 redir_groups;	/* most capture groups of one */
 	bool		 compiled;
 	int		 err;
 };
@@ -223,6 +224,7 @@ gh_uri_policy_add_redirector(struct gh_uri_policy *p, const char *re,
     size_t len, bool caseless, char *err, size_t errlen)
 {
 	int		 ec;
+	uint32_t	 ncap;
 	PCRE2_SIZE	 eo;
 	pcre2_code	*c;
 
@@ -241,6 +243,12 @@ gh_uri_policy_add_redirector(struct gh_uri_policy *p, const char *re,
 		errno = EINVAL;
 		return -1;
 	}
+	/* JIT where the system allows (same results, a fraction of the
+	 * time: every http link tries every pattern); else interpreted */
+	(void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+	if (pcre2_pattern_info(c, PCRE2_INFO_CAPTURECOUNT, &ncap) == 0 &&
+	    ncap > p->redir_groups)
+		p->redir_groups = ncap;
 	p->redir[p->nredir++] = c;
 	return 0;
 }
@@ -851,14 +859,15 @@ static void
 redirect(const struct gh_uri_policy *p, const char *full, size_t fl,
     const char *rest, size_t rl, struct uset *todo)
 {
-	pcre2_match_data	*md;
+	pcre2_match_data	*md = NULL;
 	PCRE2_SIZE		*ov;
 	size_t			 k, i, j, s1;
 
+	/* one match block for all patterns: room for the most groups */
+	if (p->nredir > 0 && (md = pcre2_match_data_create(p->redir_groups +
+	    1, NULL)) == NULL)
+		return;
 	for (k = 0; k < p->nredir; k++) {
-		if ((md = pcre2_match_data_create_from_pattern(p->redir[k],
-		    NULL)) == NULL)
-			return;
 		if (pcre2_match(p->redir[k], (PCRE2_SPTR)full, fl, 0, 0, md,
 		    NULL) >= 2) {
 			ov = pcre2_get_ovector_pointer(md);
@@ -869,8 +878,9 @@ redirect(const struct gh_uri_policy *p, const char *full, size_t fl,
 				return;
 			}
 		}
-		pcre2_match_data_free(md);
 	}
+	if (p->nredir > 0)
+		pcre2_match_data_free(md);
 	/* m{(https?:/{0,2}[^&#]+)}i in the rest */
 	for (i = 0; i + 5 <= rl; i++) {
 		j = i;
@@ -1336,18 +1346,27 @@ link_key(const char *s, size_t i, size_t n)
 static bool
 next_token(const char *line, size_t n, size_t *off, size_t *end)
 {
+	/* 1: a \s byte; 2: a byte link_key() may accept */
+	static const unsigned char cls[256] = {
+		[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1,
+		['\r'] = 1, ['@'] = 2, [':'] = 2, ['.'] = 2,
+	};
 	size_t i = *off, start, e;
 	bool any;
+	unsigned char c;
 
 	while (i < n) {
-		while (i < n && re_space((unsigned char)line[i]))
+		while (i < n && cls[(unsigned char)line[i]] == 1)
 			i++;
 		start = i;
-		for (e = i; e < n && !re_space((unsigned char)line[e]); e++)
-			;
 		any = false;
-		for (; i < e && !any; i++)
-			any = link_key(line + start, i - start, e - start);
+		/* one pass: link_key() may look past the run's end, where
+		 * a \s byte (or the line's end) answers as the run's end */
+		for (e = i; e < n && (c = cls[(unsigned char)line[e]]) != 1;
+		    e++)
+			if (c == 2 && !any)
+				any = link_key(line + start, e - start,
+				    n - start);
 		i = e;
 		if (any) {
 			*off = start;

@@ -617,8 +617,8 @@ eval_metas(struct rules_txn *t, enum rules_stage stage)
 
 		if (hot->flags & RF_BLOCKED)
 			continue;
-		v = rules__expr_run(hot->prog, hot->nprog, t->val, t->stack,
-		    NULL);
+		v = rules__expr_run_zero(hot->prog, hot->nprog, t->val,
+		    t->stack, hot->zero);
 		if (isnan(v) || (v != 0 && (hot->flags & RF_DISABLED))) {
 			/* never ran, or a zero-score meta that is true */
 			t->val[idx] = NAN;
@@ -1015,6 +1015,27 @@ rules_txn_reset(struct rules_txn *t)
 	t->oom = false;
 }
 
+/* Every meta's value with all the rules it reads at 0 (hot[].zero). */
+static int
+hot_zero(struct rules_set *set, size_t n)
+{
+	double *zeros, *st;
+	uint32_t i;
+
+	if ((zeros = calloc(n, sizeof(*zeros))) == NULL ||
+	    (st = calloc(set->max_stack + 4, sizeof(*st))) == NULL) {
+		free(zeros);
+		return -1;
+	}
+	for (i = 0; i < set->nrules; i++)
+		if (set->hot[i].nprog > 0)
+			set->hot[i].zero = rules__expr_run(set->hot[i].prog,
+			    set->hot[i].nprog, zeros, st, NULL);
+	free(st);
+	free(zeros);
+	return 0;
+}
+
 /*
  * The packed per-rule fields the loops read (set->hot) and the values
  * a transaction starts with (set->val0: NaN for the metas that never
@@ -1059,7 +1080,7 @@ rules__hot_init(struct rules_set *set)
 			set->hot[set->metas[st][j]].prog = ops + k;
 			k += r->nprog;
 		}
-	return 0;
+	return hot_zero(set, n);
 }
 
 /* New transaction state for SET (takes a reference). */

@@ -407,6 +407,9 @@ rules__expr_stack(const struct meta_op *prog, uint32_t nprog)
 	return max + 1;
 }
 
+static double	run_ops(const struct meta_op *, uint32_t, const double *,
+	    double *, bool *);
+
 /*
  * Run a program.  vals[] gives rule values; a NaN value means the rule
  * never ran, which (as in SpamAssassin) keeps the meta from running:
@@ -416,12 +419,47 @@ double
 rules__expr_run(const struct meta_op *prog, uint32_t nprog,
     const double *vals, double *st, bool *divzero)
 {
-	uint32_t i, sp = 0;
-	double a, b;
+	uint32_t i;
 
 	for (i = 0; i < nprog; i++)
 		if (prog[i].op == MO_RULE && isnan(vals[prog[i].arg]))
 			return NAN;
+	return run_ops(prog, nprog, vals, st, divzero);
+}
+
+/*
+ * rules__expr_run() for a meta whose value with every rule it reads at
+ * 0 is ZERO (computed once, at load): NaN if a rule never ran, ZERO
+ * without running the program if every rule read is 0 (most metas on
+ * most messages), else the program's value.  No division-by-zero flag.
+ */
+double
+rules__expr_run_zero(const struct meta_op *prog, uint32_t nprog,
+    const double *vals, double *st, double zero)
+{
+	uint32_t i;
+	bool any = false;
+
+	for (i = 0; i < nprog; i++)
+		if (prog[i].op == MO_RULE) {
+			double v = vals[prog[i].arg];
+
+			if (isnan(v))
+				return NAN;
+			if (v != 0)
+				any = true;
+		}
+	return any ? run_ops(prog, nprog, vals, st, NULL) : zero;
+}
+
+/* Run the operations of a program whose rule values are all numbers. */
+static double
+run_ops(const struct meta_op *prog, uint32_t nprog, const double *vals,
+    double *st, bool *divzero)
+{
+	uint32_t i, sp = 0;
+	double a, b;
+
 	for (i = 0; i < nprog; i++) {
 		const struct meta_op *o = &prog[i];
 

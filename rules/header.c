@@ -276,8 +276,15 @@ static int
 amatch(struct rules_txn *t, pcre2_code *re, const char *s, size_t len,
     size_t start, uint32_t opts)
 {
-	return pcre2_match(re, (PCRE2_SPTR)s, len, start, opts, t->amd,
+	int rc;
+
+	rc = pcre2_match(re, (PCRE2_SPTR)s, len, start, opts, t->amd,
 	    t->mctx);
+	/* out of JIT stack: the interpreter works on the heap */
+	if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+		rc = pcre2_match(re, (PCRE2_SPTR)s, len, start,
+		    opts | PCRE2_NO_JIT, t->amd, t->mctx);
+	return rc;
 }
 
 /* Capture N of the last amatch, or NULL. */
@@ -487,7 +494,7 @@ parse_addresses(struct rules_txn *t, const struct rules_input *input,
 		return;
 	}
 	while (off < len && (rc = amatch(t, set->addr_re, s, len, off,
-	    PCRE2_ANCHORED)) >= 0) {
+	    0)) >= 0) {
 		const char *ph, *ad, *cm;
 		size_t phl = 0, adl = 0, cml = 0, end;
 		char *adc = NULL, *phc = NULL;
@@ -500,8 +507,7 @@ parse_addresses(struct rules_txn *t, const struct rules_input *input,
 			if ((adc = rules__strndup(ad, adl)) == NULL)
 				break;
 			adl = strip_comments(adc, adl);
-			if (amatch(t, set->mail_re, adc, adl, 0,
-			    PCRE2_ANCHORED | PCRE2_ENDANCHORED) < 0) {
+			if (amatch(t, set->mail_re, adc, adl, 0, 0) < 0) {
 				free(adc);
 				adc = NULL;
 			}
@@ -519,7 +525,7 @@ parse_addresses(struct rules_txn *t, const struct rules_input *input,
 			phl = clean_phrase(phc, phl);
 			ph = phc;
 			if (ad == NULL && amatch(t, set->mail_re, phc, phl, 0,
-			    PCRE2_ANCHORED | PCRE2_ENDANCHORED) >= 0 &&
+			    0) >= 0 &&
 			    valid_addr(phc, phl) && memchr(phc, '@', phl)) {
 				const char *at = memchr(phc, '@', phl);
 				const char *h = at + 1;
@@ -759,16 +765,23 @@ rules__header_init(struct rules_set *set)
 	int ec;
 	PCRE2_SIZE off;
 
+	/* Anchored when compiled, not per match: a match-time
+	 * PCRE2_ANCHORED would bypass the JIT code. */
 	set->addr_re = pcre2_compile((PCRE2_SPTR)addr, PCRE2_ZERO_TERMINATED,
-	    PCRE2_CASELESS | PCRE2_DOTALL, &ec, &off, NULL);
+	    PCRE2_CASELESS | PCRE2_DOTALL | PCRE2_ANCHORED, &ec, &off, NULL);
 	set->mail_re = pcre2_compile((PCRE2_SPTR)mail, PCRE2_ZERO_TERMINATED,
-	    PCRE2_CASELESS, &ec, &off, NULL);
+	    PCRE2_CASELESS | PCRE2_ANCHORED | PCRE2_ENDANCHORED, &ec, &off,
+	    NULL);
 	set->angle_re = pcre2_compile((PCRE2_SPTR)angle,
 	    PCRE2_ZERO_TERMINATED, PCRE2_CASELESS | PCRE2_DOTALL, &ec, &off,
 	    NULL);
 	if (set->addr_re == NULL || set->mail_re == NULL ||
 	    set->angle_re == NULL)
 		return -1;
+	/* JIT where the system allows; the interpreter otherwise */
+	(void)pcre2_jit_compile(set->addr_re, PCRE2_JIT_COMPLETE);
+	(void)pcre2_jit_compile(set->mail_re, PCRE2_JIT_COMPLETE);
+	(void)pcre2_jit_compile(set->angle_re, PCRE2_JIT_COMPLETE);
 	return 0;
 #undef MAILRE
 #undef QS

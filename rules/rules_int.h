@@ -188,6 +188,8 @@ struct rule_hot {
 	uint32_t	 nprog;
 	uint32_t	 flags;
 	uint32_t	 hspec;		/* header, mimeheader */
+	double		 zero;		/* meta: its value when every rule
+					   it reads is 0 (the common case) */
 };
 
 struct rules_set {
@@ -368,6 +370,8 @@ struct expr_ctx {
 int	 rules__expr_compile(struct expr_ctx *, const char *src,
 	    struct meta_op **prog, uint32_t *nprog, char *err, size_t errlen);
 /* Run a program; vals[] indexed by MO_RULE args. NaN poisons. */
+double	 rules__expr_run_zero(const struct meta_op *prog, uint32_t nprog,
+	    const double *vals, double *st, double zero);
 double	 rules__expr_run(const struct meta_op *prog, uint32_t nprog,
 	    const double *vals, double *stack, bool *divzero);
 uint32_t rules__expr_stack(const struct meta_op *prog, uint32_t nprog);

@@ -348,6 +348,10 @@ test_decoders(void **state)
 		{ "trail  \r\nx", "trail\r\nx", true, false },
 		{ "=41=4a=zz=4", "AJ=zz=4", true, false },
 		{ "a_b=5Fc", "a b_c", true, true },
+		/* a soft break joins '=' with hex digits for pass 3 */
+		{ "=4=\r\n1 \t=\n2", "A \t2", true, false },
+		{ "x \t \ny\t", "x\ny\t", true, false },
+		{ "", "", true, false },
 	};
 	struct mbuf	b;
 	size_t		i;
@@ -365,6 +369,78 @@ test_decoders(void **state)
 		assert_memory_equal(b.p ? b.p : "", cases[i].out, b.len);
 		mbuf_free(&b);
 	}
+	/* qp appends to what the buffer holds */
+	memset(&b, 0, sizeof(b));
+	mbuf_adds(&b, "pre:");
+	qp__decode("=41b", 4, false, &b);
+	assert_string_equal(b.p, "pre:Ab");
+	mbuf_free(&b);
+	/* a buffer with a cap takes the byte-by-byte path, same output */
+	memset(&b, 0, sizeof(b));
+	b.max = 3;
+	qp__decode("=41bcdef", 8, false, &b);
+	assert_int_equal(b.len, 6);
+	assert_memory_equal(b.p, "Abcdef", 6);
+	mbuf_free(&b);
+}
+
+/* The top part's fields decode as the header fields do, whether the
+ * decoding is shared (same bytes) or not (a value over 8 KB). */
+static void
+test_parts_share_decoding(void **state)
+{
+	static const char head[] =
+	    "Subject: =?UTF-8?Q?caf=C3=A9?= and\n"
+	    "  more =?ISO-8859-1?B?6Q==?=\n"
+	    "From: =?UTF-8?B?SsO2cmc=?= <j@example.org>\n"
+	    "X-Empty:\n"
+	    "X-Long: ";
+	static const char tail[] = "\nMessage-ID: <=?UTF-8?Q?x?=@y>\n\nbody\n";
+	const struct gh_part	*parts;
+	struct gh_message	*m;
+	char			*msg;
+	size_t			 n, i, hl = strlen(head), len, dl;
+	const char		*d;
+	int			 order;
+
+	(void)state;
+	len = hl + 9000 + strlen(tail);
+	msg = malloc(len + 1);
+	assert_non_null(msg);
+	memcpy(msg, head, hl);
+	memset(msg + hl, 'a', 9000);
+	memcpy(msg + hl + 9000, tail, strlen(tail) + 1);
+	/* both orders: parts first, then the header fields; and back */
+	for (order = 0; order < 2; order++) {
+		m = feed(msg, len, 4096, NULL);
+		if (order == 1)
+			for (i = 0; i < gh_message_nheaders(m); i++)
+				assert_non_null(gh_message_header_decoded(m, i,
+				    NULL));
+		assert_int_equal(gh_message_parts(m, &parts, &n), 0);
+		assert_true(n >= 1);
+		assert_int_equal(parts[0].n, 5);
+		for (i = 0; i < 4; i++) {
+			if (i == 3)
+				continue;	/* X-Long: capped at 8 KB there */
+			d = gh_message_header_decoded(m, i, &dl);
+			assert_non_null(d);
+			assert_int_equal(parts[0].fields[i].value.len, dl);
+			assert_memory_equal(parts[0].fields[i].value.p, d, dl);
+		}
+		assert_string_equal(parts[0].fields[0].value.p,
+		    "caf\xc3\xa9 and more \xc3\xa9");
+		assert_string_equal(parts[0].fields[1].value.p,
+		    "J\xc3\xb6rg <j@example.org>");
+		assert_int_equal(parts[0].fields[3].value.len, 9000);
+		assert_int_equal(gh_message_header_decoded(m, 3, &dl)[0], 'a');
+		assert_int_equal(dl, 8191);	/* 8192 raw bytes, trimmed */
+		/* Message-ID is not decoded, shared or not */
+		assert_string_equal(parts[0].fields[4].value.p,
+		    "<=?UTF-8?Q?x?=@y>");
+		gh_message_free(m);
+	}
+	free(msg);
 }
 
 /* A TLD list decides which bare host names are links; redirectors. */
@@ -594,6 +670,7 @@ main(void)
 		cmocka_unit_test(test_depth_cap),
 		cmocka_unit_test(test_part_and_size_caps),
 		cmocka_unit_test(test_decoders),
+		cmocka_unit_test(test_parts_share_decoding),
 		cmocka_unit_test(test_uri_policy),
 		cmocka_unit_test(test_body_foreach),
 		cmocka_unit_test(test_junk),

@@ -454,6 +454,24 @@ static const struct {
 	    "envfrom= intl=0 id= auth=GMX (SMTP / mail.gmx.net) msa=0 ]" },
 };
 
+/* gh_received_init compiles the table once; later calls and the
+ * parses after it find it ready. */
+static void
+test_init(void **state)
+{
+	static const char line[] = "from mx.example.com (mx.example.com "
+	    "[192.0.2.1]) by mail.example.org (Postfix) with ESMTP id ABC";
+	struct gh_relay	 r;
+
+	(void)state;
+	assert_int_equal(gh_received_init(), 0);
+	assert_int_equal(gh_received_init(), 0);
+	assert_int_equal(gh_received_parse_line(line, strlen(line), &r), 1);
+	assert_non_null(strstr(r.as_string, "ip=192.0.2.1"));
+	gh_relay_clear(&r);
+	assert_int_equal(gh_received_init(), 0);
+}
+
 /* Every field parses as SpamAssassin parses it. */
 static void
 test_lines(void **state)
@@ -750,6 +768,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_init),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_caps),

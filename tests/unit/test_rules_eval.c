@@ -10,6 +10,7 @@
 #include <pcre2.h>
 
 #include "rules_testutil.h"
+#include "rules/rules_int.h"
 
 /* Evaluate SET against M through EOM; returns the transaction. */
 static struct rules_txn *
@@ -305,6 +306,86 @@ test_meta(void **state)
 		assert_true(fabs(s - sum) < 1e-9);
 	}
 	assert_true(tu_hit(t, "NESTED")->score == 3);
+	rules_txn_free(t);
+	rules_set_unref(set);
+}
+
+/* rules__expr_run_zero: the load-time value when every rule read is 0,
+ * the program otherwise, NaN when a rule never ran. */
+static void
+test_meta_zero_direct(void **state)
+{
+	/* !r0 || (r1 + 2) > 2 */
+	static const struct meta_op not0[] = {
+		{ .op = MO_RULE, .arg = 0 }, { .op = MO_NOT },
+	};
+	static const struct meta_op sum[] = {
+		{ .op = MO_RULE, .arg = 1 }, { .op = MO_NUM, .num = 2 },
+		{ .op = MO_ADD }, { .op = MO_NUM, .num = 2 }, { .op = MO_GT },
+	};
+	static const struct meta_op konst[] = {
+		{ .op = MO_NUM, .num = 7 },
+	};
+	double zeros[2] = { 0, 0 }, one0[2] = { 1, 0 }, one1[2] = { 0, 3 };
+	double nan0[2] = { NAN, 0 }, st[8];
+
+	(void)state;
+	/* all rules 0: the given value, the program is not run */
+	assert_true(rules__expr_run_zero(not0, 2, zeros, st, 42) == 42);
+	assert_true(rules__expr_run_zero(sum, 5, zeros, st, -3) == -3);
+	/* a rule with no rules at all: always the load-time value */
+	assert_true(rules__expr_run_zero(konst, 1, one0, st, 7) == 7);
+	/* a non-zero rule: the program's own value */
+	assert_true(rules__expr_run_zero(not0, 2, one0, st, 42) == 0);
+	assert_true(rules__expr_run_zero(sum, 5, one1, st, -3) == 1);
+	/* NaN wins over the shortcut */
+	assert_true(isnan(rules__expr_run_zero(not0, 2, nan0, st, 1)));
+	/* and the load-time values agree with rules__expr_run */
+	assert_true(rules__expr_run(not0, 2, zeros, st, NULL) == 1);
+	assert_true(rules__expr_run(sum, 5, zeros, st, NULL) == 0);
+}
+
+/* Metas true when nothing they read hits (the load-time value), and the
+ * same metas once a rule they read hits (the program runs). */
+static void
+test_meta_zero(void **state)
+{
+	static const char *const none[] = { "Subject: x y z", NULL };
+	static const char *const some[] = { "Subject: a b c", NULL };
+	static const char *const body[] = { "nothing\n", NULL };
+	struct rules_set *set;
+	struct rules_txn *t;
+	struct tu_msg m;
+
+	(void)state;
+	set = tu_load_ok("z.rules",
+	    "header __A   Subject =~ /a/\n"
+	    "header __B   Subject =~ /b/\n"
+	    "meta NOTA    !__A\n"
+	    "meta FEW     (__A + __B) < 1\n"
+	    "meta EQ0     __A == 0 && __B == 0\n"
+	    "meta BOTH    __A && __B\n"
+	    "meta ONEOF   __A || __B\n"
+	    "meta DEEP    NOTA && FEW\n");
+	tu_headers(&m, none);
+	tu_body(&m, body);
+	t = run_eom(set, &m);
+	assert_non_null(tu_hit(t, "NOTA"));
+	assert_non_null(tu_hit(t, "FEW"));
+	assert_non_null(tu_hit(t, "EQ0"));
+	assert_null(tu_hit(t, "BOTH"));
+	assert_null(tu_hit(t, "ONEOF"));
+	assert_non_null(tu_hit(t, "DEEP"));
+	rules_txn_free(t);
+	tu_headers(&m, some);
+	tu_body(&m, body);
+	t = run_eom(set, &m);
+	assert_null(tu_hit(t, "NOTA"));
+	assert_null(tu_hit(t, "FEW"));
+	assert_null(tu_hit(t, "EQ0"));
+	assert_non_null(tu_hit(t, "BOTH"));
+	assert_non_null(tu_hit(t, "ONEOF"));
+	assert_null(tu_hit(t, "DEEP"));
 	rules_txn_free(t);
 	rules_set_unref(set);
 }
@@ -1279,6 +1360,8 @@ main(void)
 		cmocka_unit_test(test_body),
 		cmocka_unit_test(test_other_types),
 		cmocka_unit_test(test_meta),
+		cmocka_unit_test(test_meta_zero_direct),
+		cmocka_unit_test(test_meta_zero),
 		cmocka_unit_test(test_meta_details),
 		cmocka_unit_test(test_huge_pattern),
 		cmocka_unit_test(test_profile_refs),
