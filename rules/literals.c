@@ -1481,6 +1481,38 @@ out:
 }
 
 /*
+ * Step over a byte at *PP that is no structure of the pattern: an
+ * escape (*PP moves to the escaped byte), a byte inside a character
+ * class, or a class's opening ("[", "[^", "[]", "[^]": *PP moves to its
+ * last byte).  False when *PP is outside a class and unescaped, for the
+ * caller to look at; IN_CLASS carries the state from byte to byte.
+ */
+static bool
+skip_unstructured(const char **pp, const char *end, bool *in_class)
+{
+	const char *p = *pp;
+
+	if (*p == '\\') {
+		*pp = p + 1;
+		return true;
+	}
+	if (*in_class) {
+		if (*p == ']')
+			*in_class = false;
+		return true;
+	}
+	if (*p != '[')
+		return false;
+	*in_class = true;
+	if (p + 1 < end && p[1] == '^')
+		p++;
+	if (p + 1 < end && p[1] == ']')
+		p++;
+	*pp = p;
+	return true;
+}
+
+/*
  * The end of the group that starts at P (its '('), within END: just
  * past its ')'; NULL if unbalanced.
  */
@@ -1491,22 +1523,9 @@ group_end(const char *p, const char *end)
 	bool in_class = false;
 
 	for (; p < end; p++) {
-		if (*p == '\\') {
-			p++;
+		if (skip_unstructured(&p, end, &in_class))
 			continue;
-		}
-		if (in_class) {
-			if (*p == ']')
-				in_class = false;
-			continue;
-		}
-		if (*p == '[') {
-			in_class = true;
-			if (p + 1 < end && p[1] == '^')
-				p++;
-			if (p + 1 < end && p[1] == ']')
-				p++;
-		} else if (*p == '(')
+		if (*p == '(')
 			depth++;
 		else if (*p == ')' && --depth == 0)
 			return p + 1;
@@ -1561,22 +1580,9 @@ rules__required_repeat(const char *pattern, const char *mods,
 		return -1;
 	end = tr + strlen(tr);
 	for (p = tr; p < end; p++) {
-		if (*p == '\\') {
-			p++;
+		if (skip_unstructured(&p, end, &in_class))
 			continue;
-		}
-		if (in_class) {
-			if (*p == ']')
-				in_class = false;
-			continue;
-		}
-		if (*p == '[') {
-			in_class = true;
-			if (p + 1 < end && p[1] == '^')
-				p++;
-			if (p + 1 < end && p[1] == ']')
-				p++;
-		} else if (*p == '|')
+		if (*p == '|')
 			goto out;		/* top-level alternation */
 		else if (*p == '(') {
 			if ((ge = group_end(p, end)) == NULL)
