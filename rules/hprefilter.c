@@ -61,78 +61,6 @@ struct hpf_txn {
 	const uint32_t	*ids;		/* the scanned database's ids */
 };
 
-/* Literals being collected for one database. */
-struct hlits {
-	char		**s;
-	size_t		 *len;
-	unsigned	 *flags;
-	uint32_t	 *rule;
-	unsigned	 *id;
-	size_t		  n, cap;
-};
-
-/* Free the literal arrays. */
-static void
-hlits_free(struct hlits *x)
-{
-	size_t i;
-
-	for (i = 0; i < x->n; i++)
-		free(x->s[i]);
-	free(x->s);
-	free(x->len);
-	free(x->flags);
-	free(x->rule);
-	free(x->id);
-	memset(x, 0, sizeof(*x));
-}
-
-/* Add literal L of RULE with FLAGS (a copy); false on memory error. */
-static bool
-hlits_add(struct hlits *x, const struct rules_lit *l, unsigned flags,
-    uint32_t rule)
-{
-	char *s;
-
-	if (x->n == x->cap) {
-		size_t ncap = x->cap ? x->cap * 2 : 64;
-		char **ns = realloc(x->s, ncap * sizeof(*ns));
-		size_t *nl;
-		unsigned *nf, *ni;
-		uint32_t *nr;
-
-		if (ns != NULL)
-			x->s = ns;
-		nl = realloc(x->len, ncap * sizeof(*nl));
-		if (nl != NULL)
-			x->len = nl;
-		nf = realloc(x->flags, ncap * sizeof(*nf));
-		if (nf != NULL)
-			x->flags = nf;
-		nr = realloc(x->rule, ncap * sizeof(*nr));
-		if (nr != NULL)
-			x->rule = nr;
-		ni = realloc(x->id, ncap * sizeof(*ni));
-		if (ni != NULL)
-			x->id = ni;
-		if (ns == NULL || nl == NULL || nf == NULL || nr == NULL ||
-		    ni == NULL)
-			return false;
-		x->cap = ncap;
-	}
-	if ((s = malloc(l->len + 1)) == NULL)
-		return false;
-	memcpy(s, l->s, l->len);
-	s[l->len] = '\0';
-	x->s[x->n] = s;
-	x->len[x->n] = l->len;
-	x->flags[x->n] = flags;
-	x->rule[x->n] = rule;
-	x->id[x->n] = (unsigned)x->n;
-	x->n++;
-	return true;
-}
-
 /* True if rule R may be held: an enabled regex header rule. */
 static bool
 holdable(const struct rule *r)
@@ -152,9 +80,8 @@ build_kind(struct rules_set *set, struct hpf *h, uint32_t g,
     const uint32_t *list, uint32_t n, int kind)
 {
 	struct hpf_group *grp = &h->g[g];
-	struct hlits x = { 0 };
+	struct rules_pflits x = { 0 };
 	struct rules_lits rl;
-	hs_compile_error_t *err = NULL;
 	hs_database_t *db = NULL;
 	uint32_t i, nheld = 0;
 	uint8_t *mine;
@@ -172,13 +99,13 @@ build_kind(struct rules_set *set, struct hpf *h, uint32_t g,
 			continue;
 		n0 = x.n;
 		for (j = 0; j < rl.n; j++)
-			if (!hlits_add(&x, &rl.v[j], HS_FLAG_SINGLEMATCH |
-			    (caseless ? HS_FLAG_CASELESS : 0), list[i]))
+			if (!rules__pflits_add(&x, &rl.v[j],
+			    HS_FLAG_SINGLEMATCH |
+			    (caseless ? HS_FLAG_CASELESS : 0), list[i], 1))
 				break;
 		rules__lits_free(&rl);
 		if (j < rl.n) {
-			while (x.n > n0)
-				free(x.s[--x.n]);
+			rules__pflits_drop(&x, n0);
 			continue;
 		}
 		mine[i] = 1;
@@ -186,17 +113,11 @@ build_kind(struct rules_set *set, struct hpf *h, uint32_t g,
 	}
 	if (nheld == 0)
 		goto out;
-	if (x.n > 0) {
-		if (hs_compile_lit_multi((const char *const *)x.s, x.flags,
-		    x.id, x.len, (unsigned)x.n, HS_MODE_BLOCK, NULL, &db,
-		    &err) != HS_SUCCESS) {
-			hs_free_compile_error(err);
-			goto out;
-		}
-		if (hs_alloc_scratch(db, &h->scratch) != HS_SUCCESS) {
-			hs_free_database(db);
-			goto out;
-		}
+	if (rules__pflits_compile(&x, &db) == -1)
+		goto out;
+	if (db != NULL && hs_alloc_scratch(db, &h->scratch) != HS_SUCCESS) {
+		hs_free_database(db);
+		goto out;
 	}
 	for (i = 0; i < n; i++)
 		if (mine[i])
@@ -207,7 +128,7 @@ build_kind(struct rules_set *set, struct hpf *h, uint32_t g,
 	x.rule = NULL;
 out:
 	free(mine);
-	hlits_free(&x);
+	rules__pflits_free(&x);
 }
 
 /* Free the header prefilter of SET. */

@@ -69,24 +69,13 @@ rules__prefilter_free(struct rules_set *set)
 	set->pf_scratch = NULL;
 }
 
-/* The literals of one database being built, and the rule of each. */
-struct lits {
-	char		**s;
-	size_t		 *len;
-	unsigned	 *flags;
-	uint32_t	 *rule;
-	uint8_t		 *need;		/* occurrences needed */
-	size_t		  n, cap;
-	bool		  counted;	/* some need more than one */
-};
-
 /*
  * Add literal L of RULE with FLAGS, NEED occurrences of the rule's
  * literals needed; false when memory runs out.
  */
-static bool
-lits_add(struct lits *x, const struct rules_lit *l, unsigned flags,
-    uint32_t rule, unsigned need)
+bool
+rules__pflits_add(struct rules_pflits *x, const struct rules_lit *l,
+    unsigned flags, uint32_t rule, unsigned need)
 {
 	if (x->n == x->cap) {
 		size_t ncap = x->cap ? x->cap * 2 : 512;
@@ -126,9 +115,9 @@ lits_add(struct lits *x, const struct rules_lit *l, unsigned flags,
 	return true;
 }
 
-/* Free a literal list. */
-static void
-lits_free(struct lits *x)
+/* Free a literal list (see rules_int.h). */
+void
+rules__pflits_free(struct rules_pflits *x)
 {
 	size_t i;
 
@@ -140,6 +129,41 @@ lits_free(struct lits *x)
 	free(x->rule);
 	free(x->need);
 	memset(x, 0, sizeof(*x));
+}
+
+/* Drop the literals added since there were N0 (see rules_int.h). */
+void
+rules__pflits_drop(struct rules_pflits *x, size_t n0)
+{
+	while (x->n > n0)
+		free(x->s[--x->n]);
+}
+
+/* Build the database of X's literals into *DB (see rules_int.h). */
+int
+rules__pflits_compile(const struct rules_pflits *x, hs_database_t **db)
+{
+	hs_compile_error_t *err = NULL;
+	unsigned *ids;
+	size_t j;
+	int rc = 0;
+
+	*db = NULL;
+	if (x->n == 0)
+		return 0;
+	if ((ids = calloc(x->n, sizeof(*ids))) == NULL)
+		return -1;
+	for (j = 0; j < x->n; j++)
+		ids[j] = (unsigned)j;
+	if (hs_compile_lit_multi((const char *const *)x->s, x->flags, ids,
+	    x->len, (unsigned)x->n, HS_MODE_BLOCK, NULL, db, &err) !=
+	    HS_SUCCESS) {
+		hs_free_compile_error(err);
+		*db = NULL;
+		rc = -1;
+	}
+	free(ids);
+	return rc;
 }
 
 /*
@@ -220,11 +244,9 @@ static int
 pf_build_kind(struct rules_set *set, enum rules_type type, int kind,
     uint32_t flag)
 {
-	struct lits x = { 0 };
+	struct rules_pflits x = { 0 };
 	struct rules_lits rl;
-	hs_compile_error_t *err = NULL;
 	hs_database_t *db = NULL;
-	unsigned *ids = NULL;
 	uint32_t i, *held = NULL, nheld = 0;
 	size_t j, n0;
 	unsigned need;
@@ -247,35 +269,25 @@ pf_build_kind(struct rules_set *set, enum rules_type type, int kind,
 		}
 		n0 = x.n;
 		for (j = 0; j < rl.n; j++)
-			if (!lits_add(&x, &rl.v[j], (need > 1 ? 0 :
+			if (!rules__pflits_add(&x, &rl.v[j], (need > 1 ? 0 :
 			    HS_FLAG_SINGLEMATCH) | (caseless ?
 			    HS_FLAG_CASELESS : 0), idx, need))
 				break;
 		rules__lits_free(&rl);
 		if (j < rl.n) {
-			while (x.n > n0)
-				free(x.s[--x.n]);
+			rules__pflits_drop(&x, n0);
 			goto out;
 		}
 		held[nheld++] = idx;
 	}
 	if (nheld == 0)
 		goto out;
-	if (x.n > 0) {
-		if ((ids = calloc(x.n, sizeof(*ids))) == NULL)
-			goto out;
-		for (j = 0; j < x.n; j++)
-			ids[j] = (unsigned)j;
-		if (hs_compile_lit_multi((const char *const *)x.s, x.flags,
-		    ids, x.len, (unsigned)x.n, HS_MODE_BLOCK, NULL, &db,
-		    &err) != HS_SUCCESS) {
-			hs_free_compile_error(err);
-			goto out;
-		}
-		if (hs_alloc_scratch(db, &set->pf_scratch) != HS_SUCCESS) {
-			hs_free_database(db);
-			goto out;
-		}
+	if (rules__pflits_compile(&x, &db) == -1)
+		goto out;
+	if (db != NULL &&
+	    hs_alloc_scratch(db, &set->pf_scratch) != HS_SUCCESS) {
+		hs_free_database(db);
+		goto out;
 	}
 	for (i = 0; i < nheld; i++)
 		set->rules[held[i]].flags |= flag;
@@ -289,8 +301,7 @@ pf_build_kind(struct rules_set *set, enum rules_type type, int kind,
 	rc = 0;
 out:
 	free(held);
-	free(ids);
-	lits_free(&x);
+	rules__pflits_free(&x);
 	return rc;
 }
 

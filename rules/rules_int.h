@@ -425,6 +425,29 @@ int	 rules__required_repeat(const char *pattern, const char *mods,
 void	 rules__lits_free(struct rules_lits *);
 
 /*
+ * prefilter.c: the literals of one Vectorscan literal database being
+ * built (the body prefilter's and the header prefilter's), each with
+ * its rule and the occurrences it needs (counted: some need more than
+ * one).  rules__pflits_compile() builds the database (NULL when there
+ * are no literals), the literal's index as its Vectorscan id.
+ */
+struct rules_pflits {
+	char		**s;
+	size_t		 *len;
+	unsigned	 *flags;
+	uint32_t	 *rule;
+	uint8_t		 *need;
+	size_t		  n, cap;
+	bool		  counted;
+};
+bool	 rules__pflits_add(struct rules_pflits *, const struct rules_lit *,
+	    unsigned flags, uint32_t rule, unsigned need);
+void	 rules__pflits_drop(struct rules_pflits *, size_t n0);
+void	 rules__pflits_free(struct rules_pflits *);
+int	 rules__pflits_compile(const struct rules_pflits *,
+	    struct hs_database **);
+
+/*
  * A pattern's necessary conditions on a text (rules__required_cond):
  * every text a match is in holds a byte of rb (rb_ok), and a run of
  * runlen bytes in a row, each in run (run_ok).  Byte c is bit c & 7
