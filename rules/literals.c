@@ -1332,6 +1332,28 @@ unquote(const char *pat)
 }
 
 /*
+ * The inline options anywhere in the pattern TR (X: the x modifier is
+ * on): an i sets *ICASE, for the whole (that only widens a literal
+ * set); an x turned on or off for a part, or a reset by (?^) under x,
+ * changes what white space and # mean there: -1, no set.
+ */
+static int
+inline_options(const char *tr, bool x, bool *icase)
+{
+	const char *q, *f;
+
+	for (q = tr; (q = strstr(q, "(?")) != NULL; q += 2)
+		for (f = q + 2; *f != '\0' &&
+		    strchr("imnsxpaludo^-", *f) != NULL; f++) {
+			if (*f == 'i')
+				*icase = true;
+			if (*f == 'x' || (*f == '^' && x))
+				return -1;
+		}
+	return 0;
+}
+
+/*
  * The required literals of the translated, unquoted pattern TR with
  * modifiers MODS (ICASE: caseless whatever MODS say) for the texts of
  * MODE; see rules__required_literals().
@@ -1344,7 +1366,6 @@ required(const char *tr, const char *mods, bool icase, size_t minlen,
 	struct linfo li = { 0 };
 	const struct lset *r;
 	struct lset res = { 0 };
-	const char *q;
 
 	lp.p = tr;
 	lp.end = tr + strlen(tr);
@@ -1353,21 +1374,8 @@ required(const char *tr, const char *mods, bool icase, size_t minlen,
 	lp.ascii = mode != RULES_LIT_ANY;
 	lp.noamp = mode == RULES_LIT_PLAIN || mode == RULES_LIT_SKEL;
 	lp.skel = mode == RULES_LIT_SKEL;
-	/*
-	 * Inline options anywhere: (?i) applies to the whole (that only
-	 * widens the set); an x turned on or off for a part, or reset by
-	 * (?^), changes what white space and # mean there: no set.
-	 */
-	for (q = tr; (q = strstr(q, "(?")) != NULL; q += 2) {
-		const char *f = q + 2;
-		for (; *f != '\0' && strchr("imnsxpaludo^-", *f) != NULL;
-		    f++) {
-			if (*f == 'i')
-				lp.icase = true;
-			if (*f == 'x' || (*f == '^' && lp.x))
-				return -1;
-		}
-	}
+	if (inline_options(tr, lp.x, &lp.icase) == -1)
+		return -1;
 	if (!parse_alt(&lp, &li) || lp.oom || lp.p != lp.end) {
 		linfo_free(&li);
 		return -1;
@@ -1439,7 +1447,6 @@ rules__required_cond(const char *pattern, const char *mods,
 {
 	struct lparse lp = { 0 };
 	struct linfo li = { 0 };
-	const char *q;
 	char *tr;
 	int rc = -1;
 
@@ -1450,16 +1457,8 @@ rules__required_cond(const char *pattern, const char *mods,
 	lp.end = tr + strlen(tr);
 	lp.x = strchr(mods, 'x') != NULL;
 	lp.icase = strchr(mods, 'i') != NULL;
-	for (q = tr; (q = strstr(q, "(?")) != NULL; q += 2) {
-		const char *f = q + 2;
-		for (; *f != '\0' && strchr("imnsxpaludo^-", *f) != NULL;
-		    f++) {
-			if (*f == 'i')
-				lp.icase = true;
-			if (*f == 'x' || (*f == '^' && lp.x))
-				goto out;
-		}
-	}
+	if (inline_options(tr, lp.x, &lp.icase) == -1)
+		goto out;
 	if (!parse_alt(&lp, &li) || lp.oom || lp.p != lp.end)
 		goto out;
 	if (li.c.known)
