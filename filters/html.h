@@ -13,8 +13,10 @@
 struct html_out {
 	struct mbuf	 text;		/* rendered text, UTF-8 */
 	bool		 flagged;	/* Perl would hold it as characters */
-	struct mbuf	 uris;		/* the links, each NUL-terminated and
-					 * after a '1' (characters) or '0' */
+	struct mbuf	 uris;		/* the links: each a '1' (characters)
+					 * or '0', its length (a size_t, as
+					 * bytes), its bytes (NULs may be
+					 * among them) */
 	size_t		 nuris;
 	int		 err;		/* ENOMEM */
 };

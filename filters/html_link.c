@@ -88,6 +88,29 @@ canon_uri(const char **vp, size_t *np, bool flagged)
 	*np = cut;
 }
 
+/* Start a link on the list U: its flag and room for its length. */
+static void
+link_open(struct mbuf *u, bool flagged)
+{
+	size_t	zero = 0;
+
+	mbuf_addc(u, flagged ? '1' : '0');
+	mbuf_add(u, &zero, sizeof(zero));
+}
+
+/* End the link opened at offset AT of U: write its length, return it. */
+static size_t
+link_close(struct mbuf *u, size_t at)
+{
+	size_t	n;
+
+	if (u->err)
+		return 0;
+	n = u->len - at - 1 - sizeof(n);
+	memcpy(u->p + at + 1, &n, sizeof(n));
+	return n;
+}
+
 /* push_uri: the link V, resolved against the base, onto the list. */
 static void
 push_uri(struct hp *p, const char *v, size_t n, bool flagged)
@@ -98,7 +121,7 @@ push_uri(struct hp *p, const char *v, size_t n, bool flagged)
 	if (n == 0)
 		return;
 	before = p->out->uris.len;
-	mbuf_addc(&p->out->uris, flagged ? '1' : '0');
+	link_open(&p->out->uris, flagged);
 	if ((n >= 5 && strncasecmp(v, "data:", 5) == 0) ||
 	    (n >= 7 && strncasecmp(v, "mailto:", 7) == 0) ||
 	    (n >= 5 && strncasecmp(v, "file:", 5) == 0) ||
@@ -109,11 +132,10 @@ push_uri(struct hp *p, const char *v, size_t n, bool flagged)
 		html__target_uri(p->base_href ? p->base_href : "",
 		    p->base_href ? strlen(p->base_href) : 0, v, n,
 		    &p->out->uris);
-	if (p->out->uris.len == before + 1) {
+	if (link_close(&p->out->uris, before) == 0) {
 		p->out->uris.len = before;	/* an empty target */
 		return;
 	}
-	mbuf_addc(&p->out->uris, '\0');
 	p->out->nuris++;
 }
 
@@ -124,7 +146,7 @@ anchor_uri(struct hp *p, const struct attr *h)
 {
 	struct mbuf	 f = { 0 };
 	const char	*v = "";
-	size_t		 n = 0, i;
+	size_t		 n = 0, i, before;
 
 	if (h != NULL && h->val != NULL) {
 		/* html_uri already dropped U+FEFF from it */
@@ -140,9 +162,10 @@ anchor_uri(struct hp *p, const struct attr *h)
 		n = f.len;
 		canon_uri(&v, &n, h->flagged);
 	}
-	mbuf_addc(&p->out->uris, h != NULL && h->flagged ? '1' : '0');
+	before = p->out->uris.len;
+	link_open(&p->out->uris, h != NULL && h->flagged);
 	mbuf_add(&p->out->uris, v, n);
-	mbuf_addc(&p->out->uris, '\0');
+	(void)link_close(&p->out->uris, before);
 	p->out->nuris++;
 	mbuf_free(&f);
 }

@@ -410,7 +410,7 @@ render_part(struct gh_derived *d, const struct gh_message *m,
 	struct mbuf		 u = { 0 };
 	struct html_out		 h;
 	bool			 fl = false;
-	size_t			 cut, i;
+	size_t			 cut, i, ul;
 	const char		*up;
 	const struct gh_uri_policy *pol = m->uri_policy;
 
@@ -423,10 +423,12 @@ render_part(struct gh_derived *d, const struct gh_message *m,
 		/* the links of its tags */
 		if (pol == NULL)
 			pol = uri__default_policy();
-		for (i = 0, up = h.uris.p; pol != NULL && i < h.nuris; i++) {
-			uri__from_html(pol, up + 1, strlen(up + 1), up[0] == '1',
-			    uris);
-			up += strlen(up) + 1;
+		for (i = 0, up = h.uris.p; pol != NULL && !h.err &&
+		    i < h.nuris; i++) {
+			memcpy(&ul, up + 1, sizeof(ul));
+			uri__from_html(pol, up + 1 + sizeof(ul), ul,
+			    up[0] == '1', uris);
+			up += 1 + sizeof(ul) + ul;
 		}
 		mbuf_free(&u);
 		u = h.text;

@@ -483,6 +483,49 @@ test_uri_policy(void **state)
 	gh_uri_policy_free(p);
 }
 
+/*
+ * A NUL inside an HTML link (base64 lets one through) is part of the link,
+ * as in SpamAssassin ("http://first.example/a\x{00}b" in its uri debug
+ * output), and the links after it are all there: the list html.c hands
+ * over once separated links by NULs, so one NUL hid the rest.
+ */
+static void
+test_uri_html_nul(void **state)
+{
+	/* <a href="http://first.example/a\0b">l</a>
+	 * <a href="http://second.example/x">m</a>
+	 * <img src="http://third.example/y"> */
+	static const char	 msg[] = "Subject: n\n"
+	    "Content-Type: text/html\n"
+	    "Content-Transfer-Encoding: base64\n\n"
+	    "PGEgaHJlZj0iaHR0cDovL2ZpcnN0LmV4YW1wbGUvYQBiIj5sPC9hPiA8YSBocmVm"
+	    "PSJodHRw\nOi8vc2Vjb25kLmV4YW1wbGUveCI+bTwvYT4gPGltZyBzcmM9Imh0dHA6"
+	    "Ly90aGlyZC5leGFt\ncGxlL3kiPgo=\n";
+	struct gh_message	*m;
+	const struct gh_text	*t;
+	size_t			 n, i;
+	bool			 first = false, second = false, third = false;
+
+	(void)state;
+	m = feed(msg, sizeof(msg) - 1, 1000, NULL);
+	assert_int_equal(gh_message_uris(m, &t, &n), 0);
+	for (i = 0; i < n; i++) {
+		first |= t[i].len == 24 &&
+		    memcmp(t[i].p, "http://first.example/a\0b", 24) == 0;
+		second |= t[i].len == 23 &&
+		    memcmp(t[i].p, "http://second.example/x", 23) == 0;
+		third |= t[i].len == 22 &&
+		    memcmp(t[i].p, "http://third.example/y", 22) == 0;
+	}
+	if (!first || !second || !third)
+		for (i = 0; i < n; i++)
+			show("uri", i, t[i].p, t[i].len);
+	assert_true(first);
+	assert_true(second);
+	assert_true(third);
+	gh_message_free(m);
+}
+
 struct sum {
 	size_t	n;
 	int	stop;
@@ -672,6 +715,7 @@ main(void)
 		cmocka_unit_test(test_decoders),
 		cmocka_unit_test(test_parts_share_decoding),
 		cmocka_unit_test(test_uri_policy),
+		cmocka_unit_test(test_uri_html_nul),
 		cmocka_unit_test(test_body_foreach),
 		cmocka_unit_test(test_junk),
 		cmocka_unit_test(test_uri_text_runs),
