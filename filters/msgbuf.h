@@ -44,6 +44,7 @@ mbuf_reserve(struct mbuf *b, size_t n)
 		b->err = ENOMEM;
 		return -1;
 	}
+	np[b->len] = '\0';	/* the invariant, for a first block too */
 	b->p = np;
 	b->cap = cap;
 	return 0;
