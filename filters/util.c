@@ -43,6 +43,7 @@ gh_buf_reserve(struct gh_buf *b, size_t extra)
 		ncap *= 2;
 	if ((np = realloc(b->p, ncap)) == NULL)
 		return -1;
+	np[b->len] = '\0';	/* NUL-terminated from the first block on */
 	b->p = np;
 	b->cap = ncap;
 	return 0;
