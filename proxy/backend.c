@@ -42,6 +42,7 @@
 #define MAX_STEPS	4
 #define SEND_ROUNDS	4		/* SEND_HIGH pieces per turn */
 #define POOL_SURPLUS_IDLE_MS 1000	/* idle surplus beyond pool_size */
+#define READ_HIGH_BE	(64 * 1024)	/* replies are read line by line */
 
 enum bstate {
 	B_CONNECTING, B_BANNER, B_EHLO, B_STARTTLS, B_HANDSHAKE, B_READY,
@@ -64,6 +65,10 @@ struct backend {
 	enum bstate		 st;
 	struct backend_caps	 caps;
 	struct timeval		 tmo_connect, tmo_reply;
+	uint64_t		 connect_ms, reply_ms;
+	struct proxy_reader	 rd;		/* reads the plain socket */
+	struct proxy_deadline	 dl;		/* the read timeout */
+	uint64_t		 tmo_ms;	/* the one that runs now */
 	char			*hostname;
 
 	struct gh_buf		 reply;
@@ -116,6 +121,24 @@ ms_tv(uint64_t ms)
 	return tv;
 }
 
+/* Wait at most MS for the backend's next bytes (0: no timeout); every
+   read moves the deadline on, as a bufferevent read timeout would. */
+static void
+set_deadline(struct backend *b, uint64_t ms)
+{
+	b->tmo_ms = ms;
+	proxy_deadline_set(&b->dl, ms);
+}
+
+/* The deadline passed: as a bufferevent read timeout. */
+static void
+deadline_passed(void *arg)
+{
+	struct backend	*b = arg;
+
+	event_cb(b->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, b);
+}
+
 /* Hand a reply (or a failure) to the session: always the last action. */
 static void
 deliver(struct backend *b, int code, const char *why)
@@ -147,7 +170,7 @@ queue_line(struct backend *b, const char *line, size_t len)
 	b->quiet = false;
 	evbuffer_add(out, line, len);
 	evbuffer_add(out, "\r\n", 2);
-	bufferevent_set_timeouts(b->bev, &b->tmo_reply, &b->tmo_reply);
+	set_deadline(b, b->reply_ms);
 	gh_buf_reset(&b->reply);
 	b->code = 0;
 	b->bad = false;
@@ -369,7 +392,7 @@ handshake_done(struct backend *b)
 
 	srv->caps = b->caps;
 	b->st = B_READY;
-	bufferevent_set_timeouts(b->bev, NULL, NULL);
+	set_deadline(b, 0);
 	if (b->s == NULL) {
 		/* The capability probe has what it came for; the connection
 		   can serve the first session. */
@@ -417,8 +440,10 @@ start_tls(struct backend *b)
 		SSL_free(ssl);
 		goto fail;
 	}
-	/* The filter's timeouts rule from here on (see send_line()). */
-	bufferevent_set_timeouts(b->bev, NULL, NULL);
+	/* The filter reads from here on; its write timeout is the socket's
+	   (the deadline stays ours). */
+	proxy_reader_stop(&b->rd);
+	bufferevent_set_timeouts(b->bev, NULL, &b->tmo_reply);
 	bev = bufferevent_openssl_filter_new(b->srv->base, b->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
@@ -429,7 +454,7 @@ start_tls(struct backend *b)
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	bufferevent_setcb(bev, read_cb, write_cb, event_cb, b);
 	bufferevent_setwatermark(bev, EV_WRITE, SEND_HIGH / 4, 0);
-	bufferevent_set_timeouts(bev, &b->tmo_reply, &b->tmo_reply);
+	set_deadline(b, b->reply_ms);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	b->st = B_HANDSHAKE;
 	return;
@@ -655,7 +680,7 @@ dispatch(struct backend *b)
 	case B_CMD:
 	case B_DOT:
 		b->st = B_READY;
-		bufferevent_set_timeouts(b->bev, NULL, NULL);
+		set_deadline(b, 0);
 		deliver(b, code, NULL);
 		return;
 	case B_DATA:
@@ -672,7 +697,7 @@ dispatch(struct backend *b)
 		}
 		b->st = B_READY;
 		b->msg = NULL;
-		bufferevent_set_timeouts(b->bev, NULL, NULL);
+		set_deadline(b, 0);
 		deliver(b, code, NULL);
 		return;
 	case B_SEND:
@@ -701,6 +726,8 @@ read_cb(struct bufferevent *bev, void *arg)
 	int		 code;
 	bool		 last;
 
+	if (b->tmo_ms)
+		proxy_deadline_set(&b->dl, b->tmo_ms);	/* not idle */
 	while (b->st != B_DEAD &&
 	    (line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
 		if (n > LINE_MAX_BE || smtp_reply_line(line, n, &code, &last,
@@ -753,6 +780,17 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
 		b->st = B_BANNER;
+		/* From here on we read the socket ourselves (io.c); the
+		   banner comes under the connect timeout. */
+		bufferevent_set_timeouts(bev, NULL, &b->tmo_reply);
+		if (proxy_reader_start(&b->rd, bev, READ_HIGH_BE, read_cb,
+		    event_cb, b) == -1 && proxy_reader_usable(bev)) {
+			fail(b, "out of memory");
+			return;
+		}
+		if (!proxy_reader_active(&b->rd))
+			bufferevent_enable(bev, EV_READ);
+		set_deadline(b, b->connect_ms);
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && b->pooled) {
@@ -810,6 +848,8 @@ backend_open(struct server *srv, struct session *s,
 	b->s = s;
 	b->tmo_connect = ms_tv(cfg->backend_connect_timeout_ms);
 	b->tmo_reply = ms_tv(cfg->backend_timeout_ms);
+	b->connect_ms = cfg->backend_connect_timeout_ms;
+	b->reply_ms = cfg->backend_timeout_ms;
 	b->chunking = cfg->backend_chunking;
 	b->tls_mode = cfg->backend_tls;
 	b->tls_verify = cfg->backend_tls_verify;
@@ -825,17 +865,18 @@ backend_open(struct server *srv, struct session *s,
 		relay_ident_copy(&b->first, id);
 		b->have_first = true;
 	}
+	if (proxy_deadline_init(&b->dl, srv->base, deadline_passed, b) == -1)
+		goto fail;
 	b->bev = bufferevent_socket_new(srv->base, -1,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (b->bev == NULL)
 		goto fail;
 	bufferevent_setcb(b->bev, read_cb, write_cb, event_cb, b);
 	bufferevent_setwatermark(b->bev, EV_WRITE, SEND_HIGH / 4, 0);
-	bufferevent_set_max_single_read(b->bev, 64 * 1024);
 	bufferevent_set_max_single_write(b->bev, 128 * 1024);
-	bufferevent_set_timeouts(b->bev, &b->tmo_connect, &b->tmo_connect);
-	/* EV_WRITE only while output is queued (proxy_io_flush). */
-	bufferevent_enable(b->bev, EV_READ);
+	/* The connect completes as a write; reading starts then (event_cb).
+	   EV_WRITE only while output is queued (proxy_io_flush). */
+	bufferevent_set_timeouts(b->bev, NULL, &b->tmo_connect);
 	b->st = B_CONNECTING;
 	if (bufferevent_socket_connect(b->bev,
 	    (struct sockaddr *)&cfg->backend.ss, (int)cfg->backend.sslen) < 0) {
@@ -895,6 +936,8 @@ backend_free(struct backend *b, bool graceful)
 
 	if (b == NULL)
 		return;
+	proxy_reader_stop(&b->rd);
+	proxy_deadline_free(&b->dl);
 	if (b->bev) {
 		struct closing	*c = NULL;
 
@@ -941,7 +984,12 @@ backend_get(struct server *srv, struct session *s,
 	b->chunking = cfg->backend_chunking;
 	b->tmo_connect = ms_tv(cfg->backend_connect_timeout_ms);
 	b->tmo_reply = ms_tv(cfg->backend_timeout_ms);
-	bufferevent_set_timeouts(b->bev, NULL, NULL);
+	b->connect_ms = cfg->backend_connect_timeout_ms;
+	b->reply_ms = cfg->backend_timeout_ms;
+	/* The socket's write timeout (under TLS, below the filter). */
+	bufferevent_set_timeouts(bufferevent_get_underlying(b->bev) ?
+	    bufferevent_get_underlying(b->bev) : b->bev, NULL, &b->tmo_reply);
+	set_deadline(b, 0);
 	return b;
 }
 
@@ -951,7 +999,6 @@ backend_release(struct backend *b, const struct gh_config *cfg)
 {
 	struct server		*srv = b->srv;
 	const struct gh_config	*now = gh_chain_config(srv->chain);
-	struct timeval		 tv;
 	uint64_t		 ms;
 	bool			 surplus;
 
@@ -985,8 +1032,7 @@ backend_release(struct backend *b, const struct gh_config *cfg)
 	ms = cfg->backend_pool_idle_ms;
 	if (surplus && ms > POOL_SURPLUS_IDLE_MS)
 		ms = POOL_SURPLUS_IDLE_MS;
-	tv = ms_tv(ms);
-	bufferevent_set_timeouts(b->bev, &tv, NULL);
+	set_deadline(b, ms);
 }
 
 /* Close every pooled connection. */

@@ -18,13 +18,23 @@
  * through its own machinery; EV_WRITE is enabled exactly while output is
  * queued, so an idle connection asks epoll for nothing but reads.
  *
- * Reading has the mirror problem: libevent 2.1 reads at most 4096 bytes
- * per readiness (EVBUFFER_MAX_READ, whatever the bufferevent's maximum
- * single read), so a 4 KB message costs two trips through epoll and a
- * 100 KB one twenty-five.  A callback on the input buffer notes a read
- * that came back exactly that full; the owner then takes the rest at
- * once with proxy_io_read_more(), in large pieces, up to the room it
- * gives (its read high-water mark).
+ * Reading has the mirror problem: a socket bufferevent asks the kernel
+ * how much is there (ioctl FIONREAD) before every read(2), and reads at
+ * most 4096 bytes per readiness (EVBUFFER_MAX_READ), so a 4 KB message
+ * costs two trips through epoll and every command line an extra system
+ * call.  A reader (struct proxy_reader) replaces the bufferevent's own
+ * reading on a plain socket: its own EV_READ event on the descriptor,
+ * readv(2) straight into the bufferevent's input buffer, in large
+ * pieces, up to a high-water mark, then the owner's read callback, or
+ * its event callback with BEV_EVENT_EOF or BEV_EVENT_ERROR as libevent
+ * would report them.  The bufferevent itself never reads then.
+ *
+ * Timeouts: a bufferevent re-arms its timeout events on every read and
+ * every change of what it waits for, a dozen timer-heap operations per
+ * message.  A deadline (struct proxy_deadline) is a time in a field; its
+ * one timer is armed for the earliest deadline it has to meet and only
+ * re-armed when it fires early (the deadline moved on meanwhile) or
+ * when the deadline moves earlier, as nginx does with its timers.
  *
  * Failures: a write error leaves the bytes queued; the bufferevent meets
  * the same error on its own write and reports it to its owner.  A read
@@ -34,7 +44,9 @@
  * as the error itself; both close the session).
  */
 #include <errno.h>
+#include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include <event2/bufferevent_ssl.h>
 
@@ -90,72 +102,52 @@ proxy_io_send(struct bufferevent *bev, struct evbuffer *src)
 	arm(bev);
 }
 
-#define LIBEVENT_READ_MAX	4096	/* EVBUFFER_MAX_READ in 2.1 */
-#define READ_MORE_CHUNK		(64 * 1024)
-#define READ_MORE_ROUNDS	16
+#define READ_FIRST	(16 * 1024 - 256)	/* fits a 16 KB chain */
+#define READ_CHUNK	(64 * 1024 - 256)	/* fits a 64 KB chain */
+#define READ_ROUNDS	16
 
-/* Note whether a read into the input buffer was cut at libevent's cap. */
-static void
-input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
+/* Monotonic microseconds. */
+uint64_t
+proxy_io_now_us(void)
 {
-	bool	*capped = arg;
+	struct timespec	 ts;
 
-	if (info->n_added > 0)
-		*capped = info->n_added == LIBEVENT_READ_MAX;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* Watch BEV's input for capped reads: *CAPPED is set after one. */
-int
-proxy_io_watch_reads(struct bufferevent *bev, bool *capped)
+/* Read from FD into IN, up to ROOM bytes; the result of the last
+   readv(2): > 0 all went well and the socket is (likely) empty, 0 end
+   of stream, -1 with errno (EAGAIN: nothing more now).  *GOT: bytes. */
+static ssize_t
+read_into(struct evbuffer *in, evutil_socket_t fd, size_t room, size_t *got)
 {
-	*capped = false;
-	if (!plain_socket(bev))
-		return 0;
-	return evbuffer_add_cb(bufferevent_get_input(bev), input_cb,
-	    capped) == NULL ? -1 : 0;
-}
-
-/* Stop watching (before BEV is freed or wrapped in TLS). */
-void
-proxy_io_unwatch_reads(struct bufferevent *bev, bool *capped)
-{
-	(void)evbuffer_remove_cb(bufferevent_get_input(bev), input_cb, capped);
-	*capped = false;
-}
-
-/* After a capped read, read what the socket holds, up to ROOM bytes. */
-void
-proxy_io_read_more(struct bufferevent *bev, bool *capped, size_t room)
-{
-	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct evbuffer_iovec	 v[2];
 	struct iovec		 iov[2];
-	evutil_socket_t		 fd = bufferevent_getfd(bev);
-	size_t			 want, got, i;
-	ssize_t			 n;
+	size_t			 want, take, i;
+	ssize_t			 n = -1;
 	int			 nv, round;
 
-	if (!*capped)
-		return;
-	*capped = false;
-	if (!plain_socket(bev) ||
-	    !(bufferevent_get_enabled(bev) & EV_READ))
-		return;
+	*got = 0;
 	/* A socket bufferevent keeps its input's end frozen but while it
 	   reads itself; so do we. */
 	(void)evbuffer_unfreeze(in, 0);
-	for (round = 0; round < READ_MORE_ROUNDS && room > 0; round++) {
-		want = room < READ_MORE_CHUNK ? room : READ_MORE_CHUNK;
+	for (round = 0; round < READ_ROUNDS && room > 0; round++) {
+		want = round == 0 ? READ_FIRST : READ_CHUNK;
+		if (want > room)
+			want = room;
 		if ((nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v,
-		    2)) <= 0)
+		    2)) <= 0) {
+			errno = ENOMEM;
+			n = -1;
 			break;
-		for (i = 0, got = 0; i < (size_t)nv; i++) {
-			if (v[i].iov_len > want - got)
-				v[i].iov_len = want - got;
+		}
+		for (i = 0, take = 0; i < (size_t)nv; i++) {
+			if (v[i].iov_len > want - take)
+				v[i].iov_len = want - take;
 			iov[i].iov_base = v[i].iov_base;
 			iov[i].iov_len = v[i].iov_len;
-			got += v[i].iov_len;
+			take += v[i].iov_len;
 		}
 		do
 			n = readv(fd, iov, nv);
@@ -165,17 +157,218 @@ proxy_io_read_more(struct bufferevent *bev, bool *capped, size_t room)
 			break;
 		}
 		/* Commit exactly what came, over the vectors in order. */
-		for (i = 0, got = (size_t)n; i < (size_t)nv; i++) {
-			if (v[i].iov_len > got)
-				v[i].iov_len = got;
-			got -= v[i].iov_len;
+		for (i = 0, take = (size_t)n; i < (size_t)nv; i++) {
+			if (v[i].iov_len > take)
+				v[i].iov_len = take;
+			take -= v[i].iov_len;
 		}
-		if (evbuffer_commit_space(in, v, nv) == -1)
+		if (evbuffer_commit_space(in, v, nv) == -1) {
+			errno = ENOMEM;
+			n = -1;
 			break;
-		*capped = false;	/* our own add is no capped read */
+		}
+		*got += (size_t)n;
 		room -= (size_t)n;
 		if ((size_t)n < want)
 			break;		/* the socket is empty */
 	}
 	(void)evbuffer_freeze(in, 0);
+	return n;
+}
+
+/* Put the reader's event in the loop or take it out, as wanted. */
+static void
+reader_arm(struct proxy_reader *r)
+{
+	bool	 want = r->want && r->ev != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(r->bev)) < r->high;
+
+	if (want && !r->added)
+		r->added = event_add(r->ev, NULL) == 0;
+	else if (!want && r->added) {
+		(void)event_del(r->ev);
+		r->added = false;
+	}
+}
+
+/* The socket is readable: read, then tell the owner (its last act). */
+static void
+reader_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_reader	*r = arg;
+	struct evbuffer		*in = bufferevent_get_input(r->bev);
+	size_t			 len = evbuffer_get_length(in), got;
+	ssize_t			 n;
+	int			 err = r->err;
+
+	if (err == 0) {
+		if (len >= r->high) {
+			reader_arm(r);	/* full: the owner resumes us */
+			return;
+		}
+		n = read_into(in, fd, r->high - len, &got);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			n = 1;
+		if (n == 0 && got == 0)
+			err = -1;			/* the end */
+		else if (n == -1 && got == 0)
+			err = errno ? errno : EIO;
+		else if (n == -1)
+			r->err = errno ? errno : EIO;	/* after this data */
+		if (got > 0) {
+			r->readcb(r->bev, r->arg);	/* may free r */
+			return;
+		}
+		if (err == 0)
+			return;		/* spurious wakeup */
+	}
+	r->want = false;
+	reader_arm(r);
+	if (err > 0)
+		EVUTIL_SET_SOCKET_ERROR(err);
+	r->eventcb(r->bev, BEV_EVENT_READING | (err > 0 ? BEV_EVENT_ERROR :
+	    BEV_EVENT_EOF), r->arg);		/* may free r */
+}
+
+/* Tell whether BEV may be read with a reader (a plain socket). */
+bool
+proxy_reader_usable(struct bufferevent *bev)
+{
+	return plain_socket(bev);
+}
+
+/* Start reading BEV's socket with R (see above); -1 when it cannot. */
+int
+proxy_reader_start(struct proxy_reader *r, struct bufferevent *bev,
+    size_t high, bufferevent_data_cb readcb, bufferevent_event_cb eventcb,
+    void *arg)
+{
+	memset(r, 0, sizeof(*r));
+	if (!plain_socket(bev))
+		return -1;
+	r->bev = bev;
+	r->high = high;
+	r->readcb = readcb;
+	r->eventcb = eventcb;
+	r->arg = arg;
+	bufferevent_disable(bev, EV_READ);
+	if ((r->ev = event_new(bufferevent_get_base(bev),
+	    bufferevent_getfd(bev), EV_READ | EV_PERSIST, reader_cb, r)) ==
+	    NULL)
+		return -1;
+	r->want = true;
+	reader_arm(r);
+	return r->added ? 0 : -1;
+}
+
+/* Stop for good (before the bufferevent is freed or wrapped in TLS). */
+void
+proxy_reader_stop(struct proxy_reader *r)
+{
+	if (r->ev)
+		event_free(r->ev);
+	r->ev = NULL;
+	r->added = r->want = false;
+}
+
+/* Want input, or not (a closing session, the end of the stream). */
+void
+proxy_reader_enable(struct proxy_reader *r, bool on)
+{
+	r->want = on;
+	reader_arm(r);
+}
+
+/* The owner took input: read again if it was held at the mark. */
+void
+proxy_reader_resume(struct proxy_reader *r)
+{
+	if (r->ev && r->want && !r->added)
+		reader_arm(r);
+}
+
+/* Tell whether R reads (false: the bufferevent does, or nobody). */
+bool
+proxy_reader_active(const struct proxy_reader *r)
+{
+	return r->ev != NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Deadlines */
+
+/* Arm the timer to fire at AT (microseconds, monotonic). */
+static void
+deadline_arm(struct proxy_deadline *d, uint64_t now, uint64_t at)
+{
+	struct timeval	 tv;
+	uint64_t	 us = at > now ? at - now : 0;
+
+	tv.tv_sec = (time_t)(us / 1000000u);
+	tv.tv_usec = (suseconds_t)(us % 1000000u);
+	if (evtimer_add(d->ev, &tv) == 0)
+		d->armed = at ? at : 1;
+}
+
+/* The timer fired: the deadline passed, moved on, or went. */
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_deadline	*d = arg;
+	uint64_t		 now;
+
+	d->armed = 0;
+	if (d->at == 0)
+		return;
+	/* Early by up to a millisecond: libevent's clock may be coarse. */
+	if ((now = proxy_io_now_us()) + 1000 < d->at) {
+		deadline_arm(d, now, d->at);
+		return;
+	}
+	d->at = 0;
+	d->fire(d->arg);	/* may free d */
+}
+
+/* Set up D to call fire(arg) when a deadline passes; -1 on failure. */
+int
+proxy_deadline_init(struct proxy_deadline *d, struct event_base *base,
+    void (*fire)(void *), void *arg)
+{
+	memset(d, 0, sizeof(*d));
+	d->fire = fire;
+	d->arg = arg;
+	return (d->ev = evtimer_new(base, deadline_cb, d)) == NULL ? -1 : 0;
+}
+
+/* Meet a deadline MS milliseconds from now; 0: none. */
+void
+proxy_deadline_set(struct proxy_deadline *d, uint64_t ms)
+{
+	uint64_t	 now;
+
+	if (ms == 0) {
+		d->at = 0;	/* the armed timer finds nothing to do */
+		return;
+	}
+	now = proxy_io_now_us();
+	d->at = now + ms * 1000u;
+	if (d->ev && (d->armed == 0 || d->armed > d->at))
+		deadline_arm(d, now, d->at);
+}
+
+/* Tell whether a deadline is set. */
+bool
+proxy_deadline_pending(const struct proxy_deadline *d)
+{
+	return d->at != 0;
+}
+
+/* Release the timer. */
+void
+proxy_deadline_free(struct proxy_deadline *d)
+{
+	if (d->ev)
+		event_free(d->ev);
+	d->ev = NULL;
+	d->at = d->armed = 0;
 }

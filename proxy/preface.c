@@ -46,6 +46,7 @@ struct preface {
 	bool			 counted;
 	bool			 moved;		/* ss is not the peer's */
 	struct event		*ev_name;	/* the name's deadline */
+	struct event		*ev_hdr;	/* the PROXY header's */
 	enum gh_fcrdns		 name_status;
 	char			 name[256];
 };
@@ -254,6 +255,13 @@ preface_new(struct server *srv, struct session *s, uint64_t sid,
 	return p;
 }
 
+/* No PROXY header in time. */
+static void
+header_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	preface_event(arg, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
+}
+
 /* Start: wait for the PROXY header, or go on with the peer. */
 void
 preface_run(struct preface *p)
@@ -273,7 +281,13 @@ preface_run(struct preface *p)
 	p->state = P_PROXY;
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	bufferevent_set_timeouts(p->bev, &tv, NULL);
+	/* The session reads the socket itself (io.c): a timer of our own,
+	   for the whole header. */
+	if ((p->ev_hdr = evtimer_new(bufferevent_get_base(p->bev),
+	    header_timeout, p)) == NULL || evtimer_add(p->ev_hdr, &tv) == -1) {
+		refuse(p, LOG_WARNING, "out of memory");
+		return;
+	}
 	/* Bytes may be there already (socket activation, a fast peer). */
 	if (evbuffer_get_length(bufferevent_get_input(p->bev)) > 0)
 		preface_read(p);
@@ -295,7 +309,7 @@ preface_read(struct preface *p)
 		refuse(p, LOG_NOTICE, why);
 		return;
 	}
-	bufferevent_set_timeouts(p->bev, NULL, NULL);
+	evtimer_del(p->ev_hdr);
 	if (gh_log_enabled(LOG_DEBUG))
 		gh_log_session(LOG_DEBUG, p->sid, "PROXY v%d header from %s%s",
 		    p->version, p->peer, r == 2 ? ": LOCAL, the peer is the client" :
@@ -341,5 +355,7 @@ preface_free(struct preface *p)
 		server_uncount_client(p->srv, p->addr);
 	if (p->ev_name)
 		event_free(p->ev_name);
+	if (p->ev_hdr)
+		event_free(p->ev_hdr);
 	free(p);
 }

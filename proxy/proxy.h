@@ -185,11 +185,42 @@ void	 tls_unload(struct server *);
 void	 proxy_io_flush(struct bufferevent *);
 /* Move the buffer's bytes to the bufferevent and flush (as above). */
 void	 proxy_io_send(struct bufferevent *, struct evbuffer *);
-/* Note input reads that libevent cut at its 4 KB cap (see io.c). */
-int	 proxy_io_watch_reads(struct bufferevent *, bool *capped);
-void	 proxy_io_unwatch_reads(struct bufferevent *, bool *capped);
-/* After such a read, read on at once, up to `room` bytes. */
-void	 proxy_io_read_more(struct bufferevent *, bool *capped, size_t room);
+/* A reader: the socket read directly, no FIONREAD, large reads (io.c).
+   Its callbacks are the bufferevent's, called with its arguments; each
+   is the reader's last act (the owner may free the reader in it). */
+struct proxy_reader {
+	struct event		*ev;
+	struct bufferevent	*bev;
+	size_t			 high;		/* input held at most */
+	bool			 want;		/* the owner wants input */
+	bool			 added;		/* ev is in the loop */
+	int			 err;		/* to report next time */
+	bufferevent_data_cb	 readcb;
+	bufferevent_event_cb	 eventcb;
+	void			*arg;
+};
+bool	 proxy_reader_usable(struct bufferevent *);
+int	 proxy_reader_start(struct proxy_reader *, struct bufferevent *,
+	    size_t high, bufferevent_data_cb, bufferevent_event_cb, void *);
+void	 proxy_reader_stop(struct proxy_reader *);
+void	 proxy_reader_enable(struct proxy_reader *, bool);
+void	 proxy_reader_resume(struct proxy_reader *);
+bool	 proxy_reader_active(const struct proxy_reader *);
+
+/* A deadline: one lazily re-armed timer; fire(arg) once it passes. */
+struct proxy_deadline {
+	struct event	*ev;
+	uint64_t	 at;		/* monotonic us; 0: none */
+	uint64_t	 armed;		/* when ev fires; 0: not armed */
+	void		(*fire)(void *);
+	void		*arg;
+};
+uint64_t proxy_io_now_us(void);
+int	 proxy_deadline_init(struct proxy_deadline *, struct event_base *,
+	    void (*)(void *), void *);
+void	 proxy_deadline_set(struct proxy_deadline *, uint64_t ms);
+bool	 proxy_deadline_pending(const struct proxy_deadline *);
+void	 proxy_deadline_free(struct proxy_deadline *);
 
 /* workers.c */
 struct workers *workers_new(struct server *, int n);

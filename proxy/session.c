@@ -74,21 +74,53 @@ ms_tv(uint64_t ms)
 	return tv;
 }
 
-/* The timeouts for what the session waits for now. */
+/* The timeouts for what the session waits for now: a deadline that
+   each read moves on (see read_cb()). */
 void
 set_timeouts(struct session *s)
 {
-	struct timeval	 tv;
-
 	if (s->wait != W_NONE && s->wait != W_TLS) {
-		/* Waiting on us: no client timeout (libevent would stop
-		   reading when it fired). */
-		bufferevent_set_timeouts(s->bev, NULL, NULL);
-		return;
-	}
-	tv = ms_tv(s->state == S_DATA ? s->txn->cfg->data_timeout_ms :
-	    s->txn->cfg->idle_timeout_ms);
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+		/* Waiting on us: no client timeout. */
+		s->tmo_ms = 0;
+	} else
+		s->tmo_ms = s->state == S_DATA ?
+		    s->txn->cfg->data_timeout_ms :
+		    s->txn->cfg->idle_timeout_ms;
+	proxy_deadline_set(&s->dl, s->tmo_ms);
+}
+
+/* The client's deadline passed: as a bufferevent read timeout. */
+static void
+deadline_passed(void *arg)
+{
+	struct session	*s = arg;
+
+	event_cb(s->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, s);
+}
+
+/* Output that the client does not take for this long is a timeout:
+   the socket bufferevent's write timeout, which runs only while output
+   waits (under TLS the socket's, below the filter: the filter's would
+   run on while nothing waits, and the filter passes it on). */
+void
+session__write_timeout(struct session *s)
+{
+	struct timeval		 tv = ms_tv(s->txn->cfg->idle_timeout_ms);
+	struct bufferevent	*under = bufferevent_get_underlying(s->bev);
+
+	bufferevent_set_timeouts(under ? under : s->bev, NULL, &tv);
+}
+
+/* Stop reading the client's input (closing, or it ended). */
+void
+session__stop_reading(struct session *s)
+{
+	if (proxy_reader_active(&s->rd))
+		proxy_reader_enable(&s->rd, false);
+	else
+		bufferevent_disable(s->bev, EV_READ);
+	s->tmo_ms = 0;
+	proxy_deadline_set(&s->dl, 0);
 }
 
 /* Start or stop waiting. */
@@ -327,10 +359,10 @@ session_free(struct session *s)
 	if (s->counted)
 		server_uncount_client(srv, s->addr);
 	gh_metrics_session_close();
-	if (s->bev) {
-		proxy_io_unwatch_reads(s->bev, &s->capped);
+	proxy_reader_stop(&s->rd);
+	proxy_deadline_free(&s->dl);
+	if (s->bev)
 		bufferevent_free(s->bev);
-	}
 	evbuffer_free(s->out);
 	unregister(s);
 	server_session_gone(srv, s);
@@ -362,7 +394,7 @@ finish(struct session *s)
 		session_free(s);
 		return;
 	}
-	bufferevent_disable(s->bev, EV_READ);
+	session__stop_reading(s);
 	bufferevent_set_timeouts(s->bev, NULL, &tv);
 }
 
@@ -393,6 +425,8 @@ kick(struct session *s)
 		finish(s);
 	else if (s->closing && s->hard)
 		finish(s);
+	else
+		proxy_reader_resume(&s->rd);	/* held at READ_HIGH */
 }
 
 /* Client data arrived. */
@@ -401,17 +435,11 @@ read_cb(struct bufferevent *bev, void *arg)
 {
 	struct session	*s = arg;
 
-	size_t		 len;
-
+	if (s->tmo_ms)
+		proxy_deadline_set(&s->dl, s->tmo_ms);	/* not idle */
 	if (s->pre) {
 		preface_read(s->pre);
 		return;
-	}
-	if (s->capped) {
-		/* More than libevent's 4 KB is likely there: take it now. */
-		len = evbuffer_get_length(bufferevent_get_input(bev));
-		proxy_io_read_more(bev, &s->capped, len < READ_HIGH ?
-		    READ_HIGH - len : 0);
 	}
 	kick(s);
 }
@@ -449,7 +477,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	s->eof = true;			/* BEV_EVENT_EOF */
-	bufferevent_disable(bev, EV_READ);
+	session__stop_reading(s);
 	if (s->state == S_DATA && !s->in_kick) {
 		/* Gone in the middle of a message: nothing is relayed. */
 		s->in_kick = true;
@@ -583,13 +611,17 @@ session_new(struct server *srv, evutil_socket_t fd,
 		return;
 	}
 	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
-	/* Stop reading while far ahead of us (pipelining abuse).  Read and
-	   write in large pieces: libevent's default is 4 KB per read(2). */
-	bufferevent_setwatermark(s->bev, EV_READ, 0, READ_HIGH);
-	(void)proxy_io_watch_reads(s->bev, &s->capped);	/* else 4 KB reads */
-	bufferevent_set_max_single_read(s->bev, 128 * 1024);
 	bufferevent_set_max_single_write(s->bev, 128 * 1024);
-	bufferevent_enable(s->bev, EV_READ);	/* EV_WRITE: proxy_io_send */
+	session__write_timeout(s);
+	/* Read the socket ourselves (io.c), and stop reading while far
+	   ahead of us (pipelining abuse).  EV_WRITE: proxy_io_send. */
+	if (proxy_deadline_init(&s->dl, srv->base, deadline_passed, s) ==
+	    -1 || proxy_reader_start(&s->rd, s->bev, READ_HIGH, read_cb,
+	    event_cb, s) == -1) {
+		s->hard = s->closing = true;
+		kick(s);
+		return;
+	}
 	gh_log_session(LOG_DEBUG, s->id, "accept peer=%s port=%s", s->addr,
 	    s->port);
 	if ((long long)srv->nsessions > cfg->max_connections) {

@@ -61,7 +61,9 @@ struct session {
 	bool			 counted;
 	bool			 xforwarded;
 	bool			 refused;	/* 554 greeting: only QUIT */
-	bool			 capped;	/* a read hit libevent's cap */
+	struct proxy_reader	 rd;		/* reads a plain socket */
+	struct proxy_deadline	 dl;		/* idle / DATA timeout */
+	uint64_t		 tmo_ms;	/* the one that runs now */
 
 	/* tls.c */
 	bool			 tls;		/* TLS is up */
@@ -86,6 +88,8 @@ void	 session__set_wait(struct session *, enum swait);
 void	 session__flush(struct session *);
 void	 session__close(struct session *);
 void	 session__kick(struct session *);
+void	 session__stop_reading(struct session *);
+void	 session__write_timeout(struct session *);
 void	 session__drop_backend(struct session *);
 void	 session__make_ident(struct session *);
 void	 session__relay(struct session *, const struct be_reply *);

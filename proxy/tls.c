@@ -314,7 +314,7 @@ tls_cmd_starttls(struct session *s, const struct smtp_cmd *c)
 	/* From here on the filter's timeouts are the session's: the
 	   socket's own would fire while the session waits on a backend. */
 	bufferevent_set_timeouts(s->bev, NULL, NULL);
-	proxy_io_unwatch_reads(s->bev, &s->capped);	/* TLS reads now */
+	proxy_reader_stop(&s->rd);	/* the TLS filter reads now */
 	bev = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
@@ -330,6 +330,7 @@ tls_cmd_starttls(struct session *s, const struct smtp_cmd *c)
 	bufferevent_setcb(bev, session__read_cb, session__write_cb,
 	    session__event_cb, s);
 	bufferevent_setwatermark(bev, EV_READ, 0, 1024 * 1024);
+	session__write_timeout(s);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	session__set_wait(s, W_TLS);	/* under the idle timeout */
 }
