@@ -4,6 +4,11 @@
  * Writes to syslog, or to stderr with a timestamp when running in the
  * foreground.  Thread-safe: each line is formatted into a local buffer
  * and written with one call.  Lines longer than 2 KiB are cut.
+ *
+ * A busy proxy writes a line per message, so a line costs one copy: the
+ * date is formatted once a second (per thread), the process id once per
+ * process (reset in a forked child), and a ready-made line is copied in
+ * as it is (gh_log_session_str()).
  */
 #include "filters/log.h"
 
@@ -12,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +27,12 @@
 static enum gh_log_target	 log_target = GH_LOG_STDERR;
 static int			 log_level = LOG_INFO;
 static const char		*log_ident = "gatehouse";
+static long			 log_pid;	/* 0: not known yet */
+
+/* Per thread: the date of the current second, "YYYY-MM-DDTHH:MM:SS". */
+static __thread time_t		 date_sec = -1;
+static __thread char		 date_text[32];
+static __thread size_t		 date_len;
 
 static const struct {
 	const char	*name;
@@ -42,10 +54,22 @@ static const struct {
 	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
 };
 
+/* A forked child has a process id of its own. */
+static void
+forget_pid(void)
+{
+	__atomic_store_n(&log_pid, 0, __ATOMIC_RELAXED);
+}
+
 /* Choose where log lines go. */
 void
 gh_log_open(const char *ident, enum gh_log_target target, int facility)
 {
+	static bool	 atfork;
+
+	if (!atfork)
+		atfork = pthread_atfork(NULL, NULL, forget_pid) == 0;
+	__atomic_store_n(&log_pid, 0, __ATOMIC_RELAXED);
 	log_ident = ident;
 	log_target = target;
 	if (target == GH_LOG_SYSLOG)
@@ -109,33 +133,71 @@ level_name(int level)
 	return "?";
 }
 
+/* Append n bytes at *o within out[size] (cut at the end). */
+static void
+put(char *out, size_t size, size_t *o, const char *p, size_t n)
+{
+	if (n > size - *o)
+		n = size - *o;
+	memcpy(out + *o, p, n);
+	*o += n;
+}
+
+/* Write one preformatted line of `len` bytes. */
+static void
+emit_len(int level, const char *line, size_t len)
+{
+	char		 out[LOG_LINE_MAX + 96], ms[5], pid[48];
+	struct timeval	 tv;
+	struct tm	 tm;
+	size_t		 o = 0, room = sizeof(out) - 1;
+	long		 m, p;
+	int		 n;
+
+	if (log_target == GH_LOG_SYSLOG) {
+		syslog(level, "%.*s", (int)(len > INT32_MAX ? INT32_MAX : len),
+		    line);
+		return;
+	}
+	gettimeofday(&tv, NULL);
+	if (tv.tv_sec != date_sec) {
+		localtime_r(&tv.tv_sec, &tm);
+		n = snprintf(date_text, sizeof(date_text),
+		    "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec);
+		date_len = n > 0 && (size_t)n < sizeof(date_text) ?
+		    (size_t)n : 0;
+		date_sec = tv.tv_sec;
+	}
+	m = (long)tv.tv_usec / 1000;
+	ms[0] = '.';
+	ms[1] = (char)('0' + m / 100);
+	ms[2] = (char)('0' + m / 10 % 10);
+	ms[3] = (char)('0' + m % 10);
+	if ((p = __atomic_load_n(&log_pid, __ATOMIC_RELAXED)) == 0) {
+		p = (long)getpid();
+		__atomic_store_n(&log_pid, p, __ATOMIC_RELAXED);
+	}
+	n = snprintf(pid, sizeof(pid), "[%ld]: ", p);
+	put(out, room, &o, date_text, date_len);
+	put(out, room, &o, ms, 4);
+	put(out, room, &o, " ", 1);
+	put(out, room, &o, log_ident, strlen(log_ident));
+	put(out, room, &o, pid, n > 0 ? (size_t)n : 0);
+	put(out, room, &o, level_name(level), strlen(level_name(level)));
+	put(out, room, &o, ": ", 2);
+	put(out, room, &o, line, len > LOG_LINE_MAX - 1 ? LOG_LINE_MAX - 1 :
+	    len);
+	out[o++] = '\n';
+	(void)!write(STDERR_FILENO, out, o);
+}
+
 /* Write one preformatted line. */
 static void
 emit(int level, const char *line)
 {
-	char		 out[LOG_LINE_MAX + 96];
-	struct timeval	 tv;
-	struct tm	 tm;
-	int		 n;
-
-	if (log_target == GH_LOG_SYSLOG) {
-		syslog(level, "%s", line);
-		return;
-	}
-	gettimeofday(&tv, NULL);
-	localtime_r(&tv.tv_sec, &tm);
-	n = snprintf(out, sizeof(out),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ld %s[%ld]: %s: %s\n",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (long)tv.tv_usec / 1000, log_ident,
-	    (long)getpid(), level_name(level), line);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(out)) {
-		n = sizeof(out) - 1;
-		out[n - 1] = '\n';
-	}
-	(void)!write(STDERR_FILENO, out, (size_t)n);
+	emit_len(level, line, strlen(line));
 }
 
 /* Log a line. */
@@ -161,21 +223,47 @@ gh_log(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The session id as 16 hex digits and a space into `out`. */
+static void
+sid_text(char *out, uint64_t sid)
+{
+	static const char hex[] = "0123456789abcdef";
+	int	 i;
+
+	for (i = 15; i >= 0; i--, sid >>= 4)
+		out[i] = hex[sid & 15];
+	out[16] = ' ';
+}
+
 /* Log a session line, prefixed with the session id. */
 void
 gh_log_session(int level, uint64_t sid, const char *fmt, ...)
 {
 	char	 line[LOG_LINE_MAX];
-	int	 n;
 	va_list	 ap;
 
 	if (level > log_level)
 		return;
-	n = snprintf(line, sizeof(line), "%016llx ", (unsigned long long)sid);
+	sid_text(line, sid);
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	vsnprintf(line + 17, sizeof(line) - 17, fmt, ap);
 	va_end(ap);
 	emit(level, line);
+}
+
+/* Log a ready-made session line of `len` bytes (no format, one copy). */
+void
+gh_log_session_str(int level, uint64_t sid, const char *str, size_t len)
+{
+	char	 line[LOG_LINE_MAX];
+
+	if (level > log_level)
+		return;
+	sid_text(line, sid);
+	if (len > sizeof(line) - 18)
+		len = sizeof(line) - 18;
+	memcpy(line + 17, str, len);
+	emit_len(level, line, 17 + len);
 }
 
 /* Log a broken invariant and abort. */

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <syslog.h>
 
@@ -33,6 +34,9 @@ void	 gh_vlog(int level, const char *fmt, va_list ap)
 void	 gh_log_session(int level, uint64_t sid, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
+/* Log a ready-made session line of `len` bytes (no format). */
+void	 gh_log_session_str(int level, uint64_t sid, const char *str,
+	    size_t len);
 #define log_debug(...)	gh_log(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)	gh_log(LOG_INFO, __VA_ARGS__)
 #define log_notice(...)	gh_log(LOG_NOTICE, __VA_ARGS__)

@@ -169,12 +169,23 @@ gh_tag_finish(struct gh_txn *t, struct gh_verdict *out)
 static void
 kv(struct gh_buf *b, const char *key, const char *val, size_t cap)
 {
-	char	 esc[1100];
-
 	if (val == NULL)
 		return;
-	gh_printable(esc, sizeof(esc), val, strlen(val), cap);
-	gh_buf_printf(b, " %s=\"%s\"", key, esc);
+	gh_buf_append(b, " ", 1);
+	gh_buf_puts(b, key);
+	gh_buf_append(b, "=\"", 2);
+	gh_buf_put_printable(b, val, strlen(val), cap);
+	gh_buf_append(b, "\"", 1);
+}
+
+/* Append "%.1f" of x (the common 0.0 without printf). */
+static void
+put_tenths(struct gh_buf *b, double x)
+{
+	if (x == 0.0)
+		gh_buf_append(b, "0.0", 3);
+	else
+		gh_buf_printf(b, "%.1f", x);
 }
 
 /* The one log line per message (without the session id). */
@@ -183,32 +194,35 @@ gh_txn_summary(const struct gh_txn *t, const struct gh_verdict *v,
     const char *backend_reply, struct gh_buf *b)
 {
 	size_t	 i;
-	char	 esc[1100];
+	uint64_t us;
 
 	gh_buf_puts(b, "message");
 	kv(b, "client", t->env.client_addr, 64);
 	kv(b, "client_name", t->env.client_name, 255);
 	kv(b, "helo", t->env.helo, 255);
 	if (t->env.tls_version) {
-		char	 cipher[300];
-
-		gh_printable(esc, sizeof(esc), t->env.tls_version,
+		gh_buf_puts(b, " tls=");
+		gh_buf_put_printable(b, t->env.tls_version,
 		    strlen(t->env.tls_version), 20);
-		gh_printable(cipher, sizeof(cipher), t->env.tls_cipher ?
-		    t->env.tls_cipher : "", t->env.tls_cipher ?
-		    strlen(t->env.tls_cipher) : 0, 100);
-		gh_buf_printf(b, " tls=%s/%s", esc, cipher);
+		gh_buf_append(b, "/", 1);
+		if (t->env.tls_cipher)
+			gh_buf_put_printable(b, t->env.tls_cipher,
+			    strlen(t->env.tls_cipher), 100);
 	}
 	kv(b, "auth", t->env.auth_user, 255);
+	gh_buf_puts(b, " from=<");
 	if (t->env.mail_from)
-		gh_printable(esc, sizeof(esc), t->env.mail_from,
+		gh_buf_put_printable(b, t->env.mail_from,
 		    strlen(t->env.mail_from), 255);
-	gh_buf_printf(b, " from=<%s>", t->env.mail_from ? esc : "");
-	gh_buf_puts(b, " to=");
+	gh_buf_puts(b, "> to=");
 	for (i = 0; i < t->env.nrcpts && i < 20; i++) {
-		gh_printable(esc, sizeof(esc), t->env.rcpts[i],
+		if (i)
+			gh_buf_append(b, ",<", 2);
+		else
+			gh_buf_append(b, "<", 1);
+		gh_buf_put_printable(b, t->env.rcpts[i],
 		    strlen(t->env.rcpts[i]), 255);
-		gh_buf_printf(b, "%s<%s>", i ? "," : "", esc);
+		gh_buf_append(b, ">", 1);
 	}
 	if (t->env.nrcpts > 20)
 		gh_buf_printf(b, ",...(%zu)", t->env.nrcpts);
@@ -223,19 +237,27 @@ gh_txn_summary(const struct gh_txn *t, const struct gh_verdict *v,
 		    tr->score, tr->usec / 1000.0);
 	}
 	gh_buf_puts(b, " hits=");
-	for (i = 0; i < t->hits.n; i++)
-		gh_buf_printf(b, "%s%s%s", i ? "," : "",
-		    t->hits.v[i].shadow ? "shadow:" : "", t->hits.v[i].name);
+	for (i = 0; i < t->hits.n; i++) {
+		if (i)
+			gh_buf_append(b, ",", 1);
+		if (t->hits.v[i].shadow)
+			gh_buf_puts(b, "shadow:");
+		gh_buf_puts(b, t->hits.v[i].name);
+	}
 	if (t->hits.n == 0)
 		gh_buf_puts(b, "none");
 	kv(b, "queue_id", t->env.queue_id, 64);
-	gh_buf_printf(b, " score=%.1f verdict=%s", t->score,
-	    v ? gh_action_name(v->action) : "none");
+	gh_buf_puts(b, " score=");
+	put_tenths(b, t->score);
+	gh_buf_puts(b, " verdict=");
+	gh_buf_puts(b, v ? gh_action_name(v->action) : "none");
 	if (v && v->reason)
 		kv(b, "reason", v->reason, 200);
 	kv(b, "reply", backend_reply, 200);
-	gh_buf_printf(b, " time=%.1fms",
-	    (gh_now_us() - t->started_us) / 1000.0);
+	/* "%.1f" of the milliseconds, from the integer microseconds. */
+	us = (gh_now_us() - t->started_us + 50) / 100;
+	gh_buf_printf(b, " time=%llu.%ums", (unsigned long long)(us / 10),
+	    (unsigned)(us % 10));
 }
 
 /* The end of a message for the front end: one log line, the metrics. */
@@ -248,9 +270,14 @@ gh_txn_finish(const struct gh_txn *t, const struct gh_verdict *v,
 
 	if (gh_log_enabled(LOG_INFO)) {	/* not formatted for nothing */
 		gh_buf_init(&b, 16 * 1024);
+		(void)gh_buf_reserve(&b, 1024);	/* one allocation */
 		gh_txn_summary(t, v, backend_reply, &b);
-		gh_log_session(LOG_INFO, t->env.session_id, "%s", b.p ?
-		    b.p : "message (log line too long)");
+		if (b.p)
+			gh_log_session_str(LOG_INFO, t->env.session_id, b.p,
+			    b.len);
+		else
+			gh_log_session(LOG_INFO, t->env.session_id,
+			    "message (log line too long)");
 		gh_buf_free(&b);
 	}
 	gh_metrics_message(v ? v->action : GH_CONTINUE);

@@ -76,10 +76,28 @@ gh_buf_vprintf(struct gh_buf *b, const char *fmt, va_list ap)
 	va_list	 ap2;
 	int	 n;
 
+	/* One pass when the text fits in the room there is. */
+	if (b->cap - b->len < 128 && gh_buf_reserve(b, b->max - b->len < 128 ?
+	    b->max - b->len : 128) == -1)
+		return -1;
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap2);
 	va_end(ap2);
-	if (n < 0 || gh_buf_reserve(b, (size_t)n) == -1)
+	if (n < 0) {
+		b->p[b->len] = '\0';
+		return -1;
+	}
+	if ((size_t)n < b->cap - b->len) {
+		if ((size_t)n > b->max - b->len) {
+			b->p[b->len] = '\0';	/* past the limit: as before */
+			errno = EMSGSIZE;
+			return -1;
+		}
+		b->len += (size_t)n;
+		return 0;
+	}
+	b->p[b->len] = '\0';
+	if (gh_buf_reserve(b, (size_t)n) == -1)
 		return -1;
 	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;
@@ -185,6 +203,61 @@ gh_printable(char *out, size_t outsz, const char *in, size_t len, size_t cap)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+/* Append `in` escaped as gh_printable() does (an output buffer large
+   enough for `cap` bytes): the same text, one pass, no copy between. */
+int
+gh_buf_put_printable(struct gh_buf *b, const char *in, size_t len,
+    size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t	 i, o, run;
+	bool	 cut = false;
+
+	if (in == NULL)
+		return gh_buf_puts(b, "(null)");
+	if (len > cap) {
+		len = cap;
+		cut = true;
+	}
+	if (gh_buf_reserve(b, len * 4 + 3) == -1)
+		return -1;
+	o = b->len;
+	for (i = 0; i < len; i += run) {
+		unsigned char	 c;
+
+		/* A run of plain characters, copied at once. */
+		for (run = 0; i + run < len; run++) {
+			c = (unsigned char)in[i + run];
+			if (c < 0x20 || c >= 0x7f || c == '\\' || c == '"')
+				break;
+		}
+		if (run) {
+			memcpy(b->p + o, in + i, run);
+			o += run;
+			continue;
+		}
+		c = (unsigned char)in[i];
+		run = 1;
+		b->p[o++] = '\\';
+		if (c == '\r' || c == '\n' || c == '\t' || c == '\\' ||
+		    c == '"')
+			b->p[o++] = c == '\r' ? 'r' : c == '\n' ? 'n' :
+			    c == '\t' ? 't' : (char)c;
+		else {
+			b->p[o++] = 'x';
+			b->p[o++] = hex[c >> 4];
+			b->p[o++] = hex[c & 15];
+		}
+	}
+	if (cut) {
+		memcpy(b->p + o, "...", 3);
+		o += 3;
+	}
+	b->p[o] = '\0';
+	b->len = o;
+	return 0;
 }
 
 /* strndup that never reads past `n`. */

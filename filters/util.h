@@ -43,6 +43,9 @@ int	 gh_buf_vprintf(struct gh_buf *, const char *, va_list)
 void	 gh_buf_reset(struct gh_buf *);
 void	 gh_buf_free(struct gh_buf *);
 char	*gh_buf_steal(struct gh_buf *);
+/* Append text escaped as gh_printable() does, at most `cap` bytes of it. */
+int	 gh_buf_put_printable(struct gh_buf *, const char *, size_t len,
+	    size_t cap);
 
 /*
  * Escape untrusted bytes for a log line: printable ASCII passes except
