@@ -6,6 +6,7 @@ scripted backend with raw-socket clients.  Groups:
 Exit 0 when all pass.
 """
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -148,6 +149,37 @@ def test_proxy_pipelined_and_timeout():
     time.sleep(0.2)
     check(gh.logtext().count("no PROXY header in time") == 2,
           "both timeouts logged")
+    # a header dribbled a byte at a time: the timeout is for the whole
+    # header, not renewed by every byte (a slow client holds no slot)
+    c = connect(gh.port)
+    t0 = time.time()
+    closed_at, data = None, b""
+    for b in v1("192.0.2.21")[:12]:
+        try:
+            c.s.send(bytes([b]))
+        except OSError:
+            closed_at = time.time()
+            break
+        r, _, _ = select.select([c.s], [], [], 0.3)
+        if r:
+            try:
+                data = c.s.recv(1000)
+            except OSError:
+                data = b""
+            closed_at = time.time()
+            break
+    if closed_at is None:
+        refused_no_banner(c, "a dribbled header")
+        closed_at = time.time()
+    else:
+        c.close()
+    dt = closed_at - t0
+    check(data == b"", f"a dribbled header gets no banner ({data[:40]!r})")
+    check(dt < 2.5, f"a dribbled header closed at the 1s timeout "
+          f"({dt:.1f}s)")
+    time.sleep(0.2)
+    check(gh.logtext().count("no PROXY header in time") == 3,
+          "the dribbled header's timeout logged")
 
 
 def test_proxy_malformed():
