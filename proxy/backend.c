@@ -718,21 +718,36 @@ dispatch(struct backend *b)
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
-	struct backend	*b = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	struct gh_str	 text;
-	char		*line;
-	size_t		 n, i;
-	int		 code;
-	bool		 last;
+	struct backend		*b = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 eol;
+	struct gh_str		 text;
+	char			 line[LINE_MAX_BE + 1];
+	size_t			 n, i, eol_len;
+	int			 code = 0;
+	bool			 last = false;
 
 	if (b->tmo_ms)
 		proxy_deadline_set(&b->dl, b->tmo_ms);	/* not idle */
-	while (b->st != B_DEAD &&
-	    (line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
-		if (n > LINE_MAX_BE || smtp_reply_line(line, n, &code, &last,
-		    &text) == -1 || (b->code && code != b->code))
+	while (b->st != B_DEAD) {
+		eol = evbuffer_search_eol(in, NULL, &eol_len,
+		    EVBUFFER_EOL_CRLF);
+		if (eol.pos == -1)
+			break;
+		n = (size_t)eol.pos;
+		if (n > LINE_MAX_BE) {
+			/* Too long for a reply line: bad, as it stands. */
+			evbuffer_drain(in, n + eol_len);
 			b->bad = true;
+			n = 0;
+		} else {
+			evbuffer_remove(in, line, n);
+			evbuffer_drain(in, eol_len);
+			line[n] = '\0';
+			if (smtp_reply_line(line, n, &code, &last,
+			    &text) == -1 || (b->code && code != b->code))
+				b->bad = true;
+		}
 		if (b->code == 0)
 			b->code = b->bad ? 451 : code;
 		for (i = 0; i < n; i++)
@@ -742,7 +757,6 @@ read_cb(struct bufferevent *bev, void *arg)
 		if (gh_buf_append(&b->reply, line, n) == -1 ||
 		    gh_buf_append(&b->reply, "\r\n", 2) == -1)
 			b->bad = true;
-		free(line);
 		if (b->bad || last) {
 			dispatch(b);
 			return;	/* `b` may be gone */

@@ -131,6 +131,38 @@ set_wait(struct session *s, enum swait w)
 	set_timeouts(s);
 }
 
+/* Queue a reply line with CRLF: a fixed text as it is, else formatted. */
+static void
+vreply(struct session *s, const char *fmt, va_list ap)
+{
+	char	 line[512];
+	size_t	 n;
+	int	 r;
+	va_list	 ap2;
+
+	if (strchr(fmt, '%') == NULL) {
+		n = strlen(fmt);
+		if (n + 2 <= sizeof(line)) {
+			memcpy(line, fmt, n);
+			memcpy(line + n, "\r\n", 2);
+			evbuffer_add(s->out, line, n + 2);
+			return;
+		}
+		evbuffer_add(s->out, fmt, n);
+	} else {
+		va_copy(ap2, ap);
+		r = vsnprintf(line, sizeof(line) - 2, fmt, ap2);
+		va_end(ap2);
+		if (r >= 0 && (size_t)r < sizeof(line) - 2) {
+			memcpy(line + r, "\r\n", 2);
+			evbuffer_add(s->out, line, (size_t)r + 2);
+			return;
+		}
+		evbuffer_add_vprintf(s->out, fmt, ap);	/* a long one */
+	}
+	evbuffer_add(s->out, "\r\n", 2);
+}
+
 /* Queue a reply line (CRLF added). */
 void
 reply(struct session *s, const char *fmt, ...)
@@ -138,9 +170,8 @@ reply(struct session *s, const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(s->out, fmt, ap);
+	vreply(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(s->out, "\r\n", 2);
 }
 
 /* A protocol error: reply, count, and close past smtp.max_errors. */
@@ -150,9 +181,8 @@ error_reply(struct session *s, const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(s->out, fmt, ap);
+	vreply(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(s->out, "\r\n", 2);
 	if (++s->nerrors >= (unsigned)s->txn->cfg->max_errors ||
 	    (s->refused && s->nerrors >= REFUSED_MAX_ERRORS)) {
 		gh_log_session(LOG_INFO, s->id, "too many errors client=%s",
