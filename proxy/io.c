@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/bufferevent_ssl.h>
 
@@ -102,7 +103,7 @@ proxy_io_send(struct bufferevent *bev, struct evbuffer *src)
 	arm(bev);
 }
 
-#define READ_FIRST	(16 * 1024 - 256)	/* fits a 16 KB chain */
+#define READ_FIRST	(16 * 1024)		/* on the stack */
 #define READ_CHUNK	(64 * 1024 - 256)	/* fits a 64 KB chain */
 #define READ_ROUNDS	16
 
@@ -124,6 +125,7 @@ read_into(struct evbuffer *in, evutil_socket_t fd, size_t room, size_t *got)
 {
 	struct evbuffer_iovec	 v[2];
 	struct iovec		 iov[2];
+	char			 first[READ_FIRST];
 	size_t			 want, take, i;
 	ssize_t			 n = -1;
 	int			 nv, round;
@@ -132,10 +134,22 @@ read_into(struct evbuffer *in, evutil_socket_t fd, size_t room, size_t *got)
 	/* A socket bufferevent keeps its input's end frozen but while it
 	   reads itself; so do we. */
 	(void)evbuffer_unfreeze(in, 0);
-	for (round = 0; round < READ_ROUNDS && room > 0; round++) {
-		want = round == 0 ? READ_FIRST : READ_CHUNK;
-		if (want > room)
-			want = room;
+	/* The first read goes to the stack: a command line then costs a
+	   small chain (or none), not a fresh 16 KB one per read. */
+	want = room < READ_FIRST ? room : READ_FIRST;
+	do
+		n = read(fd, first, want);
+	while (n == -1 && errno == EINTR);
+	if (n > 0 && evbuffer_add(in, first, (size_t)n) == -1) {
+		errno = ENOMEM;
+		n = -1;
+	} else if (n > 0) {
+		*got = (size_t)n;
+		room -= (size_t)n;
+	}
+	for (round = 1; n == (ssize_t)want && round < READ_ROUNDS && room > 0;
+	    round++) {
+		want = room < READ_CHUNK ? room : READ_CHUNK;
 		if ((nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v,
 		    2)) <= 0) {
 			errno = ENOMEM;
