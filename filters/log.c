@@ -28,6 +28,9 @@ static enum gh_log_target	 log_target = GH_LOG_STDERR;
 static int			 log_level = LOG_INFO;
 static const char		*log_ident = "gatehouse";
 static long			 log_pid;	/* 0: not known yet */
+static __thread long		 pid_of_text;	/* pid_text is for it */
+static __thread char		 pid_text[48];	/* "[pid]: " */
+static __thread size_t		 pid_len;
 
 /* Per thread: the date of the current second, "YYYY-MM-DDTHH:MM:SS". */
 static __thread time_t		 date_sec = -1;
@@ -147,7 +150,7 @@ put(char *out, size_t size, size_t *o, const char *p, size_t n)
 static void
 emit_len(int level, const char *line, size_t len)
 {
-	char		 out[LOG_LINE_MAX + 96], ms[5], pid[48];
+	char		 out[LOG_LINE_MAX + 96], ms[5];
 	struct timeval	 tv;
 	struct tm	 tm;
 	size_t		 o = 0, room = sizeof(out) - 1;
@@ -179,12 +182,16 @@ emit_len(int level, const char *line, size_t len)
 		p = (long)getpid();
 		__atomic_store_n(&log_pid, p, __ATOMIC_RELAXED);
 	}
-	n = snprintf(pid, sizeof(pid), "[%ld]: ", p);
+	if (p != pid_of_text) {
+		n = snprintf(pid_text, sizeof(pid_text), "[%ld]: ", p);
+		pid_len = n > 0 && (size_t)n < sizeof(pid_text) ? (size_t)n : 0;
+		pid_of_text = p;
+	}
 	put(out, room, &o, date_text, date_len);
 	put(out, room, &o, ms, 4);
 	put(out, room, &o, " ", 1);
 	put(out, room, &o, log_ident, strlen(log_ident));
-	put(out, room, &o, pid, n > 0 ? (size_t)n : 0);
+	put(out, room, &o, pid_text, pid_len);
 	put(out, room, &o, level_name(level), strlen(level_name(level)));
 	put(out, room, &o, ": ", 2);
 	put(out, room, &o, line, len > LOG_LINE_MAX - 1 ? LOG_LINE_MAX - 1 :

@@ -178,6 +178,19 @@ kv(struct gh_buf *b, const char *key, const char *val, size_t cap)
 	gh_buf_append(b, "\"", 1);
 }
 
+/* Append the decimal digits of n. */
+static void
+put_u64(struct gh_buf *b, uint64_t n)
+{
+	char	 d[24];
+	size_t	 i = sizeof(d);
+
+	do
+		d[--i] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	gh_buf_append(b, d + i, sizeof(d) - i);
+}
+
 /* Append "%.1f" of x (the common 0.0 without printf). */
 static void
 put_tenths(struct gh_buf *b, double x)
@@ -226,9 +239,10 @@ gh_txn_summary(const struct gh_txn *t, const struct gh_verdict *v,
 	}
 	if (t->env.nrcpts > 20)
 		gh_buf_printf(b, ",...(%zu)", t->env.nrcpts);
-	if (t->msg)
-		gh_buf_printf(b, " size=%llu",
-		    (unsigned long long)gh_message_size(t->msg));
+	if (t->msg) {
+		gh_buf_puts(b, " size=");
+		put_u64(b, gh_message_size(t->msg));
+	}
 	for (i = 0; i < t->trace.n; i++) {
 		const struct gh_trace *tr = &t->trace.v[i];
 
@@ -256,8 +270,11 @@ gh_txn_summary(const struct gh_txn *t, const struct gh_verdict *v,
 	kv(b, "reply", backend_reply, 200);
 	/* "%.1f" of the milliseconds, from the integer microseconds. */
 	us = (gh_now_us() - t->started_us + 50) / 100;
-	gh_buf_printf(b, " time=%llu.%ums", (unsigned long long)(us / 10),
-	    (unsigned)(us % 10));
+	gh_buf_puts(b, " time=");
+	put_u64(b, us / 10);
+	gh_buf_append(b, ".", 1);
+	put_u64(b, us % 10);
+	gh_buf_append(b, "ms", 2);
 }
 
 /* The end of a message for the front end: one log line, the metrics. */

@@ -106,14 +106,16 @@ proxy_io_send(struct bufferevent *bev, struct evbuffer *src)
 #define READ_FIRST	(16 * 1024)		/* on the stack */
 #define READ_CHUNK	(64 * 1024 - 256)	/* fits a 64 KB chain */
 #define READ_ROUNDS	16
+#define DEADLINE_SLACK_US 10000		/* above a coarse clock tick */
 
-/* Monotonic microseconds. */
+/* Monotonic microseconds, coarse (a tick, some milliseconds, behind at
+   most): read on every read, for deadlines of a second and more. */
 uint64_t
 proxy_io_now_us(void)
 {
 	struct timespec	 ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
@@ -334,8 +336,9 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	d->armed = 0;
 	if (d->at == 0)
 		return;
-	/* Early by up to a millisecond: libevent's clock may be coarse. */
-	if ((now = proxy_io_now_us()) + 1000 < d->at) {
+	/* Our clock may lag libevent's by a tick: up to DEADLINE_SLACK early
+	   counts as on time. */
+	if ((now = proxy_io_now_us()) + DEADLINE_SLACK_US < d->at) {
 		deadline_arm(d, now, d->at);
 		return;
 	}
