@@ -103,6 +103,36 @@ proxy_io_send(struct bufferevent *bev, struct evbuffer *src)
 	arm(bev);
 }
 
+#define LAST_IOV	8
+
+/* Send SRC's bytes on BEV and close right after (the caller frees BEV
+   once its output is empty): the bytes go with MSG_MORE, so that the
+   close's FIN leaves in the same segment as the last reply, one packet
+   (and one trip through the peer's stack) fewer per connection. */
+void
+proxy_io_send_last(struct bufferevent *bev, struct evbuffer *src)
+{
+	struct evbuffer_iovec	 v[LAST_IOV];
+	struct msghdr		 mh;
+	ssize_t			 n;
+	int			 nv;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+	    plain_socket(bev) &&
+	    (nv = evbuffer_peek(src, -1, NULL, v, LAST_IOV)) > 0) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = (struct iovec *)v;	/* the same layout */
+		mh.msg_iovlen = (size_t)(nv < LAST_IOV ? nv : LAST_IOV);
+		do
+			n = sendmsg(bufferevent_getfd(bev), &mh,
+			    MSG_MORE | MSG_NOSIGNAL);
+		while (n == -1 && errno == EINTR);
+		if (n > 0)
+			(void)evbuffer_drain(src, (size_t)n);
+	}
+	proxy_io_send(bev, src);	/* the rest, as ever */
+}
+
 #define READ_FIRST	(16 * 1024)		/* on the stack */
 #define READ_CHUNK	(64 * 1024 - 256)	/* fits a 64 KB chain */
 #define READ_ROUNDS	16

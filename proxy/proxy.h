@@ -185,6 +185,8 @@ void	 tls_unload(struct server *);
 void	 proxy_io_flush(struct bufferevent *);
 /* Move the buffer's bytes to the bufferevent and flush (as above). */
 void	 proxy_io_send(struct bufferevent *, struct evbuffer *);
+/* The same for the last bytes before the close (FIN in the segment). */
+void	 proxy_io_send_last(struct bufferevent *, struct evbuffer *);
 /* A reader: the socket read directly, no FIONREAD, large reads (io.c).
    Its callbacks are the bufferevent's, called with its arguments; each
    is the reader's last act (the owner may free the reader in it). */

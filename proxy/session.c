@@ -417,7 +417,8 @@ finish(struct session *s)
 {
 	struct timeval	 tv = { 10, 0 };
 
-	flush(s);
+	if (evbuffer_get_length(s->out) > 0 && !s->hard)
+		proxy_io_send_last(s->bev, s->out);
 	if (s->hard ||
 	    (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 &&
 	    !tls_pending(s))) {
