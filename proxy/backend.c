@@ -1089,6 +1089,25 @@ void
 backend_command(struct backend *b, const struct client_ident *id,
     const char *line, size_t len)
 {
+	if (b->st == B_READY && !b->have_first && b->pending == NULL) {
+		/* In step: plan from the session's identity as it is, and
+		   with nothing to say first, send the line from where it
+		   is (no copies). */
+		if (id && plan_ident(b, id) == -1) {
+			fail(b, "cannot identify the client to the backend "
+			    "(XCLIENT/XFORWARD)");
+			return;
+		}
+		if (b->nsteps == 0) {
+			clear_steps(b);
+			b->st = B_CMD;
+			b->quiet = b->pending_quiet;
+			b->pending_quiet = false;
+			send_line(b, line, len);
+			return;
+		}
+		id = NULL;	/* planned: start_pending() only sends */
+	}
 	free(b->pending);
 	if ((b->pending = gh_strndup(line, len)) == NULL) {
 		fail(b, "out of memory");
