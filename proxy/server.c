@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +162,12 @@ static int
 add_listener(struct server *srv, evutil_socket_t fd, const char *what)
 {
 	struct evconnlistener	*l;
+	int			 one = 1;
 
+	/* Accepted TCP connections inherit TCP_NODELAY from the listening
+	   socket: one call here, none per connection (on a unix socket it
+	   fails, harmlessly). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	l = evconnlistener_new(srv->base, accept_cb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l == NULL) {

@@ -614,7 +614,6 @@ session_new(struct server *srv, evutil_socket_t fd,
 {
 	struct session		*s;
 	const struct gh_config	*cfg = gh_chain_config(srv->chain);
-	int			 one = 1;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->out = evbuffer_new()) == NULL) {
@@ -626,7 +625,6 @@ session_new(struct server *srv, evutil_socket_t fd,
 	s->srv = srv;
 	s->id = srv->next_id++;
 	gh_buf_init(&s->line, 4096);
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	relay_addr_text(sa, s->addr, sizeof(s->addr), s->port, sizeof(s->port));
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->txn = gh_txn_new(srv->chain, s->id);
