@@ -153,12 +153,10 @@ deliver(struct backend *b, int code, const char *why)
 		session_on_backend(b->s, &r);
 }
 
-/* Queue a command line with CRLF and wait for its reply. */
+/* A command line goes out: log it, wait for its reply. */
 static void
-queue_line(struct backend *b, const char *line, size_t len)
+expect_reply(struct backend *b, const char *line, size_t len)
 {
-	struct evbuffer	*out = bufferevent_get_output(b->bev);
-
 	if (gh_log_enabled(LOG_DEBUG)) {
 		char esc[600];
 
@@ -168,20 +166,43 @@ queue_line(struct backend *b, const char *line, size_t len)
 		    esc, b->quiet ? "(SASL data not logged)" : "");
 	}
 	b->quiet = false;
-	evbuffer_add(out, line, len);
-	evbuffer_add(out, "\r\n", 2);
 	set_deadline(b, b->reply_ms);
 	gh_buf_reset(&b->reply);
 	b->code = 0;
 	b->bad = false;
 }
 
+/* Queue a command line with CRLF and wait for its reply. */
+static void
+queue_line(struct backend *b, const char *line, size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(b->bev);
+
+	expect_reply(b, line, len);
+	evbuffer_add(out, line, len);
+	evbuffer_add(out, "\r\n", 2);
+}
+
 /* Write a command line with CRLF and wait for its reply. */
 static void
 send_line(struct backend *b, const char *line, size_t len)
 {
-	queue_line(b, line, len);
-	proxy_io_flush(b->bev);
+	char	 buf[1024];
+	bool	 secret;
+
+	if (len + 2 > sizeof(buf)) {
+		queue_line(b, line, len);
+		proxy_io_flush(b->bev);
+		return;
+	}
+	/* The usual short line: from the stack, at once (io.c). */
+	secret = b->quiet;
+	expect_reply(b, line, len);
+	memcpy(buf, line, len);
+	memcpy(buf + len, "\r\n", 2);
+	proxy_io_send_mem(b->bev, buf, len + 2, false);
+	if (secret)
+		explicit_bzero(buf, len);	/* SASL data */
 }
 
 /* Free the command steps. */

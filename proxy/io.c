@@ -90,47 +90,28 @@ proxy_io_flush(struct bufferevent *bev)
 	arm(bev);
 }
 
-/* Send SRC's bytes on BEV (SRC is left empty). */
+/* Send N bytes at P on BEV (see above); LAST: BEV is closed right after
+   its output is out, so the bytes go with MSG_MORE and the close's FIN
+   leaves in the same segment as they do: one packet, and one trip
+   through the peer's stack, fewer per connection. */
 void
-proxy_io_send(struct bufferevent *bev, struct evbuffer *src)
+proxy_io_send_mem(struct bufferevent *bev, const char *p, size_t n,
+    bool last)
 {
-	struct evbuffer	*out = bufferevent_get_output(bev);
+	ssize_t	 w = 0;
 
-	if (evbuffer_get_length(out) == 0 && plain_socket(bev))
-		write_now(src, bufferevent_getfd(bev));
-	if (evbuffer_get_length(src) > 0)
-		bufferevent_write_buffer(bev, src);
-	arm(bev);
-}
-
-#define LAST_IOV	8
-
-/* Send SRC's bytes on BEV and close right after (the caller frees BEV
-   once its output is empty): the bytes go with MSG_MORE, so that the
-   close's FIN leaves in the same segment as the last reply, one packet
-   (and one trip through the peer's stack) fewer per connection. */
-void
-proxy_io_send_last(struct bufferevent *bev, struct evbuffer *src)
-{
-	struct evbuffer_iovec	 v[LAST_IOV];
-	struct msghdr		 mh;
-	ssize_t			 n;
-	int			 nv;
-
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
-	    plain_socket(bev) &&
-	    (nv = evbuffer_peek(src, -1, NULL, v, LAST_IOV)) > 0) {
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = (struct iovec *)v;	/* the same layout */
-		mh.msg_iovlen = (size_t)(nv < LAST_IOV ? nv : LAST_IOV);
+	if (n > 0 && evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+	    plain_socket(bev)) {
 		do
-			n = sendmsg(bufferevent_getfd(bev), &mh,
-			    MSG_MORE | MSG_NOSIGNAL);
-		while (n == -1 && errno == EINTR);
-		if (n > 0)
-			(void)evbuffer_drain(src, (size_t)n);
+			w = send(bufferevent_getfd(bev), p, n, MSG_NOSIGNAL |
+			    (last ? MSG_MORE : 0));
+		while (w == -1 && errno == EINTR);
+		if (w < 0)
+			w = 0;	/* the bufferevent meets the error itself */
 	}
-	proxy_io_send(bev, src);	/* the rest, as ever */
+	if ((size_t)w < n)
+		(void)bufferevent_write(bev, p + w, n - (size_t)w);
+	arm(bev);
 }
 
 #define READ_FIRST	(16 * 1024)		/* on the stack */

@@ -183,10 +183,10 @@ void	 tls_unload(struct server *);
 /* Write what the bufferevent's output holds now; EV_WRITE stays
    enabled only while something is left. */
 void	 proxy_io_flush(struct bufferevent *);
-/* Move the buffer's bytes to the bufferevent and flush (as above). */
-void	 proxy_io_send(struct bufferevent *, struct evbuffer *);
-/* The same for the last bytes before the close (FIN in the segment). */
-void	 proxy_io_send_last(struct bufferevent *, struct evbuffer *);
+/* Send bytes on the bufferevent, at once when nothing is queued before
+   them; `last`: a close follows (the FIN goes in the same segment). */
+void	 proxy_io_send_mem(struct bufferevent *, const char *, size_t,
+	    bool last);
 /* A reader: the socket read directly, no FIONREAD, large reads (io.c).
    Its callbacks are the bufferevent's, called with its arguments; each
    is the reader's last act (the owner may free the reader in it). */

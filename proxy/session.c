@@ -41,6 +41,7 @@
 
 #define REFUSED_MAX_ERRORS	3	/* after a 554 greeting */
 #define READ_HIGH		(1024 * 1024)	/* input held at most */
+#define OUT_KEEP		1024	/* reply buffer kept between flushes */
 
 static const char *state_names[S_NSTATES] = {
 	"connect", "helo", "idle", "mail", "rcpt", "data"
@@ -135,32 +136,11 @@ set_wait(struct session *s, enum swait w)
 static void
 vreply(struct session *s, const char *fmt, va_list ap)
 {
-	char	 line[512];
-	size_t	 n;
-	int	 r;
-	va_list	 ap2;
-
-	if (strchr(fmt, '%') == NULL) {
-		n = strlen(fmt);
-		if (n + 2 <= sizeof(line)) {
-			memcpy(line, fmt, n);
-			memcpy(line + n, "\r\n", 2);
-			evbuffer_add(s->out, line, n + 2);
-			return;
-		}
-		evbuffer_add(s->out, fmt, n);
-	} else {
-		va_copy(ap2, ap);
-		r = vsnprintf(line, sizeof(line) - 2, fmt, ap2);
-		va_end(ap2);
-		if (r >= 0 && (size_t)r < sizeof(line) - 2) {
-			memcpy(line + r, "\r\n", 2);
-			evbuffer_add(s->out, line, (size_t)r + 2);
-			return;
-		}
-		evbuffer_add_vprintf(s->out, fmt, ap);	/* a long one */
-	}
-	evbuffer_add(s->out, "\r\n", 2);
+	if (strchr(fmt, '%') == NULL)
+		(void)gh_buf_puts(&s->out, fmt);
+	else
+		(void)gh_buf_vprintf(&s->out, fmt, ap);
+	(void)gh_buf_append(&s->out, "\r\n", 2);
 }
 
 /* Queue a reply line (CRLF added). */
@@ -211,7 +191,7 @@ reply_verdict(struct session *s, const struct gh_verdict *v)
 void
 relay(struct session *s, const struct be_reply *r)
 {
-	evbuffer_add(s->out, r->text, r->len);
+	(void)gh_buf_append(&s->out, r->text, r->len);
 }
 
 /* The first line of a backend reply, for the log. */
@@ -225,12 +205,23 @@ first_line(const struct be_reply *r, char *out, size_t outsz)
 	gh_printable(out, outsz, r->text, n, 200);
 }
 
+/* Write the queued replies to the client (LAST: a close follows). */
+static void
+send_out(struct session *s, bool last)
+{
+	if (s->out.len > 0 && !s->hard)
+		proxy_io_send_mem(s->bev, s->out.p, s->out.len, last);
+	if (s->out.cap > OUT_KEEP)
+		gh_buf_free(&s->out);	/* a big one: not kept while idle */
+	else
+		gh_buf_reset(&s->out);
+}
+
 /* Write the queued replies to the client. */
 void
 flush(struct session *s)
 {
-	if (evbuffer_get_length(s->out) > 0 && !s->hard)
-		proxy_io_send(s->bev, s->out);
+	send_out(s, false);
 }
 
 /* Ask for the session to end once its replies are out. */
@@ -393,7 +384,7 @@ session_free(struct session *s)
 	proxy_deadline_free(&s->dl);
 	if (s->bev)
 		bufferevent_free(s->bev);
-	evbuffer_free(s->out);
+	gh_buf_free(&s->out);
 	unregister(s);
 	server_session_gone(srv, s);
 	free(s);
@@ -417,8 +408,7 @@ finish(struct session *s)
 {
 	struct timeval	 tv = { 10, 0 };
 
-	if (evbuffer_get_length(s->out) > 0 && !s->hard)
-		proxy_io_send_last(s->bev, s->out);
+	send_out(s, true);
 	if (s->hard ||
 	    (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 &&
 	    !tls_pending(s))) {
@@ -615,12 +605,12 @@ session_new(struct server *srv, evutil_socket_t fd,
 	struct session		*s;
 	const struct gh_config	*cfg = gh_chain_config(srv->chain);
 
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->out = evbuffer_new()) == NULL) {
-		free(s);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		evutil_closesocket(fd);
 		return;
 	}
+	gh_buf_init(&s->out, 0);
+	(void)gh_buf_reserve(&s->out, 500);	/* an EHLO reply, at once */
 	gh_metrics_session_open();
 	s->srv = srv;
 	s->id = srv->next_id++;
@@ -643,7 +633,7 @@ session_new(struct server *srv, evutil_socket_t fd,
 	bufferevent_set_max_single_write(s->bev, 128 * 1024);
 	session__write_timeout(s);
 	/* Read the socket ourselves (io.c), and stop reading while far
-	   ahead of us (pipelining abuse).  EV_WRITE: proxy_io_send. */
+	   ahead of us (pipelining abuse).  EV_WRITE: proxy_io_send_mem. */
 	if (proxy_deadline_init(&s->dl, srv->base, deadline_passed, s) ==
 	    -1 || proxy_reader_start(&s->rd, s->bev, READ_HIGH, read_cb,
 	    event_cb, s) == -1) {

@@ -28,7 +28,7 @@ struct session {
 	struct server		*srv;
 	uint64_t		 id;
 	struct bufferevent	*bev;
-	struct evbuffer		*out;		/* replies not yet written */
+	struct gh_buf		 out;		/* replies not yet written */
 	struct gh_txn		*txn;
 	struct gh_message	*msg;
 	struct backend		*be;
