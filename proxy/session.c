@@ -132,6 +132,9 @@ set_wait(struct session *s, enum swait w)
 	set_timeouts(s);
 }
 
+static void	vreply(struct session *, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 /* Queue a reply line with CRLF: a fixed text as it is, else formatted. */
 static void
 vreply(struct session *s, const char *fmt, va_list ap)
