@@ -128,7 +128,8 @@ test_log_session_str(void **state)
 	assert_int_equal(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
 	gh_log_open("gatehouse", GH_LOG_STDERR, LOG_MAIL);
 	gh_log_set_level(LOG_INFO);
-	gh_log_session(LOG_INFO, 0x00c0ffee12345678ull, "%s", "message a=\"b\"");
+	gh_log_session(LOG_INFO, 0x00c0ffee12345678ull, "%s",
+	    "message a=\"b\"");
 	gh_log_session_str(LOG_INFO, 0x00c0ffee12345678ull, "message a=\"b\"",
 	    13);
 	memset(big, 'y', sizeof(big) - 1);
