@@ -1,6 +1,7 @@
 /*
  * io.c — writing to a bufferevent without a trip through the event loop,
- * and reading past libevent's 4 KB read cap.
+ * reading a socket without libevent's FIONREAD and 4 KB cap, and lazy
+ * deadlines for the timeouts.
  *
  * A bufferevent writes only when epoll says the socket is writable: for
  * every reply that costs an epoll_ctl to ask for EPOLLOUT, an epoll_wait
@@ -38,10 +39,11 @@
  *
  * Failures: a write error leaves the bytes queued; the bufferevent meets
  * the same error on its own write and reports it to its owner.  A read
- * that fails, would block or meets the end of the stream just stops:
- * the socket stays readable and the bufferevent meets the end on its
- * next read (a connection reset shows there as the end of the stream or
- * as the error itself; both close the session).
+ * that brings data and then meets the end of the stream or an error
+ * hands the data over first; the end (the socket stays readable) or the
+ * error (kept in the reader) is reported on the next turn.  A reader or
+ * deadline timer that cannot be set up fails the session's or backend
+ * connection's set-up.
  */
 #include <errno.h>
 #include <string.h>
