@@ -1008,8 +1008,18 @@ rules__regex_match(const struct regex *re, const char *s, size_t len,
 	for (i = 0; i <= re->nmore; i++) {
 		pcre2_code *c = i == 0 ? re->code : re->more[i - 1];
 
-		rc = pcre2_match(c, (PCRE2_SPTR)s, len, start, opts, md,
-		    mctx);
+		/*
+		 * JIT's fast path skips pcre2_match()'s checks (a tenth
+		 * of all matching time: millions of short searches); it
+		 * ignores PCRE2_ANCHORED, which pcre2_match() runs on
+		 * the interpreter.
+		 */
+		if (re->jit && !(opts & PCRE2_ANCHORED))
+			rc = pcre2_jit_match(c, (PCRE2_SPTR)s, len, start,
+			    opts, md, mctx);
+		else
+			rc = pcre2_match(c, (PCRE2_SPTR)s, len, start, opts,
+			    md, mctx);
 		/* out of JIT stack: the interpreter works on the heap */
 		if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
 			rc = pcre2_match(c, (PCRE2_SPTR)s, len, start,
