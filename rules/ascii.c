@@ -24,7 +24,10 @@
  *
  * rules__regex_plain() does the same for texts of ASCII bytes without
  * '&' (prefilter.c's "plain" texts): the "&#..;" alternatives go too,
- * and SpamAssassin's tags shrink to one class each.
+ * and SpamAssassin's tags shrink to one class each.  rules__regex_u8()
+ * does it for the non-ASCII texts of most mail, whose bytes >= 0x80
+ * are UTF-8 of Latin-1 letters and punctuation (u8_allowed()): the tags
+ * keep their class, "&#..;" forms and the few alternatives for those.
  *
  * Failure: NULL (no projection; the pattern itself is used) when the
  * rewrite gives up, changes nothing, or runs out of memory.
@@ -43,14 +46,34 @@ struct aparse {
 	bool		 changed;	/* something was removed */
 	int		 depth;
 	unsigned	 nopt;		/* option settings (?i) seen */
-	bool		 amp;		/* '&' is forbidden too */
+	int		 mode;		/* PROJ_* */
 };
+
+#define PROJ_ASCII	0	/* bytes < 0x80 */
+#define PROJ_PLAIN	1	/* ... but '&' */
+#define PROJ_U8		2	/* bytes < 0xc0, 0xc2, 0xc3, 0xe2, 0xe3 */
+
+/*
+ * True if byte C >= 0x80 may occur in a text rules__regex_u8() is for:
+ * UTF-8 of U+0080..U+00FF and U+2000..U+2FFF (lead bytes 0xc2, 0xc3,
+ * 0xe2: accented letters, NBSP, quotes, dashes) and continuation bytes,
+ * closed under the Latin-1 case partners of the Perl tables (0xc2/0xe2,
+ * 0xc3/0xe3) so that a caseless pattern's dropped byte never has an
+ * allowed partner.
+ */
+static inline bool
+u8_allowed(int c)
+{
+	return c < 0xc0 || c == 0xc2 || c == 0xc3 || c == 0xe2 || c == 0xe3;
+}
 
 /* True if byte C cannot occur in the texts the projection is for. */
 static inline bool
 forbidden(const struct aparse *ap, int c)
 {
-	return c >= 0x80 || (ap->amp && c == '&');
+	if (c < 0x80)
+		return ap->mode == PROJ_PLAIN && c == '&';
+	return ap->mode != PROJ_U8 || !u8_allowed(c);
 }
 
 static bool	alt(struct aparse *, struct sbuf *);
@@ -157,7 +180,12 @@ add_hex(struct sbuf *o, int c)
 static bool
 range_forbidden(const struct aparse *ap, int lo, int hi)
 {
-	return hi >= 0x80 || (ap->amp && lo <= '&' && hi >= '&');
+	int c;
+
+	for (c = lo; c <= hi; c++)
+		if (forbidden(ap, c))
+			return true;
+	return false;
 }
 
 /*
@@ -547,13 +575,13 @@ alt(struct aparse *ap, struct sbuf *o)
  * such a text at all gives "(*FAIL)".
  */
 static char *
-project(const char *pattern, const char *mods, bool amp)
+project(const char *pattern, const char *mods, int mode)
 {
 	struct aparse ap = { 0 };
 	struct sbuf o = { 0 };
 	bool never;
 
-	ap.amp = amp;
+	ap.mode = mode;
 	if (strchr(mods, 'x') != NULL)
 		return NULL;
 	ap.p = pattern;
@@ -579,7 +607,7 @@ project(const char *pattern, const char *mods, bool amp)
 char *
 rules__regex_ascii(const char *pattern, const char *mods)
 {
-	return project(pattern, mods, false);
+	return project(pattern, mods, PROJ_ASCII);
 }
 
 /*
@@ -591,5 +619,19 @@ rules__regex_ascii(const char *pattern, const char *mods)
 char *
 rules__regex_plain(const char *pattern, const char *mods)
 {
-	return project(pattern, mods, true);
+	return project(pattern, mods, PROJ_PLAIN);
+}
+
+/*
+ * The "u8" projection of PATTERN with MODS: what is left for texts
+ * whose bytes >= 0x80 are all continuation bytes (0x80-0xbf) or 0xc2,
+ * 0xc3, 0xe2, 0xe3 (u8_allowed(): UTF-8 of Latin-1 letters and general
+ * punctuation, the non-ASCII texts of most mail); the obfuscation tags'
+ * other UTF-8 alternatives go.  Malloc'ed, NULL when there is none (see
+ * project()).
+ */
+char *
+rules__regex_u8(const char *pattern, const char *mods)
+{
+	return project(pattern, mods, PROJ_U8);
 }

@@ -44,6 +44,10 @@ rules__rule_free(struct rule *r)
 	rules__regex_free_code(&r->jre);
 	rules__regex_free_code(&r->are);
 	rules__regex_free_code(&r->jare);
+	rules__regex_free_code(&r->pre);
+	rules__regex_free_code(&r->jpre);
+	rules__regex_free_code(&r->ure);
+	rules__regex_free_code(&r->jure);
 	free(r->hdr);
 	free(r->unset);
 	free(r->prog);
@@ -594,24 +598,41 @@ joinable(struct loader *ld, struct rule *r, bool jit_ok)
 
 /*
  * Compile rule R's ASCII projections (ascii.c), used on texts of bytes
- * below 0x80 only: the same matches, found with fewer attempts.
+ * below 0x80 only: the same matches, found with fewer attempts; its
+ * plain projections, for such texts without '&', when they differ; and
+ * its u8 projections, for the non-ASCII texts rules__u8_text() accepts.
  */
 static void
 ascii_variants(struct loader *ld, struct rule *r, bool jit_ok)
 {
 	char mods[32];
+	bool jm;
 
-	if (r->re.body == NULL || r->re.code == NULL ||
-	    !rules__regex_compile_ascii(&r->are, r->re.body, r->re.mods,
-	    ld->cctx))
+	if (r->re.body == NULL || r->re.code == NULL)
 		return;
-	rules__regex_jit(&r->are, jit_ok && r->re.jit);
-	if (!(r->flags & RF_JOINABLE_M) ||
-	    strlen(r->re.mods) + 2 > sizeof(mods))
+	if (rules__regex_compile_ascii(&r->are, r->re.body, r->re.mods,
+	    ld->cctx))
+		rules__regex_jit(&r->are, jit_ok && r->re.jit);
+	if (rules__regex_compile_plain(&r->pre, r->re.body, r->re.mods,
+	    ld->cctx))
+		rules__regex_jit(&r->pre, jit_ok && r->re.jit);
+	if (r->are.code != NULL && rules__regex_compile_u8(&r->ure,
+	    r->re.body, r->re.mods, ld->cctx))
+		rules__regex_jit(&r->ure, jit_ok && r->re.jit);
+	jm = (r->flags & RF_JOINABLE_M) &&
+	    strlen(r->re.mods) + 2 <= sizeof(mods);
+	if (!jm)
 		return;
 	snprintf(mods, sizeof(mods), "%sm", r->re.mods);
-	if (rules__regex_compile_ascii(&r->jare, r->re.body, mods, ld->cctx))
+	if (r->are.code != NULL && rules__regex_compile_ascii(&r->jare,
+	    r->re.body, mods, ld->cctx))
 		rules__regex_jit(&r->jare, jit_ok && r->jre.jit);
+	if (r->pre.code != NULL && rules__regex_compile_plain(&r->jpre,
+	    r->re.body, mods, ld->cctx))
+		rules__regex_jit(&r->jpre, jit_ok && r->jre.jit);
+	if (r->ure.code != NULL && rules__regex_compile_u8(&r->jure,
+	    r->re.body, mods, ld->cctx))
+		rules__regex_jit(&r->jure, jit_ok && r->jre.jit);
 }
 
 /*
@@ -1125,7 +1146,9 @@ rules_set_memory(const struct rules_set *set)
 		const struct rule *r = &set->rules[j];
 		total += strlen(r->name) + 1 + code_size(r->re.code) +
 		    code_size(r->jre.code) + code_size(r->are.code) +
-		    code_size(r->jare.code);
+		    code_size(r->jare.code) + code_size(r->pre.code) +
+		    code_size(r->jpre.code) + code_size(r->ure.code) +
+		    code_size(r->jure.code);
 		for (i = 0; i < r->re.nmore; i++)
 			total += code_size(r->re.more[i]);
 		if (r->re.src != NULL)

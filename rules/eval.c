@@ -110,13 +110,21 @@ limit_hit(struct rules_txn *t, uint32_t rule, int err)
 
 /*
  * The pattern of rule R to search S with: its ASCII projection (fewer
- * attempts, the same matches: ascii.c) when S is all ASCII.
+ * attempts, the same matches: ascii.c) when S is all ASCII, its plain
+ * projection when S also lacks '&', its u8 projection when S's other
+ * bytes are those rules__is_u8() accepts.
  */
 static inline const struct regex *
 pick(const struct rule *r, const char *s, size_t len)
 {
-	return r->are.code != NULL && s != NULL && rules__is_ascii(s, len) ?
-	    &r->are : &r->re;
+	if ((r->are.code == NULL && r->pre.code == NULL) || s == NULL)
+		return &r->re;
+	if (!rules__is_ascii(s, len))
+		return r->ure.code != NULL && rules__is_u8(s, len) ?
+		    &r->ure : &r->re;
+	if (r->pre.code != NULL && memchr(s, '&', len) == NULL)
+		return &r->pre;
+	return r->are.code != NULL ? &r->are : &r->re;
 }
 
 /*
@@ -397,6 +405,8 @@ join_lines(struct rules_txn *t, const struct rules_text *v, size_t n)
 		return false;
 	j->n = n;
 	j->ascii = rules__is_ascii(j->buf.p, j->buf.len);
+	j->plain = j->ascii && memchr(j->buf.p, '&', j->buf.len) == NULL;
+	j->u8 = !j->ascii && rules__is_u8(j->buf.p, j->buf.len);
 	return true;
 }
 
@@ -439,9 +449,13 @@ eval_joined(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
 	if (skip >= n)
 		return;
 	if (superset)
-		re = j->ascii && r->jare.code != NULL ? &r->jare : &r->jre;
+		re = j->plain && r->jpre.code != NULL ? &r->jpre :
+		    j->ascii && r->jare.code != NULL ? &r->jare :
+		    j->u8 && r->jure.code != NULL ? &r->jure : &r->jre;
 	else
-		re = j->ascii && r->are.code != NULL ? &r->are : &r->re;
+		re = j->plain && r->pre.code != NULL ? &r->pre :
+		    j->ascii && r->are.code != NULL ? &r->are :
+		    j->u8 && r->ure.code != NULL ? &r->ure : &r->re;
 	rc = rules__regex_match(re, j->buf.p,
 	    j->buf.len, j->start[skip], 0, t->md, t->mctx, &ms, &me);
 	if (rc == PCRE2_ERROR_NOMATCH)

@@ -38,6 +38,8 @@ struct joined {
 	size_t		 n;
 	size_t		 cap;
 	bool		 ascii;		/* buf holds bytes < 0x80 only */
+	bool		 plain;		/* ... and no '&' */
+	bool		 u8;		/* not ascii, but rules__is_u8() */
 };
 
 /* One (rule, text) candidate of a prefilter scan, in a per-rule list. */
@@ -138,6 +140,26 @@ rules__is_ascii(const char *s, size_t len)
 	for (; i < len; i++)
 		acc |= (unsigned char)s[i];
 	return (acc & 0x8080808080808080ull) == 0;
+}
+
+/*
+ * True if the LEN bytes at S >= 0x80 are all continuation bytes
+ * (0x80-0xbf) or 0xc2, 0xc3, 0xe2, 0xe3: the texts the u8 projections
+ * (ascii.c rules__regex_u8()) are for.
+ */
+static inline bool
+rules__is_u8(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0xc0 && c != 0xc2 && c != 0xc3 && c != 0xe2 &&
+		    c != 0xe3)
+			return false;
+	}
+	return true;
 }
 
 bool	 rules__header_value(struct rules_txn *, const struct hspec *,

@@ -914,6 +914,67 @@ rules__regex_compile_ascii(struct regex *re, const char *pattern,
 	return rc == 0;
 }
 
+/*
+ * Compile the u8 projection (ascii.c: for non-ASCII texts whose bytes
+ * >= 0x80 are UTF-8 of Latin-1 and punctuation) of PATTERN (Perl
+ * syntax) with MODS into RE; false (RE left empty) when there is none.
+ */
+bool
+rules__regex_compile_u8(struct regex *re, const char *pattern,
+    const char *mods, pcre2_compile_context *cctx)
+{
+	uint32_t opts;
+	char *tr, *u8, bad = 0, err[200];
+	int rc;
+
+	if (mod_options(mods, &opts, &bad) == -1 ||
+	    (tr = translate(pattern)) == NULL)
+		return false;
+	u8 = rules__regex_u8(tr, mods);
+	free(tr);
+	if (u8 == NULL)
+		return false;
+	rc = compile_split(re, u8, opts, cctx, 0, err, sizeof(err));
+	free(u8);
+	if (rc == -1)
+		rules__regex_free_code(re);
+	re->jit = false;
+	return rc == 0;
+}
+
+/*
+ * Compile the plain projection (ascii.c) of PATTERN (Perl syntax) with
+ * MODS into RE when it differs from the ASCII projection (the pattern
+ * has "&"-alternatives to drop); false (RE left empty) otherwise.
+ */
+bool
+rules__regex_compile_plain(struct regex *re, const char *pattern,
+    const char *mods, pcre2_compile_context *cctx)
+{
+	uint32_t opts;
+	char *tr, *asc, *pl, bad = 0, err[200];
+	int rc;
+
+	if (mod_options(mods, &opts, &bad) == -1 ||
+	    (tr = translate(pattern)) == NULL)
+		return false;
+	asc = rules__regex_ascii(tr, mods);
+	pl = rules__regex_plain(tr, mods);
+	free(tr);
+	if (pl == NULL || (asc != NULL && strcmp(asc, pl) == 0)) {
+		free(asc);
+		free(pl);
+		return false;
+	}
+	free(asc);
+	rc = compile_split(re, pl, opts, cctx, 0, err, sizeof(err));
+	free(pl);
+	if (rc == -1)
+		rules__regex_free_code(re);
+	re->jit = false;
+	return rc == 0;
+}
+
 /* JIT-compile if allowed; on failure the interpreter is used. */
 void
 rules__regex_jit(struct regex *re, bool allowed)
@@ -947,8 +1008,18 @@ rules__regex_match(const struct regex *re, const char *s, size_t len,
 	for (i = 0; i <= re->nmore; i++) {
 		pcre2_code *c = i == 0 ? re->code : re->more[i - 1];
 
-		rc = pcre2_match(c, (PCRE2_SPTR)s, len, start, opts, md,
-		    mctx);
+		/*
+		 * JIT's fast path skips pcre2_match()'s checks (a tenth
+		 * of all matching time: millions of short searches); it
+		 * ignores PCRE2_ANCHORED, which pcre2_match() runs on
+		 * the interpreter.
+		 */
+		if (re->jit && !(opts & PCRE2_ANCHORED))
+			rc = pcre2_jit_match(c, (PCRE2_SPTR)s, len, start,
+			    opts, md, mctx);
+		else
+			rc = pcre2_match(c, (PCRE2_SPTR)s, len, start, opts,
+			    md, mctx);
 		/* out of JIT stack: the interpreter works on the heap */
 		if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
 			rc = pcre2_match(c, (PCRE2_SPTR)s, len, start,

@@ -130,6 +130,11 @@ struct rule {
 	struct regex	 jre;		/* RF_JOINABLE_M: re with /m added */
 	struct regex	 are;		/* re for ASCII texts (ascii.c) */
 	struct regex	 jare;		/* jre for ASCII texts */
+	struct regex	 pre;		/* re for plain texts, when it is
+					   not are (ascii.c) */
+	struct regex	 jpre;		/* jre for plain texts */
+	struct regex	 ure;		/* re for texts of rules__regex_u8() */
+	struct regex	 jure;		/* jre for them */
 	uint32_t	 hspec;		/* header, mimeheader */
 	char		*hdr;		/* draft: header request text */
 	char		*unset;		/* [if-unset: ...] */
@@ -329,6 +334,7 @@ int	 rules__parse_number(const char *s, double *out);
 /* ascii.c: a pattern's ASCII projection. */
 char	*rules__regex_ascii(const char *pattern, const char *mods);
 char	*rules__regex_plain(const char *pattern, const char *mods);
+char	*rules__regex_u8(const char *pattern, const char *mods);
 
 /* Growable string with a hard cap (lex.c). */
 struct sbuf {
@@ -379,6 +385,10 @@ uint32_t rules__expr_stack(const struct meta_op *prog, uint32_t nprog);
 /* regex.c */
 int	 rules__regex_parse(const char *src, size_t len, char **body,
 	    char **mods, char *err, size_t errlen);
+bool	 rules__regex_compile_plain(struct regex *re, const char *pattern,
+	    const char *mods, pcre2_compile_context *cctx);
+bool	 rules__regex_compile_u8(struct regex *re, const char *pattern,
+	    const char *mods, pcre2_compile_context *cctx);
 bool	 rules__regex_compile_ascii(struct regex *re, const char *pattern,
 	    const char *mods, pcre2_compile_context *cctx);
 int	 rules__regex_compile(struct regex *re, const char *pattern,

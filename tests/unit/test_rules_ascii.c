@@ -13,6 +13,13 @@
  * The plain projection (rules__regex_plain: for ASCII texts without
  * '&', which also drops what needs a '&') is checked the same way on
  * the texts without '&', and some of its rewrites exactly.
+ *
+ * The u8 projection (rules__regex_u8: for texts whose bytes >= 0x80
+ * are continuation bytes or 0xc2, 0xc3, 0xe2, 0xe3) is checked the same
+ * way, against the unoptimised pattern and with the engine's compiled
+ * forms, on generated patterns over generated texts of such bytes and
+ * ASCII (eval.c uses it only on texts rules__is_u8() accepts), and some
+ * of its rewrites exactly, case partners (0xc3/0xe3) included.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules/rules_int.h"
+#include "rules/eval_int.h"
 
 struct acase {
 	const char	*pattern;	/* Perl syntax, as in a rule */
@@ -91,6 +98,19 @@ static const struct acase plain_cases[] = {
 	{ "a\\Wb", "", { "a b", "a&b" }, "-" },
 };
 
+/* u8 projections expected ("-": none), over texts with such bytes. */
+static const struct acase u8_cases[] = {
+	{ TAG_O "{2}", "", { "o\xc3\x92", "\xc3\x96O", "\xce\x9fo", "\xd2o" },
+	    "(?:[\\x6f\\x4f\\x30]|[\\xc3][\\x92-\\x96]|&\\#(?:79|111);){2}" },
+	{ "a\\xe9b|c\\xe3d", "i", { "a\xc9" "b", "c\xc3" "d", "C\xe3" "D" },
+	    "c\\xe3d" },
+	{ "x[\\xc0-\\xff]", "", { "x\xc3", "x\xe2", "xa" },
+	    "x[\\xc2-\\xc3\\xe2-\\xe3]" },
+	{ "[\\x80-\\xbf]\\xe1", "", { "\xa0\xe1" }, "(*FAIL)" },
+	{ "\\xe2\\x80\\x99s|\\xf0\\x9d\\x90\\x80", "", { "it\xe2\x80\x99s" },
+	    "\\xe2\\x80\\x99s" },
+};
+
 /* A small deterministic generator (xorshift). */
 static uint32_t
 rnd(uint32_t *st)
@@ -107,6 +127,8 @@ struct acheck {
 	struct regex		 re, are;	/* as the engine compiles */
 	pcre2_code		*ru, *au;	/* unoptimised, interpreted */
 	pcre2_code		*pu;		/* plain projection, or NULL */
+	pcre2_code		*uu;		/* u8 projection, or NULL */
+	struct regex		 ure;		/* as the engine compiles it */
 	pcre2_match_data	*md;
 	pcre2_match_context	*mctx;
 	size_t			 matched;
@@ -163,19 +185,29 @@ static void
 check_text(struct acheck *k, const char *t, size_t len)
 {
 	size_t s, ms = 0, me = 0, ams = 0, ame = 0;
+	bool ascii = rules__is_ascii(t, len);
 	int rc, arc;
 
 	for (s = 0; s <= len; s++) {
 		rc = plain_match(k, k->ru, t, len, s, &ms, &me);
-		arc = plain_match(k, k->au, t, len, s, &ams, &ame);
+		arc = ascii ? plain_match(k, k->au, t, len, s, &ams, &ame) :
+		    rc;
 		if (rc >= 0)
 			k->matched++;
-		if (disagree(rc, ms, me, arc, ams, ame)) {
+		if (ascii && disagree(rc, ms, me, arc, ams, ame)) {
 			differ(k, "rewrite", t, len, s, rc, ms, me, arc, ams,
 			    ame);
 			fail();
 		}
-		if (k->pu != NULL && memchr(t, '&', len) == NULL) {
+		if (k->uu != NULL && rules__is_u8(t, len)) {
+			arc = plain_match(k, k->uu, t, len, s, &ams, &ame);
+			if (disagree(rc, ms, me, arc, ams, ame)) {
+				differ(k, "u8 rewrite", t, len, s, rc, ms,
+				    me, arc, ams, ame);
+				fail();
+			}
+		}
+		if (ascii && k->pu != NULL && memchr(t, '&', len) == NULL) {
 			arc = plain_match(k, k->pu, t, len, s, &ams, &ame);
 			if (disagree(rc, ms, me, arc, ams, ame)) {
 				differ(k, "plain rewrite", t, len, s, rc, ms,
@@ -185,6 +217,21 @@ check_text(struct acheck *k, const char *t, size_t len)
 		}
 		rc = rules__regex_match(&k->re, t, len, s, 0, k->md, k->mctx,
 		    &ms, &me);
+		if (k->ure.code != NULL && !rules__is_ascii(t, len) &&
+		    rules__is_u8(t, len)) {
+			arc = rules__regex_match(&k->ure, t, len, s, 0,
+			    k->md, k->mctx, &ams, &ame);
+			if (disagree(rc, ms, me, arc, ams, ame)) {
+				k->pcre2_differs++;
+				if (k->strict) {
+					differ(k, "u8 engine", t, len, s, rc,
+					    ms, me, arc, ams, ame);
+					fail();
+				}
+			}
+		}
+		if (!rules__is_ascii(t, len))
+			continue;
 		arc = rules__regex_match(&k->are, t, len, s, 0, k->md,
 		    k->mctx, &ams, &ame);
 		if (disagree(rc, ms, me, arc, ams, ame)) {
@@ -218,7 +265,7 @@ plain_options(const char *mods)
 static bool
 setup(struct acheck *k, pcre2_compile_context *cctx)
 {
-	char err[256], *tr, *asc, *pl;
+	char err[256], *tr, *asc, *pl, *u8;
 	PCRE2_SIZE off;
 	bool noasc = false;
 	int ec;
@@ -256,6 +303,16 @@ setup(struct acheck *k, pcre2_compile_context *cctx)
 		assert_non_null(k->pu);
 		free(pl);
 	}
+	u8 = rules__regex_u8(tr, k->mods);
+	if (u8 != NULL) {
+		k->uu = pcre2_compile((PCRE2_SPTR)u8, PCRE2_ZERO_TERMINATED,
+		    plain_options(k->mods), &ec, &off, cctx);
+		assert_non_null(k->uu);
+		free(u8);
+		assert_true(rules__regex_compile_u8(&k->ure, k->pattern,
+		    k->mods, cctx));
+		rules__regex_jit(&k->ure, true);
+	}
 	k->ru = pcre2_compile((PCRE2_SPTR)tr, PCRE2_ZERO_TERMINATED,
 	    plain_options(k->mods), &ec, &off, cctx);
 	k->au = pcre2_compile((PCRE2_SPTR)asc, PCRE2_ZERO_TERMINATED,
@@ -276,6 +333,8 @@ teardown(struct acheck *k)
 	pcre2_code_free(k->ru);
 	pcre2_code_free(k->au);
 	pcre2_code_free(k->pu);
+	pcre2_code_free(k->uu);
+	rules__regex_free_code(&k->ure);
 }
 
 /* Mutate EX into BUF (ASCII only): deletions, insertions, case flips. */
@@ -459,6 +518,107 @@ test_ascii_random(void **state)
 		pcre2_maketables_free(NULL, tables);
 }
 
+/*
+ * Generated patterns over generated texts of ASCII and the bytes the u8
+ * projection keeps (case partners included), and some it drops (those
+ * texts check nothing but the pattern).
+ */
+static void
+test_u8_random(void **state)
+{
+	const uint8_t *tables = rules__perl_tables();
+	pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
+	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+	pcre2_match_context *mctx = pcre2_match_context_create(NULL);
+	static const char abc[] = "abXAx.\n &#1;E\xc3\xa9\xe9\xc9\xe3"
+	    "\xe2\x80\x99\xc2\xa0\xbf\xe1";
+	uint32_t st = 521288629u;
+	size_t p, j, i, len, tested = 0, withu8 = 0, u8texts = 0;
+	size_t matched = 0;
+	char pat[512], buf[32];
+
+	(void)state;
+	if (tables != NULL)
+		pcre2_set_character_tables(cctx, tables);
+	for (p = 0; p < 20000; p++) {
+		struct acheck k = { .pattern = pat, .md = md, .mctx = mctx };
+
+		pat[0] = '\0';
+		gen_pattern(pat, sizeof(pat), &st, 0);
+		k.mods = (const char *[]){ "", "", "i", "s", "m", "im" }
+		    [rnd(&st) % 6];
+		if (!setup(&k, cctx))
+			continue;
+		tested++;
+		withu8 += k.uu != NULL;
+		for (j = 0; k.uu != NULL && j < 200; j++) {
+			len = rnd(&st) % 12;
+			for (i = 0; i < len; i++)
+				buf[i] = abc[rnd(&st) % (sizeof(abc) - 1)];
+			u8texts += !rules__is_ascii(buf, len) &&
+			    rules__is_u8(buf, len);
+			check_text(&k, buf, len);
+		}
+		matched += k.matched;
+		teardown(&k);
+	}
+	printf("%zu generated patterns with a projection (%zu with a u8 "
+	    "one), %zu non-ASCII u8 texts, %zu matches\n", tested, withu8,
+	    u8texts, matched);
+	assert_true(withu8 > 1000);
+	assert_true(u8texts > 100000);
+	assert_true(matched > 50000);
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(mctx);
+	pcre2_compile_context_free(cctx);
+	if (tables != NULL)
+		pcre2_maketables_free(NULL, tables);
+}
+
+/* The u8 projections expected, and the property on each case. */
+static void
+test_u8_cases(void **state)
+{
+	const uint8_t *tables = rules__perl_tables();
+	pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
+	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+	pcre2_match_context *mctx = pcre2_match_context_create(NULL);
+	size_t i, e, matched = 0;
+
+	(void)state;
+	if (tables != NULL)
+		pcre2_set_character_tables(cctx, tables);
+	for (i = 0; i < sizeof(u8_cases) / sizeof(u8_cases[0]); i++) {
+		const struct acase *c = &u8_cases[i];
+		struct acheck k = { .pattern = c->pattern, .mods = c->mods,
+		    .md = md, .mctx = mctx, .strict = true };
+		char *tr = rules__regex_translate(c->pattern);
+		char *p = rules__regex_u8(tr, c->mods);
+
+		if (c->expect != NULL && strcmp(c->expect, p != NULL ? p :
+		    "-") != 0) {
+			fprintf(stderr, "/%s/%s: u8 projection %s, "
+			    "expected %s\n", c->pattern, c->mods,
+			    p != NULL ? p : "-", c->expect);
+			fail();
+		}
+		free(tr);
+		free(p);
+		assert_true(setup(&k, cctx));
+		for (e = 0; e < 4 && c->examples[e] != NULL; e++)
+			check_text(&k, c->examples[e],
+			    strlen(c->examples[e]));
+		matched += k.matched;
+		teardown(&k);
+	}
+	assert_true(matched > 0);
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(mctx);
+	pcre2_compile_context_free(cctx);
+	if (tables != NULL)
+		pcre2_maketables_free(NULL, tables);
+}
+
 /* The plain projections expected, and the property on each case. */
 static void
 test_plain_cases(void **state)
@@ -519,6 +679,8 @@ main(void)
 		cmocka_unit_test(test_ascii_cases),
 		cmocka_unit_test(test_plain_cases),
 		cmocka_unit_test(test_ascii_random),
+		cmocka_unit_test(test_u8_cases),
+		cmocka_unit_test(test_u8_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
