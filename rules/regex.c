@@ -887,6 +887,43 @@ rules__regex_compile(struct regex *re, const char *pattern, const char *mods,
 	return rc;
 }
 
+/* A projection of a translated pattern (ascii.c); NULL when none. */
+typedef char	*projection(const char *, const char *);
+
+/*
+ * Compile projection PROJ of PATTERN (Perl syntax) with MODS into RE;
+ * false (RE left empty) when there is none, or when it is the same as
+ * projection UNLESS (if given).
+ */
+static bool
+compile_projection(struct regex *re, const char *pattern, const char *mods,
+    pcre2_compile_context *cctx, projection *proj, projection *unless)
+{
+	uint32_t opts;
+	char *tr, *pr, *other = NULL, bad = 0, err[200];
+	int rc;
+
+	if (mod_options(mods, &opts, &bad) == -1 ||
+	    (tr = translate(pattern)) == NULL)
+		return false;
+	pr = proj(tr, mods);
+	if (pr != NULL && unless != NULL)
+		other = unless(tr, mods);
+	free(tr);
+	if (pr == NULL || (other != NULL && strcmp(other, pr) == 0)) {
+		free(other);
+		free(pr);
+		return false;
+	}
+	free(other);
+	rc = compile_split(re, pr, opts, cctx, 0, err, sizeof(err));
+	free(pr);
+	if (rc == -1)
+		rules__regex_free_code(re);
+	re->jit = false;
+	return rc == 0;
+}
+
 /*
  * Compile the ASCII projection (ascii.c) of PATTERN (Perl syntax) with
  * MODS into RE; false (RE left empty) when there is none.
@@ -895,23 +932,8 @@ bool
 rules__regex_compile_ascii(struct regex *re, const char *pattern,
     const char *mods, pcre2_compile_context *cctx)
 {
-	uint32_t opts;
-	char *tr, *asc, bad = 0, err[200];
-	int rc;
-
-	if (mod_options(mods, &opts, &bad) == -1 ||
-	    (tr = translate(pattern)) == NULL)
-		return false;
-	asc = rules__regex_ascii(tr, mods);
-	free(tr);
-	if (asc == NULL)
-		return false;
-	rc = compile_split(re, asc, opts, cctx, 0, err, sizeof(err));
-	free(asc);
-	if (rc == -1)
-		rules__regex_free_code(re);
-	re->jit = false;
-	return rc == 0;
+	return compile_projection(re, pattern, mods, cctx, rules__regex_ascii,
+	    NULL);
 }
 
 /*
@@ -923,23 +945,8 @@ bool
 rules__regex_compile_u8(struct regex *re, const char *pattern,
     const char *mods, pcre2_compile_context *cctx)
 {
-	uint32_t opts;
-	char *tr, *u8, bad = 0, err[200];
-	int rc;
-
-	if (mod_options(mods, &opts, &bad) == -1 ||
-	    (tr = translate(pattern)) == NULL)
-		return false;
-	u8 = rules__regex_u8(tr, mods);
-	free(tr);
-	if (u8 == NULL)
-		return false;
-	rc = compile_split(re, u8, opts, cctx, 0, err, sizeof(err));
-	free(u8);
-	if (rc == -1)
-		rules__regex_free_code(re);
-	re->jit = false;
-	return rc == 0;
+	return compile_projection(re, pattern, mods, cctx, rules__regex_u8,
+	    NULL);
 }
 
 /*
@@ -951,28 +958,8 @@ bool
 rules__regex_compile_plain(struct regex *re, const char *pattern,
     const char *mods, pcre2_compile_context *cctx)
 {
-	uint32_t opts;
-	char *tr, *asc, *pl, bad = 0, err[200];
-	int rc;
-
-	if (mod_options(mods, &opts, &bad) == -1 ||
-	    (tr = translate(pattern)) == NULL)
-		return false;
-	asc = rules__regex_ascii(tr, mods);
-	pl = rules__regex_plain(tr, mods);
-	free(tr);
-	if (pl == NULL || (asc != NULL && strcmp(asc, pl) == 0)) {
-		free(asc);
-		free(pl);
-		return false;
-	}
-	free(asc);
-	rc = compile_split(re, pl, opts, cctx, 0, err, sizeof(err));
-	free(pl);
-	if (rc == -1)
-		rules__regex_free_code(re);
-	re->jit = false;
-	return rc == 0;
+	return compile_projection(re, pattern, mods, cctx, rules__regex_plain,
+	    rules__regex_ascii);
 }
 
 /* JIT-compile if allowed; on failure the interpreter is used. */
