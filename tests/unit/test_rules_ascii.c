@@ -359,6 +359,25 @@ mutate(const char *ex, char *buf, size_t cap, uint32_t *st)
 	return out;
 }
 
+/* Fail unless case C's projection by PROJ (named WHAT) is the expected
+ * one ("-": none), when the case says which it expects. */
+static void
+expect_projection(const struct acase *c, const char *what,
+    char *(*proj)(const char *, const char *))
+{
+	char *tr = rules__regex_translate(c->pattern);
+	char *p = proj(tr, c->mods);
+
+	if (c->expect != NULL && strcmp(c->expect, p != NULL ? p :
+	    "-") != 0) {
+		fprintf(stderr, "/%s/%s: %s projection %s, expected %s\n",
+		    c->pattern, c->mods, what, p != NULL ? p : "-",
+		    c->expect);
+		fail();
+	}
+	free(tr);
+	free(p);
+}
 /* The projections expected, and the property on each case. */
 static void
 test_ascii_cases(void **state)
@@ -378,18 +397,7 @@ test_ascii_cases(void **state)
 		const struct acase *c = &cases[i];
 		struct acheck k = { .pattern = c->pattern, .mods = c->mods,
 		    .md = md, .mctx = mctx, .strict = true };
-		char *tr = rules__regex_translate(c->pattern);
-		char *p = rules__regex_ascii(tr, c->mods);
-
-		if (c->expect != NULL && strcmp(c->expect, p != NULL ? p :
-		    "-") != 0) {
-			fprintf(stderr, "/%s/%s: projection %s, expected %s\n",
-			    c->pattern, c->mods, p != NULL ? p : "-",
-			    c->expect);
-			fail();
-		}
-		free(tr);
-		free(p);
+		expect_projection(c, "ASCII", rules__regex_ascii);
 		if (!setup(&k, cctx))
 			continue;
 		for (e = 0; e < 4 && c->examples[e] != NULL; e++) {
@@ -592,18 +600,7 @@ test_u8_cases(void **state)
 		const struct acase *c = &u8_cases[i];
 		struct acheck k = { .pattern = c->pattern, .mods = c->mods,
 		    .md = md, .mctx = mctx, .strict = true };
-		char *tr = rules__regex_translate(c->pattern);
-		char *p = rules__regex_u8(tr, c->mods);
-
-		if (c->expect != NULL && strcmp(c->expect, p != NULL ? p :
-		    "-") != 0) {
-			fprintf(stderr, "/%s/%s: u8 projection %s, "
-			    "expected %s\n", c->pattern, c->mods,
-			    p != NULL ? p : "-", c->expect);
-			fail();
-		}
-		free(tr);
-		free(p);
+		expect_projection(c, "u8", rules__regex_u8);
 		assert_true(setup(&k, cctx));
 		for (e = 0; e < 4 && c->examples[e] != NULL; e++)
 			check_text(&k, c->examples[e],
@@ -638,18 +635,7 @@ test_plain_cases(void **state)
 		const struct acase *c = &plain_cases[i];
 		struct acheck k = { .pattern = c->pattern, .mods = c->mods,
 		    .md = md, .mctx = mctx, .strict = true };
-		char *tr = rules__regex_translate(c->pattern);
-		char *p = rules__regex_plain(tr, c->mods);
-
-		if (c->expect != NULL && strcmp(c->expect, p != NULL ? p :
-		    "-") != 0) {
-			fprintf(stderr, "/%s/%s: plain projection %s, "
-			    "expected %s\n", c->pattern, c->mods,
-			    p != NULL ? p : "-", c->expect);
-			fail();
-		}
-		free(tr);
-		free(p);
+		expect_projection(c, "plain", rules__regex_plain);
 		if (!setup(&k, cctx)) {
 			/* no ASCII projection: check the plain one alone */
 			continue;
