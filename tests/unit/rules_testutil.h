@@ -229,4 +229,63 @@ tu_body(struct tu_msg *m, const char *const *lines)
 	m->in.nbody = i;
 }
 
+/* One rule file loaded the three ways that must agree: default, no
+ * prefilter (RULES_LOAD_NO_PREFILTER), plain (RULES_LOAD_PLAIN). */
+struct tu_modes {
+	struct rules_set	*set[3];
+	struct rules_txn	*t[3];
+};
+
+/*
+ * Load CONTENT (as file NAME) the three ways into MO, evaluate M
+ * through EOM with each, and assert that the hits are the same (names,
+ * matches, counts).  MO->t[0] is the default's transaction.
+ */
+static TU_UNUSED void
+tu_modes_run(struct tu_modes *mo, const char *name, const char *content,
+    struct tu_msg *m)
+{
+	static const int flags[3] = { 0, RULES_LOAD_NO_PREFILTER,
+	    RULES_LOAD_PLAIN };
+	struct rules_opts o = { 0 };
+	struct rules_diag d;
+	const struct rules_hit *h[3];
+	size_t n[3], i;
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		o.flags = flags[k];
+		mo->set[k] = tu_load_opts(name, content, &o, &d);
+		if (mo->set[k] == NULL)
+			tu_print_notes(&d);
+		assert_non_null(mo->set[k]);
+		rules_diag_free(&d);
+		mo->t[k] = rules_txn_new(mo->set[k]);
+		assert_non_null(mo->t[k]);
+		assert_int_equal(rules_eval(mo->t[k], RULES_STAGE_EOM, &m->in,
+		    NULL), 0);
+		h[k] = rules_hits(mo->t[k], &n[k]);
+	}
+	for (k = 1; k < 3; k++) {
+		assert_int_equal(n[0], n[k]);
+		for (i = 0; i < n[0]; i++) {
+			assert_string_equal(h[0][i].name, h[k][i].name);
+			assert_string_equal(h[0][i].match, h[k][i].match);
+			assert_int_equal(h[0][i].count, h[k][i].count);
+		}
+	}
+}
+
+/* Free what tu_modes_run() made. */
+static TU_UNUSED void
+tu_modes_free(struct tu_modes *mo)
+{
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		rules_txn_free(mo->t[k]);
+		rules_set_unref(mo->set[k]);
+	}
+}
+
 #endif /* GATEHOUSE_RULES_TESTUTIL_H */

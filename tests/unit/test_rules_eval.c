@@ -1089,17 +1089,9 @@ test_prefilter_equals_plain(void **state)
 	    "tflags MULTI multiple\n"
 	    "body NONE   /absent literal/\n"
 	    "rawbody RAW /twice, (\\w+)/\n";
-	static const int flags[3] = { 0, RULES_LOAD_NO_PREFILTER,
-	    RULES_LOAD_PLAIN };
 	struct rules_text body[6];
-	struct rules_set *sets[3];
-	struct rules_txn *t[3];
-	struct rules_opts o = { 0 };
-	struct rules_diag d;
+	struct tu_modes mo;
 	struct tu_msg m;
-	const struct rules_hit *h[3];
-	size_t n[3], i;
-	int k;
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -1113,36 +1105,18 @@ test_prefilter_equals_plain(void **state)
 	m.in.nbody = 6;
 	m.in.rawbody = body + 1;
 	m.in.nrawbody = 5;
-	for (k = 0; k < 3; k++) {
-		o.flags = flags[k];
-		sets[k] = tu_load_opts("pf.rules", rules, &o, &d);
-		assert_non_null(sets[k]);
-		rules_diag_free(&d);
-		t[k] = run_eom(sets[k], &m);
-		h[k] = rules_hits(t[k], &n[k]);
-	}
-	for (k = 1; k < 3; k++) {
-		assert_int_equal(n[0], n[k]);
-		for (i = 0; i < n[0]; i++) {
-			assert_string_equal(h[0][i].name, h[k][i].name);
-			assert_string_equal(h[0][i].match, h[k][i].match);
-			assert_int_equal(h[0][i].count, h[k][i].count);
-		}
-	}
-	assert_non_null(tu_hit(t[0], "NLA"));
-	assert_non_null(tu_hit(t[0], "NLB"));
-	assert_null(tu_hit(t[0], "DOLLAR"));
-	assert_null(tu_hit(t[0], "CARET"));
-	assert_null(tu_hit(t[0], "MOFF"));
-	assert_string_equal(tu_hit(t[0], "YOU")->match, "\xc3\xbdou win");
-	assert_non_null(tu_hit(t[0], "CAFE"));
-	assert_int_equal(tu_hit(t[0], "MULTI")->count, 3);
-	assert_null(tu_hit(t[0], "NONE"));
-	assert_string_equal(tu_hit(t[0], "RAW")->match, "twice, win");
-	for (k = 0; k < 3; k++) {
-		rules_txn_free(t[k]);
-		rules_set_unref(sets[k]);
-	}
+	tu_modes_run(&mo, "pf.rules", rules, &m);
+	assert_non_null(tu_hit(mo.t[0], "NLA"));
+	assert_non_null(tu_hit(mo.t[0], "NLB"));
+	assert_null(tu_hit(mo.t[0], "DOLLAR"));
+	assert_null(tu_hit(mo.t[0], "CARET"));
+	assert_null(tu_hit(mo.t[0], "MOFF"));
+	assert_string_equal(tu_hit(mo.t[0], "YOU")->match, "\xc3\xbdou win");
+	assert_non_null(tu_hit(mo.t[0], "CAFE"));
+	assert_int_equal(tu_hit(mo.t[0], "MULTI")->count, 3);
+	assert_null(tu_hit(mo.t[0], "NONE"));
+	assert_string_equal(tu_hit(mo.t[0], "RAW")->match, "twice, win");
+	tu_modes_free(&mo);
 }
 
 /*
@@ -1171,17 +1145,9 @@ test_literal_cond_equal_plain(void **state)
 	    "body RUN5   /z{5}/\n"		/* the same class, longer */
 	    "body RUN3   /z{3}/\n"		/* shorter: known */
 	    "body RUN6   /z{6}/\n";		/* longer: known absent */
-	static const int flags[3] = { 0, RULES_LOAD_NO_PREFILTER,
-	    RULES_LOAD_PLAIN };
 	struct rules_text body[6];
-	struct rules_set *sets[3];
-	struct rules_txn *t[3];
-	struct rules_opts o = { 0 };
-	struct rules_diag d;
+	struct tu_modes mo;
 	struct tu_msg m;
-	const struct rules_hit *h[3];
-	size_t n[3], i;
-	int k;
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -1193,39 +1159,21 @@ test_literal_cond_equal_plain(void **state)
 	body[5] = tu_text("zzz zzzz");
 	m.in.body = body;
 	m.in.nbody = 6;
-	for (k = 0; k < 3; k++) {
-		o.flags = flags[k];
-		sets[k] = tu_load_opts("lc.rules", rules, &o, &d);
-		assert_non_null(sets[k]);
-		rules_diag_free(&d);
-		t[k] = run_eom(sets[k], &m);
-		h[k] = rules_hits(t[k], &n[k]);
-	}
-	for (k = 1; k < 3; k++) {
-		assert_int_equal(n[0], n[k]);
-		for (i = 0; i < n[0]; i++) {
-			assert_string_equal(h[0][i].name, h[k][i].name);
-			assert_string_equal(h[0][i].match, h[k][i].match);
-			assert_int_equal(h[0][i].count, h[k][i].count);
-		}
-	}
-	assert_int_equal(tu_hit(t[0], "LOWER_E")->count, 5);
-	assert_int_equal(tu_hit(t[0], "ELIKE")->count, 13);
-	assert_int_equal(tu_hit(t[0], "AA")->count, 2);
-	assert_non_null(tu_hit(t[0], "COMMA"));
-	assert_string_equal(tu_hit(t[0], "UCRUN")->match, "SHOUTING");
-	assert_null(tu_hit(t[0], "NORUN"));
-	assert_string_equal(tu_hit(t[0], "HEX")->match, "deadbeefx");
-	assert_null(tu_hit(t[0], "DIGITS"));
-	assert_string_equal(tu_hit(t[0], "LONGW")->match, "are some eees\n");
-	assert_non_null(tu_hit(t[0], "RUN4"));
-	assert_null(tu_hit(t[0], "RUN5"));
-	assert_non_null(tu_hit(t[0], "RUN3"));
-	assert_null(tu_hit(t[0], "RUN6"));
-	for (k = 0; k < 3; k++) {
-		rules_txn_free(t[k]);
-		rules_set_unref(sets[k]);
-	}
+	tu_modes_run(&mo, "lc.rules", rules, &m);
+	assert_int_equal(tu_hit(mo.t[0], "LOWER_E")->count, 5);
+	assert_int_equal(tu_hit(mo.t[0], "ELIKE")->count, 13);
+	assert_int_equal(tu_hit(mo.t[0], "AA")->count, 2);
+	assert_non_null(tu_hit(mo.t[0], "COMMA"));
+	assert_string_equal(tu_hit(mo.t[0], "UCRUN")->match, "SHOUTING");
+	assert_null(tu_hit(mo.t[0], "NORUN"));
+	assert_string_equal(tu_hit(mo.t[0], "HEX")->match, "deadbeefx");
+	assert_null(tu_hit(mo.t[0], "DIGITS"));
+	assert_string_equal(tu_hit(mo.t[0], "LONGW")->match, "are some eees\n");
+	assert_non_null(tu_hit(mo.t[0], "RUN4"));
+	assert_null(tu_hit(mo.t[0], "RUN5"));
+	assert_non_null(tu_hit(mo.t[0], "RUN3"));
+	assert_null(tu_hit(mo.t[0], "RUN6"));
+	tu_modes_free(&mo);
 }
 
 /* True if SET's prefilter holds rule NAME. */
@@ -1261,17 +1209,9 @@ test_prefilter_plain_skeleton_counted(void **state)
 	    "tflags SKELM multiple\n"
 	    "body FORM3  /(?:(?:name|phone|e?mail)[:,]\\s?){3}/i\n"
 	    "body FORM2  /(?:(?:name|ame)\\W){2}/\n";
-	static const int flags[3] = { 0, RULES_LOAD_NO_PREFILTER,
-	    RULES_LOAD_PLAIN };
 	struct rules_text body[9];
-	struct rules_set *sets[3];
-	struct rules_txn *t[3];
-	struct rules_opts o = { 0 };
-	struct rules_diag d;
+	struct tu_modes mo;
 	struct tu_msg m;
-	const struct rules_hit *h[3];
-	size_t n[3], i;
-	int k;
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -1286,38 +1226,20 @@ test_prefilter_plain_skeleton_counted(void **state)
 	body[8] = tu_text("click\n");
 	m.in.body = body;
 	m.in.nbody = 9;
-	for (k = 0; k < 3; k++) {
-		o.flags = flags[k];
-		sets[k] = tu_load_opts("pf2.rules", rules, &o, &d);
-		assert_non_null(sets[k]);
-		rules_diag_free(&d);
-		t[k] = run_eom(sets[k], &m);
-		h[k] = rules_hits(t[k], &n[k]);
-	}
+	tu_modes_run(&mo, "pf2.rules", rules, &m);
 	/* the default set's prefilter holds them all */
-	assert_true(held(sets[0], "TAG"));
-	assert_true(held(sets[0], "SKEL"));
-	assert_true(held(sets[0], "SKELM"));
-	assert_true(held(sets[0], "FORM3"));
-	assert_true(held(sets[0], "FORM2"));
-	for (k = 1; k < 3; k++) {
-		assert_int_equal(n[0], n[k]);
-		for (i = 0; i < n[0]; i++) {
-			assert_string_equal(h[0][i].name, h[k][i].name);
-			assert_string_equal(h[0][i].match, h[k][i].match);
-			assert_int_equal(h[0][i].count, h[k][i].count);
-		}
-	}
-	assert_string_equal(tu_hit(t[0], "TAG")->match, " p&#97;y me");
-	assert_string_equal(tu_hit(t[0], "SKEL")->match, " v|agra");
-	assert_int_equal(tu_hit(t[0], "SKELM")->count, 3);
-	assert_string_equal(tu_hit(t[0], "FORM3")->match,
+	assert_true(held(mo.set[0], "TAG"));
+	assert_true(held(mo.set[0], "SKEL"));
+	assert_true(held(mo.set[0], "SKELM"));
+	assert_true(held(mo.set[0], "FORM3"));
+	assert_true(held(mo.set[0], "FORM2"));
+	assert_string_equal(tu_hit(mo.t[0], "TAG")->match, " p&#97;y me");
+	assert_string_equal(tu_hit(mo.t[0], "SKEL")->match, " v|agra");
+	assert_int_equal(tu_hit(mo.t[0], "SKELM")->count, 3);
+	assert_string_equal(tu_hit(mo.t[0], "FORM3")->match,
 	    "Name: Phone, EMail:\n");
-	assert_string_equal(tu_hit(t[0], "FORM2")->match, "name name.");
-	for (k = 0; k < 3; k++) {
-		rules_txn_free(t[k]);
-		rules_set_unref(sets[k]);
-	}
+	assert_string_equal(tu_hit(mo.t[0], "FORM2")->match, "name name.");
+	tu_modes_free(&mo);
 }
 
 /* SpamAssassin's rendered body text. */

@@ -9,17 +9,6 @@
  */
 #include "rules_testutil.h"
 
-/* Evaluate SET against M through EOM; returns the transaction. */
-static struct rules_txn *
-run_eom(struct rules_set *set, struct tu_msg *m)
-{
-	struct rules_txn *t = rules_txn_new(set);
-
-	assert_non_null(t);
-	assert_int_equal(rules_eval(t, RULES_STAGE_EOM, &m->in, NULL), 0);
-	return t;
-}
-
 /* True if the prefilter holds rule NAME of SET. */
 static bool
 held(const struct rules_set *set, const char *name)
@@ -122,44 +111,24 @@ test_held(void **state)
 static void
 test_equals_plain(void **state)
 {
-	static const int flags[3] = { 0, RULES_LOAD_NO_PREFILTER,
-	    RULES_LOAD_PLAIN };
-	struct rules_set *sets[3];
-	struct rules_txn *t[3];
-	const struct rules_hit *h[3];
+	struct tu_modes mo;
 	struct tu_msg m;
-	size_t n[3], i;
-	int k;
+	size_t i;
 
 	(void)state;
 	tu_headers(&m, hdrs);
-	for (k = 0; k < 3; k++) {
-		sets[k] = load_flags(flags[k]);
-		t[k] = run_eom(sets[k], &m);
-		h[k] = rules_hits(t[k], &n[k]);
-	}
-	for (k = 1; k < 3; k++) {
-		assert_int_equal(n[0], n[k]);
-		for (i = 0; i < n[0]; i++) {
-			assert_string_equal(h[0][i].name, h[k][i].name);
-			assert_string_equal(h[0][i].match, h[k][i].match);
-			assert_int_equal(h[0][i].count, h[k][i].count);
-		}
-	}
+	tu_modes_run(&mo, "hpf.rules", hrules, &m);
 	for (i = 0; must_hit[i] != NULL; i++) {
-		if (tu_hit(t[0], must_hit[i]) == NULL)
+		if (tu_hit(mo.t[0], must_hit[i]) == NULL)
 			fail_msg("%s does not hit", must_hit[i]);
 	}
 	for (i = 0; must_miss[i] != NULL; i++) {
-		if (tu_hit(t[0], must_miss[i]) != NULL)
+		if (tu_hit(mo.t[0], must_miss[i]) != NULL)
 			fail_msg("%s hits", must_miss[i]);
 	}
-	assert_int_equal(tu_hit(t[0], "SUBJ_MULT")->count, 2);
-	assert_string_equal(tu_hit(t[0], "SUBJ")->match, "Cheap PILLS");
-	for (k = 0; k < 3; k++) {
-		rules_txn_free(t[k]);
-		rules_set_unref(sets[k]);
-	}
+	assert_int_equal(tu_hit(mo.t[0], "SUBJ_MULT")->count, 2);
+	assert_string_equal(tu_hit(mo.t[0], "SUBJ")->match, "Cheap PILLS");
+	tu_modes_free(&mo);
 }
 
 /*
