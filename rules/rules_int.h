@@ -82,8 +82,10 @@ struct hspec {
 				   prefilter for plain texts */
 #define RF_PF_SKEL	0x200000 /* held by its type's prefilter for
 				   the skeletons of plain texts */
+#define RF_PF_PAT	0x800000 /* held by its type's pattern prefilter
+				   (any text) */
 #define RF_PF_ANYHOLD	(RF_PREFILTERED | RF_PF_ASCII | RF_PF_PLAIN | \
-			 RF_PF_SKEL)
+			 RF_PF_SKEL | RF_PF_PAT)
 #define RF_HPF		0x400000 /* held by the header prefilter */
 
 /* Meta program: a small stack machine. */
@@ -230,14 +232,16 @@ struct rules_set {
 	   [type][2]: plain texts (ASCII, no '&', no control bytes but
 	   TAB CR LF), the literals of the plain projections;
 	   [type][3]: the skeletons of plain texts (letters and digits
-	   only), for the rules [type][2] does not hold */
-	struct hs_database *pf_db[RULES_T_COUNT][4];
-	uint32_t	*pf_ids[RULES_T_COUNT][4];	/* literal -> rule */
+	   only), for the rules [type][2] does not hold;
+	   [type][4]: any text, the whole patterns (Vectorscan's
+	   prefilter mode) of rules without literals */
+	struct hs_database *pf_db[RULES_T_COUNT][5];
+	uint32_t	*pf_ids[RULES_T_COUNT][5];	/* literal -> rule */
 	/* literal -> occurrences needed (rules__required_repeat), or
 	   NULL when every literal needs one */
-	uint8_t		*pf_needs[RULES_T_COUNT][4];
-	uint32_t	*pf_extra[RULES_T_COUNT][4];	/* run on every text */
-	uint32_t	 pf_nextra[RULES_T_COUNT][4];
+	uint8_t		*pf_needs[RULES_T_COUNT][5];
+	uint32_t	*pf_extra[RULES_T_COUNT][5];	/* run on every text */
+	uint32_t	 pf_nextra[RULES_T_COUNT][5];
 	bool		 pf_plain_on[RULES_T_COUNT];	/* [type][2] built */
 	bool		 pf_skel_on[RULES_T_COUNT];	/* [type][3] built */
 	struct hs_scratch *pf_scratch;	/* prototype, cloned per txn */

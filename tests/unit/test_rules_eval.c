@@ -1242,6 +1242,73 @@ test_prefilter_plain_skeleton_counted(void **state)
 	tu_modes_free(&mo);
 }
 
+/*
+ * The pattern database (prefilter.c, pf_build_pat) gives the plain
+ * results for rules without literals: obfuscated words made of
+ * classes, caseless with Latin-1 letters (Vectorscan folds ASCII only:
+ * on a text with bytes above 0x7f such a rule runs PCRE2 anyway, so
+ * "V\xcd\xc0g" still hits through gatehouse's Latin-1 case partners),
+ * a lookbehind and a back reference (widened by Vectorscan), a multiple
+ * rule (counted by PCRE2 on the texts the scan lists).  A pattern PCRE2
+ * skips to by its first byte is left to PCRE2.
+ */
+static void
+test_prefilter_patterns(void **state)
+{
+	static const char rules[] =
+	    "body OBF    /(?:\\b|\\s)[_\\W]{0,3}(?:\\\\\\/|V)[_\\W]{0,3}"
+	    "[i1!|l\\xec\\xed][_\\W]{0,3}[a4@\\xe0\\xe1][_\\W]{0,3}g/i\n"
+	    "body LONGW  /\\b[a-z]{12,}\\s[a-z]{12,}\\b/\n"
+	    "body LOOK   /(?<![a-z0-9])[0-9]{3}[xX][0-9]{3}(?![0-9])/\n"
+	    "body BREF   /\\b([a-z])\\1{3}\\b/\n"
+	    "body MULT   /[0-9][a-z][0-9]/\n"
+	    "tflags MULT multiple\n"
+	    "rawbody RAW /[a-z][0-9]{4}[a-z]/\n"
+	    "body FIRST  /Zq[a-z]+q/\n";
+	struct rules_text body[8], raw[2];
+	struct tu_modes mo;
+	struct tu_msg m;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	body[0] = tu_text("Subject line\n");
+	body[1] = tu_text("buy V-i-a-g now\n");
+	body[2] = tu_text("cheap V\xcd\xc0g here\n");	/* partners only */
+	body[3] = tu_text("extraordinary circumstances\n");
+	body[4] = tu_text("size 640x480 or a640x4801\n");
+	body[5] = tu_text("zzzz and 1a2 3b4 5c6\n");
+	body[6] = tu_text("7d8 9e0 Zqwertq\n");
+	body[7] = tu_text("nothing here at all\n");
+	raw[0] = tu_text("<b>x</b>\n");
+	raw[1] = tu_text("id a1234b\n");
+	m.in.body = body;
+	m.in.nbody = 8;
+	m.in.rawbody = raw;
+	m.in.nrawbody = 2;
+	tu_modes_run(&mo, "pat.rules", rules, &m);
+	assert_true(held(mo.set[0], "OBF"));
+	assert_true(held(mo.set[0], "LONGW"));
+	assert_true(held(mo.set[0], "LOOK"));
+	assert_true(held(mo.set[0], "BREF"));
+	assert_true(held(mo.set[0], "MULT"));
+	assert_true(held(mo.set[0], "RAW"));
+	assert_false(held(mo.set[0], "FIRST"));
+	assert_string_equal(tu_hit(mo.t[0], "OBF")->match, " V-i-a-g");
+	assert_string_equal(tu_hit(mo.t[0], "LONGW")->match,
+	    "extraordinary circumstances");
+	assert_string_equal(tu_hit(mo.t[0], "LOOK")->match, "640x480");
+	assert_string_equal(tu_hit(mo.t[0], "BREF")->match, "zzzz");
+	assert_int_equal(tu_hit(mo.t[0], "MULT")->count, 7);
+	assert_string_equal(tu_hit(mo.t[0], "RAW")->match, "a1234b");
+	assert_string_equal(tu_hit(mo.t[0], "FIRST")->match, "Zqwertq");
+	tu_modes_free(&mo);
+	/* the Latin-1 partners alone: a non-ASCII text, no ASCII match */
+	body[1] = tu_text("buy nothing\n");
+	tu_modes_run(&mo, "pat.rules", rules, &m);
+	assert_string_equal(tu_hit(mo.t[0], "OBF")->match, " V\xcd\xc0g");
+	tu_modes_free(&mo);
+}
+
 /* SpamAssassin's rendered body text. */
 static void
 test_body_text(void **state)
@@ -1301,6 +1368,7 @@ main(void)
 		cmocka_unit_test(test_prefilter_equals_plain),
 		cmocka_unit_test(test_literal_cond_equal_plain),
 		cmocka_unit_test(test_prefilter_plain_skeleton_counted),
+		cmocka_unit_test(test_prefilter_patterns),
 	};
 
 	return cmocka_run_group_tests(tests, tu_setup, tu_teardown);
