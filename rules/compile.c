@@ -48,6 +48,14 @@ rules__rule_free(struct rule *r)
 	rules__regex_free_code(&r->jpre);
 	rules__regex_free_code(&r->ure);
 	rules__regex_free_code(&r->jure);
+	if (r->ex != NULL) {
+		rules__regex_free_code(&r->ex->re);
+		rules__regex_free_code(&r->ex->are);
+		rules__regex_free_code(&r->ex->pre);
+		rules__regex_free_code(&r->ex->ure);
+		free(r->ex);
+		r->ex = NULL;
+	}
 	free(r->hdr);
 	free(r->unset);
 	free(r->prog);
@@ -636,6 +644,44 @@ ascii_variants(struct loader *ld, struct rule *r, bool jit_ok)
 }
 
 /*
+ * Compile rule R's existence forms (exist.c) when only whether it
+ * matches counts (not "multiple", not negated): its pattern's, and
+ * those of the projections it has.  R->ex stays NULL when the pattern
+ * has none.
+ */
+static void
+exist_variants(struct loader *ld, struct rule *r, bool jit_ok)
+{
+	struct rule_exist *x;
+	struct regex *v[4];
+	const struct regex *have[4];
+	int k;
+
+	if (r->re.body == NULL || r->re.code == NULL ||
+	    (r->flags & (RF_MULTIPLE | RF_NEG)) ||
+	    (x = calloc(1, sizeof(*x))) == NULL)
+		return;
+	v[0] = &x->re;
+	v[1] = &x->are;
+	v[2] = &x->pre;
+	v[3] = &x->ure;
+	have[0] = &r->re;
+	have[1] = &r->are;
+	have[2] = &r->pre;
+	have[3] = &r->ure;
+	for (k = RULES_EX_RE; k <= RULES_EX_U8; k++)
+		if (have[k]->code != NULL && rules__regex_compile_exist(v[k],
+		    r->re.body, r->re.mods, ld->cctx, k))
+			rules__regex_jit(v[k], jit_ok && r->re.jit);
+	if (x->re.code == NULL && x->are.code == NULL &&
+	    x->pre.code == NULL && x->ure.code == NULL) {
+		free(x);
+		return;
+	}
+	r->ex = x;
+}
+
+/*
  * Give body, rawbody and uri rule R its necessary conditions on the
  * texts (rules__required_cond; eval.c skips it on texts without them):
  * its run class goes into SET's table (one per distinct class).  Returns -1 when memory runs out.
@@ -785,8 +831,10 @@ build_lists(struct loader *ld, struct rules_set *set)
 			    !(r->flags & RF_DISABLED))
 				joinable(ld, r, jit_ok);
 			if (!(ld->opts->flags & RULES_LOAD_PLAIN) &&
-			    !(r->flags & RF_DISABLED))
+			    !(r->flags & RF_DISABLED)) {
 				ascii_variants(ld, r, jit_ok);
+				exist_variants(ld, r, jit_ok);
+			}
 			if (!(ld->opts->flags & RULES_LOAD_PLAIN) &&
 			    !(r->flags & RF_DISABLED))
 				literal_patterns(r);

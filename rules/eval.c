@@ -176,6 +176,27 @@ literal_count(const char *lit, const char *s, size_t len, unsigned max,
 }
 
 /*
+ * False if rule R's existence form (exist.c) for pattern RE (pick())
+ * finds no match in S: then RE finds none either.  True when it
+ * matches, stops at a limit, or there is no such form.
+ */
+static bool
+may_exist(struct rules_txn *t, const struct rule *r, const struct regex *re,
+    const char *s, size_t len)
+{
+	const struct rule_exist *x = r->ex;
+	const struct regex *e = re == &r->re ? &x->re : re == &r->are ?
+	    &x->are : re == &r->pre ? &x->pre : re == &r->ure ? &x->ure :
+	    NULL;
+	size_t ms, me;
+
+	if (e == NULL || e->code == NULL)
+		return true;
+	return rules__regex_match(e, s != NULL ? s : "", len, 0, 0, t->md,
+	    t->mctx, &ms, &me) != PCRE2_ERROR_NOMATCH;
+}
+
+/*
  * Count matches of rule IDX in S, Perl "while (/re/g)" style, up to
  * MAX (0: one match only).  The first match is kept in *fs, *fe.
  */
@@ -193,6 +214,8 @@ match_count(struct rules_txn *t, uint32_t idx, const char *s, size_t len,
 		return literal_count(r->lit, s, len, max, fs, fe);
 	if (re == &r->are && r->alit != NULL)
 		return literal_count(r->alit, s, len, max, fs, fe);
+	if (max == 1 && r->ex != NULL && !may_exist(t, r, re, s, len))
+		return 0;
 
 	while (start <= len) {
 		if (!match1(t, idx, re, s, len, start, opts, &ms, &me)) {

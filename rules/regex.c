@@ -962,6 +962,75 @@ rules__regex_compile_plain(struct regex *re, const char *pattern,
 	    rules__regex_ascii);
 }
 
+/*
+ * The existence forms (exist.c) of a pattern and of its projections:
+ * groups unrolled by copying, or (_sh) written once.
+ */
+static char *
+ex_of(projection *proj, const char *tr, const char *mods, bool share)
+{
+	char *p, *e;
+
+	if (proj == NULL)
+		return rules__regex_exist(tr, mods, share);
+	if ((p = proj(tr, mods)) == NULL)
+		return NULL;
+	e = rules__regex_exist(p, mods, share);
+	free(p);
+	return e;
+}
+
+#define EX_FORM(name, proj, share)					\
+	static char *							\
+	name(const char *tr, const char *mods)				\
+	{								\
+		return ex_of(proj, tr, mods, share);			\
+	}
+EX_FORM(ex_re, NULL, false)
+EX_FORM(ex_ascii, rules__regex_ascii, false)
+EX_FORM(ex_plain, rules__regex_plain, false)
+EX_FORM(ex_u8, rules__regex_u8, false)
+EX_FORM(ex_re_sh, NULL, true)
+EX_FORM(ex_ascii_sh, rules__regex_ascii, true)
+EX_FORM(ex_plain_sh, rules__regex_plain, true)
+EX_FORM(ex_u8_sh, rules__regex_u8, true)
+
+/*
+ * Compile existence form KIND (RULES_EX_*) of PATTERN (Perl syntax)
+ * with MODS into RE; false (RE left empty) when there is none or it
+ * matches the empty text (it would rule out little).
+ */
+bool
+rules__regex_compile_exist(struct regex *re, const char *pattern,
+    const char *mods, pcre2_compile_context *cctx, int kind)
+{
+	static projection *const forms[2][4] = {
+		{ ex_re, ex_ascii, ex_plain, ex_u8 },
+		{ ex_re_sh, ex_ascii_sh, ex_plain_sh, ex_u8_sh }
+	};
+	pcre2_match_data *md;
+	size_t ms, me;
+	int rc;
+
+	if (kind < 0 || kind > RULES_EX_U8 || (!compile_projection(re,
+	    pattern, mods, cctx, forms[0][kind], NULL) &&
+	    !compile_projection(re, pattern, mods, cctx, forms[1][kind],
+	    NULL)))
+		return false;
+	/* (PCRE2's minimum length is 0 for a split pattern's pieces) */
+	if ((md = pcre2_match_data_create(1, NULL)) == NULL)
+		rc = 0;
+	else {
+		rc = rules__regex_match(re, "", 0, 0, 0, md, NULL, &ms, &me);
+		pcre2_match_data_free(md);
+	}
+	if (rc != PCRE2_ERROR_NOMATCH) {
+		rules__regex_free_code(re);
+		return false;
+	}
+	return true;
+}
+
 /* JIT-compile if allowed; on failure the interpreter is used. */
 void
 rules__regex_jit(struct regex *re, bool allowed)

@@ -114,6 +114,15 @@ struct regex {
 	bool		 jit;
 };
 
+/*
+ * A rule's existence forms (exist.c): its pattern and projections
+ * without their leading optional items; searched first when only
+ * whether the rule matches counts.  Each may be empty (no code).
+ */
+struct rule_exist {
+	struct regex	 re, are, pre, ure;
+};
+
 struct rule {
 	char		*name;
 	uint8_t		 type;		/* enum rules_type */
@@ -137,6 +146,7 @@ struct rule {
 	struct regex	 jpre;		/* jre for plain texts */
 	struct regex	 ure;		/* re for texts of rules__regex_u8() */
 	struct regex	 jure;		/* jre for them */
+	struct rule_exist *ex;		/* existence forms (exist.c), or NULL */
 	uint32_t	 hspec;		/* header, mimeheader */
 	char		*hdr;		/* draft: header request text */
 	char		*unset;		/* [if-unset: ...] */
@@ -406,6 +416,14 @@ bool	 rules__regex_local(const char *pattern);
 bool	 rules__regex_joinable(const char *pattern, const char *mods);
 int	 rules__hexval(int c);
 char	*rules__regex_translate(const char *pattern);
+char	*rules__regex_exist(const char *pattern, const char *mods,
+	    bool share);
+bool	 rules__regex_compile_exist(struct regex *re, const char *pattern,
+	    const char *mods, pcre2_compile_context *cctx, int kind);
+#define RULES_EX_RE	0	/* exist(pattern) */
+#define RULES_EX_ASCII	1	/* exist(ascii projection) */
+#define RULES_EX_PLAIN	2	/* exist(plain projection) */
+#define RULES_EX_U8	3	/* exist(u8 projection) */
 int	 rules__regex_match(const struct regex *re, const char *s,
 	    size_t len, size_t start, uint32_t opts, pcre2_match_data *md,
 	    pcre2_match_context *mctx, size_t *ms, size_t *me);
