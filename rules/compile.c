@@ -671,7 +671,7 @@ exist_variants(struct loader *ld, struct rule *r, bool jit_ok)
 	have[3] = &r->ure;
 	for (k = RULES_EX_RE; k <= RULES_EX_U8; k++)
 		if (have[k]->code != NULL && rules__regex_compile_exist(v[k],
-		    r->re.body, r->re.mods, ld->cctx, k))
+		    r->re.body, r->re.mods, ld->cctx, k, have[k]))
 			rules__regex_jit(v[k], jit_ok && r->re.jit);
 	if (x->re.code == NULL && x->are.code == NULL &&
 	    x->pre.code == NULL && x->ure.code == NULL) {

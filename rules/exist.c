@@ -40,6 +40,12 @@
 
 #define EX_DEPTH	16	/* unrolled groups, nested */
 
+/* What a rewrite may do (rules__regex_exist()'s FLAGS), and its state. */
+struct exs {
+	unsigned	 flags;		/* RULES_EXIST_* */
+	int		 serial;	/* of the next group name */
+};
+
 /* The end of the class at P ('['); NULL if unterminated. */
 static const char *
 class_end(const char *p)
@@ -227,7 +233,8 @@ group_content(const char *p, const char **prefix, size_t *plen)
 	return q + 1;
 }
 
-static int	alts(const char *, const char *, struct sbuf *, int, int *);
+static int	alts(const char *, const char *, struct sbuf *, int,
+		    struct exs *);
 
 /*
  * The end of the optional items that start the group content [P, END)
@@ -269,11 +276,11 @@ leading_optional(const char *p, const char *end)
 static void
 unroll_shared(struct sbuf *o, const char *prefix, size_t plen,
     const char *cs, const char *d, const char *ce, long min, long max,
-    char mode, int *shared)
+    char mode, struct exs *st)
 {
 	char name[32], b[48];
 
-	snprintf(name, sizeof(name), "ghx%d", (*shared)++);
+	snprintf(name, sizeof(name), "ghx%d", ++st->serial);
 	rules__sb_add(o, prefix, plen);
 	rules__sb_adds(o, "(?<");
 	rules__sb_adds(o, name);
@@ -296,15 +303,62 @@ unroll_shared(struct sbuf *o, const char *prefix, size_t plen,
 }
 
 /*
+ * True if the item [P, A) (no quantifier) matches at most one byte in
+ * every way it can: an assertion, a lookaround, a byte, a class, or a
+ * group of alternatives each made of such items with at most one that
+ * takes a byte ("(?:^|\s)", "\b", "[>\s]").
+ */
+static bool
+context_item(const char *p, const char *a)
+{
+	const char *q, *e, *cs, *prefix;
+	size_t plen;
+	int bytes;
+
+	if (*p != '(')
+		return *p != '|' && *p != ')';
+	if (p[1] == '?' && (p[2] == '=' || p[2] == '!' || (p[2] == '<' &&
+	    (p[3] == '=' || p[3] == '!'))))
+		return true;		/* lookaround */
+	if ((cs = group_content(p, &prefix, &plen)) == NULL)
+		return false;
+	for (q = cs, bytes = 0; q < a - 1; q = e) {
+		long min, max;
+		char mode;
+
+		if (*q == '|') {
+			bytes = 0;
+			e = q + 1;
+			continue;
+		}
+		if ((e = atom_end(q)) == NULL || e > a - 1 ||
+		    quant_end(e, &min, &max, &mode) != e)
+			return false;
+		if (*q == '(' && (option_setting(q, e) ||
+		    !context_item(q, e)))
+			return false;
+		if (*q == '^' || *q == '$' || (*q == '\\' && q[1] != '\0' &&
+		    strchr("bBAzZ", q[1]) != NULL))
+			continue;	/* an assertion */
+		if (++bytes > 1)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Append to O the existence form of the sequence [P, END) (one
- * alternative); 1 if it differs, 0 if not, -1 to give up.  *SHARED: 0
- * to unroll a group by writing its existence form and the group (the
- * form then drops the optional items of nested groups too), else the
- * number of the next group name for unroll_shared().
+ * alternative); 1 if it differs, 0 if not, -1 to give up.  ST->flags:
+ * RULES_EXIST_SHARE to unroll a group with unroll_shared() rather than
+ * by writing its existence form and the group (which drops the
+ * optional items of nested groups too); RULES_EXIST_CONTEXT to drop,
+ * at the top, the first item that is not optional too when it matches
+ * at most one byte (context_item()), and the optional items after it.
  */
 static int
-seq(const char *p, const char *end, struct sbuf *o, int depth, int *shared)
+seq(const char *p, const char *end, struct sbuf *o, int depth, struct exs *st)
 {
+	bool context = depth == 0 && (st->flags & RULES_EXIST_CONTEXT);
 	const char *a, *q, *cs, *prefix, *d;
 	struct sbuf sub = { 0 };
 	long min, max;
@@ -328,17 +382,24 @@ seq(const char *p, const char *end, struct sbuf *o, int depth, int *shared)
 			p = q;
 			continue;
 		}
-		if (*shared && *p == '(' && mode != '+' &&
+		if (context && q == a && context_item(p, a)) {
+			context = false;
+			changed = 1;
+			p = q;
+			continue;
+		}
+		if ((st->flags & RULES_EXIST_SHARE) && *p == '(' &&
+		    mode != '+' &&
 		    (cs = group_content(p, &prefix, &plen)) != NULL &&
 		    max > 1 && (d = leading_optional(cs, a - 1)) != NULL &&
 		    d > cs) {
 			unroll_shared(o, prefix, plen, cs, d, a - 1, min, max,
-			    mode, shared);
+			    mode, st);
 			changed = 1;
 			p = q;
 		} else if (*p == '(' && mode != '+' && depth < EX_DEPTH &&
 		    (cs = group_content(p, &prefix, &plen)) != NULL) {
-			if ((rc = alts(cs, a - 1, &sub, depth + 1, shared)) < 0) {
+			if ((rc = alts(cs, a - 1, &sub, depth + 1, st)) < 0) {
 				free(sub.p);
 				return -1;
 			}
@@ -378,14 +439,15 @@ seq(const char *p, const char *end, struct sbuf *o, int depth, int *shared)
  * one's (seq()); the largest result.
  */
 static int
-alts(const char *p, const char *end, struct sbuf *o, int depth, int *shared)
+alts(const char *p, const char *end, struct sbuf *o, int depth,
+    struct exs *st)
 {
 	const char *start = p, *a;
 	int changed = 0, rc;
 
 	for (;;) {
 		if (p >= end || *p == '|') {
-			if ((rc = seq(start, p, o, depth, shared)) < 0)
+			if ((rc = seq(start, p, o, depth, st)) < 0)
 				return -1;
 			if (rc > changed)
 				changed = rc;
@@ -404,12 +466,11 @@ alts(const char *p, const char *end, struct sbuf *o, int depth, int *shared)
 /*
  * The existence form of PATTERN (PCRE2 syntax, after
  * rules__regex_translate) with modifiers MODS, malloc'ed; NULL when
- * there is none (nothing to drop) or this file gives up.  SHARE:
- * unroll groups with unroll_shared() (for a pattern whose other form
- * is too large for PCRE2).
+ * there is none (nothing to drop) or this file gives up.  FLAGS:
+ * RULES_EXIST_SHARE, RULES_EXIST_CONTEXT (seq()).
  */
 char *
-rules__regex_exist(const char *pattern, const char *mods, bool share)
+rules__regex_exist(const char *pattern, const char *mods, unsigned flags)
 {
 	static const char *const never[] = {
 		"(?P=", "(?P>", "(?&", "(?R", "(?(", "(?|", "(*", "(?#",
@@ -420,7 +481,8 @@ rules__regex_exist(const char *pattern, const char *mods, bool share)
 	struct sbuf o = { 0 };
 	const char *p;
 	size_t i;
-	int rc, shared = share ? 1 : 0;
+	struct exs st = { flags, 0 };
+	int rc;
 
 	if (strchr(mods, 'x') != NULL || strstr(pattern, "\\Q") != NULL)
 		return NULL;
@@ -436,7 +498,7 @@ rules__regex_exist(const char *pattern, const char *mods, bool share)
 			if (*f == 'x')
 				return NULL;
 	}
-	rc = alts(pattern, pattern + strlen(pattern), &o, 0, &shared);
+	rc = alts(pattern, pattern + strlen(pattern), &o, 0, &st);
 	if (rc <= 0 || o.oom || o.p == NULL) {
 		free(o.p);
 		return NULL;

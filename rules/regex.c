@@ -963,59 +963,135 @@ rules__regex_compile_plain(struct regex *re, const char *pattern,
 }
 
 /*
- * The existence forms (exist.c) of a pattern and of its projections:
- * groups unrolled by copying, or (_sh) written once.
+ * The existence forms (exist.c) of a pattern and of its projections,
+ * with rules__regex_exist()'s FLAGS.
  */
 static char *
-ex_of(projection *proj, const char *tr, const char *mods, bool share)
+ex_of(projection *proj, const char *tr, const char *mods, unsigned flags)
 {
 	char *p, *e;
 
 	if (proj == NULL)
-		return rules__regex_exist(tr, mods, share);
+		return rules__regex_exist(tr, mods, flags);
 	if ((p = proj(tr, mods)) == NULL)
 		return NULL;
-	e = rules__regex_exist(p, mods, share);
+	e = rules__regex_exist(p, mods, flags);
 	free(p);
 	return e;
 }
 
-#define EX_FORM(name, proj, share)					\
+#define EX_FORM(name, proj, flags)					\
 	static char *							\
 	name(const char *tr, const char *mods)				\
 	{								\
-		return ex_of(proj, tr, mods, share);			\
+		return ex_of(proj, tr, mods, flags);			\
 	}
-EX_FORM(ex_re, NULL, false)
-EX_FORM(ex_ascii, rules__regex_ascii, false)
-EX_FORM(ex_plain, rules__regex_plain, false)
-EX_FORM(ex_u8, rules__regex_u8, false)
-EX_FORM(ex_re_sh, NULL, true)
-EX_FORM(ex_ascii_sh, rules__regex_ascii, true)
-EX_FORM(ex_plain_sh, rules__regex_plain, true)
-EX_FORM(ex_u8_sh, rules__regex_u8, true)
+#define EX_FORMS(suffix, flags)						\
+	EX_FORM(ex_re ## suffix, NULL, flags)				\
+	EX_FORM(ex_ascii ## suffix, rules__regex_ascii, flags)		\
+	EX_FORM(ex_plain ## suffix, rules__regex_plain, flags)		\
+	EX_FORM(ex_u8 ## suffix, rules__regex_u8, flags)
+EX_FORMS(, 0)
+EX_FORMS(_sh, RULES_EXIST_SHARE)
+EX_FORMS(_cx, RULES_EXIST_CONTEXT)
+EX_FORMS(_cxsh, RULES_EXIST_CONTEXT | RULES_EXIST_SHARE)
 
 /*
- * Compile existence form KIND (RULES_EX_*) of PATTERN (Perl syntax)
- * with MODS into RE; false (RE left empty) when there is none or it
+ * How often, roughly, in ten thousand bytes of mail text, each ASCII
+ * byte occurs (English prose: letters, space, newline, digits,
+ * punctuation); other bytes 5.  Only used to compare where PCRE2 may
+ * start a match (start_weight()).
+ */
+static unsigned
+byte_weight(unsigned c)
+{
+	static const unsigned short lower[26] = {
+		650, 120, 230, 330, 1000, 180, 160, 450, 600, 10, 60, 330,
+		200, 600, 620, 160, 8, 500, 550, 700, 230, 80, 160, 15, 150, 7
+	};
+
+	if (c == ' ')
+		return 1500;
+	if (c == '\n' || c == '\r')
+		return 200;
+	if (c == '\t')
+		return 20;
+	if (c >= 'a' && c <= 'z')
+		return lower[c - 'a'];
+	if (c >= 'A' && c <= 'Z')
+		return lower[c - 'A'] / 10 + 1;
+	if (c >= '0' && c <= '9')
+		return 50;
+	if (c == '.' || c == ',')
+		return 90;
+	if (c > ' ' && c < 0x7f)
+		return 10;
+	return 5;
+}
+
+/*
+ * The share of a text's positions where PCRE2 tries to match code C,
+ * roughly (byte_weight()): its first byte or start bitmap; line starts;
+ * every position when it knows neither.
+ */
+static unsigned long
+start_weight(const pcre2_code *c)
+{
+	const uint8_t *bits = NULL;
+	uint32_t type = 0, unit = 0, opts = 0;
+	unsigned long w = 0;
+	unsigned i;
+
+	if (pcre2_pattern_info(c, PCRE2_INFO_FIRSTCODETYPE, &type) != 0)
+		return 10000;
+	if (type == 1 && pcre2_pattern_info(c, PCRE2_INFO_FIRSTCODEUNIT,
+	    &unit) == 0) {
+		(void)pcre2_pattern_info(c, PCRE2_INFO_ALLOPTIONS, &opts);
+		if ((opts & PCRE2_CASELESS) && (unit | 0x20) >= 'a' &&
+		    (unit | 0x20) <= 'z')
+			return byte_weight(unit | 0x20) +
+			    byte_weight(unit & ~0x20u);
+		return byte_weight(unit);
+	}
+	if (type == 2)
+		return byte_weight('\n');
+	if (pcre2_pattern_info(c, PCRE2_INFO_FIRSTBITMAP, &bits) != 0 ||
+	    bits == NULL)
+		return 10000;
+	for (i = 0; i < 256; i++)
+		if (bits[i / 8] & (1u << (i % 8)))
+			w += byte_weight(i);
+	return w;
+}
+
+/* start_weight() of a compiled (maybe split) pattern: its pieces'. */
+static unsigned long
+regex_weight(const struct regex *re)
+{
+	unsigned long w = 0;
+	uint32_t i;
+
+	for (i = 0; re->code != NULL && i <= re->nmore; i++)
+		w += start_weight(i == 0 ? re->code : re->more[i - 1]);
+	return w;
+}
+
+/*
+ * Compile existence form FORMS[0] of PATTERN into RE, or FORMS[1] (the
+ * same with unrolled groups written once) when the first is too large;
+ * false (RE left empty) when neither compiles, or when the form
  * matches the empty text (it would rule out little).
  */
-bool
-rules__regex_compile_exist(struct regex *re, const char *pattern,
-    const char *mods, pcre2_compile_context *cctx, int kind)
+static bool
+compile_form(struct regex *re, const char *pattern, const char *mods,
+    pcre2_compile_context *cctx, projection *const forms[2])
 {
-	static projection *const forms[2][4] = {
-		{ ex_re, ex_ascii, ex_plain, ex_u8 },
-		{ ex_re_sh, ex_ascii_sh, ex_plain_sh, ex_u8_sh }
-	};
 	pcre2_match_data *md;
 	size_t ms, me;
 	int rc;
 
-	if (kind < 0 || kind > RULES_EX_U8 || (!compile_projection(re,
-	    pattern, mods, cctx, forms[0][kind], NULL) &&
-	    !compile_projection(re, pattern, mods, cctx, forms[1][kind],
-	    NULL)))
+	if (!compile_projection(re, pattern, mods, cctx, forms[0], NULL) &&
+	    !compile_projection(re, pattern, mods, cctx, forms[1], NULL))
 		return false;
 	/* (PCRE2's minimum length is 0 for a split pattern's pieces) */
 	if ((md = pcre2_match_data_create(1, NULL)) == NULL)
@@ -1029,6 +1105,46 @@ rules__regex_compile_exist(struct regex *re, const char *pattern,
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Compile existence form KIND (RULES_EX_*) of PATTERN (Perl syntax)
+ * with MODS into RE, for ORIG, the pattern or projection it is searched
+ * before: the form without the leading optional items, or the one that
+ * also drops a leading one-byte item ("(?:^|\s)") when PCRE2 may start
+ * that one at less than half as many positions (start_weight(): a
+ * SpamAssassin tag rule then starts at a 'y', not at every space).
+ * False (RE left empty) when there is none.
+ */
+bool
+rules__regex_compile_exist(struct regex *re, const char *pattern,
+    const char *mods, pcre2_compile_context *cctx, int kind,
+    const struct regex *orig)
+{
+	static projection *const plain[4][2] = {
+		{ ex_re, ex_re_sh }, { ex_ascii, ex_ascii_sh },
+		{ ex_plain, ex_plain_sh }, { ex_u8, ex_u8_sh }
+	};
+	static projection *const context[4][2] = {
+		{ ex_re_cx, ex_re_cxsh }, { ex_ascii_cx, ex_ascii_cxsh },
+		{ ex_plain_cx, ex_plain_cxsh }, { ex_u8_cx, ex_u8_cxsh }
+	};
+	struct regex cx = { 0 };
+	unsigned long w;
+
+	if (kind < 0 || kind > RULES_EX_U8)
+		return false;
+	(void)compile_form(re, pattern, mods, cctx, plain[kind]);
+	if (!compile_form(&cx, pattern, mods, cctx, context[kind]))
+		return re->code != NULL;
+	w = re->code != NULL ? regex_weight(re) : regex_weight(orig);
+	if (2 * regex_weight(&cx) < w) {
+		rules__regex_free_code(re);
+		*re = cx;
+		return true;
+	}
+	rules__regex_free_code(&cx);
+	return re->code != NULL;
 }
 
 /* JIT-compile if allowed; on failure the interpreter is used. */

@@ -417,9 +417,12 @@ bool	 rules__regex_joinable(const char *pattern, const char *mods);
 int	 rules__hexval(int c);
 char	*rules__regex_translate(const char *pattern);
 char	*rules__regex_exist(const char *pattern, const char *mods,
-	    bool share);
+	    unsigned flags);
+#define RULES_EXIST_SHARE	0x1	/* unroll groups written once */
+#define RULES_EXIST_CONTEXT	0x2	/* drop a leading one-byte item */
 bool	 rules__regex_compile_exist(struct regex *re, const char *pattern,
-	    const char *mods, pcre2_compile_context *cctx, int kind);
+	    const char *mods, pcre2_compile_context *cctx, int kind,
+	    const struct regex *orig);
 #define RULES_EX_RE	0	/* exist(pattern) */
 #define RULES_EX_ASCII	1	/* exist(ascii projection) */
 #define RULES_EX_PLAIN	2	/* exist(plain projection) */

@@ -22,9 +22,10 @@
  * of its rewrites exactly, case partners (0xc3/0xe3) included.
  *
  * The existence form (exist.c: leading optional items dropped, a
- * leading repeated group unrolled, copied or written once) must match
- * wherever the pattern matches: checked on 20,000 generated patterns,
- * half of them behind an optional prefix, in both unrolled forms, over
+ * leading repeated group unrolled, copied or written once, a leading
+ * one-byte item dropped too) must match wherever the pattern matches:
+ * checked on 20,000 generated patterns, most of them behind an
+ * optional prefix or a one-byte item, in all four forms, over
  * generated texts, and some forms exactly.
  */
 #include <stdarg.h>
@@ -664,57 +665,73 @@ test_plain_cases(void **state)
 		pcre2_maketables_free(NULL, tables);
 }
 
-/* Existence forms expected ("-": none; the second, shared form). */
+/*
+ * Existence forms expected ("-": none): plain, unrolled groups written
+ * once (RULES_EXIST_SHARE), a leading one-byte item dropped too
+ * (RULES_EXIST_CONTEXT).
+ */
 static const struct {
-	const char	*pattern, *mods, *expect, *shared;
+	const char	*pattern, *mods, *expect[3];
 } exist_cases[] = {
-	{ "(?:your\\s)?(?:new\\s|full\\s){0,3}name", "i", "name", "name" },
+	{ "(?:your\\s)?(?:new\\s|full\\s){0,3}name", "i",
+	    { "name", "name", "ame" } },
 	{ "(?i)(?:(?:your\\s)?name[:,]\\s?){3}", "",
-	    "(?i)(?:name[:,]\\s?)(?:(?:your\\s)?name[:,]\\s?){2,2}",
-	    "(?i)(?:(?<ghx1>name[:,]\\s?))(?:(?:your\\s)?(?&ghx1)){2,2}" },
-	{ "(?:a?b)+c", "", "(?:b)(?:a?b){0,}c", "(?:(?<ghx1>b))(?:a?(?&ghx1)){0,}c" },
-	{ "x?(?i:y?z){2,4}?w", "", "(?i:z)(?i:y?z){1,3}?w",
-	    "(?i:(?<ghx1>z))(?i:y?(?&ghx1)){1,3}?w" },
-	{ "a?b|c*d", "", "b|d", "b|d" },
-	{ "(?:(?:a|b?c)d)e", "", "(?:(?:a|c)d)e", "(?:(?:a|c)d)e" },
-	{ "^a?b", "m", "-", "-" },
-	{ "\\bx?y", "", "-", "-" },
-	{ "a?(b)\\1", "", "-", "-" },
-	{ "a?b(?&n)(?<n>c)", "", "-", "-" },
-	{ "a?b(*SKIP)c", "", "-", "-" },
-	{ "a? b", "x", "-", "-" },
-	{ "a?\\Kb", "", "-", "-" },
-	{ "(?>a?b)c", "", "-", "-" },
-	{ "(?:a?b)++c", "", "-", "-" },
-	{ "(?=a)?bc", "", "bc", "bc" },
-	{ "a?", "", "", "" },
-	{ "abc", "", "-", "-" },
+	    { "(?i)(?:name[:,]\\s?)(?:(?:your\\s)?name[:,]\\s?){2,2}",
+	    "(?i)(?:(?<ghx1>name[:,]\\s?))(?:(?:your\\s)?(?&ghx1)){2,2}",
+	    "(?i)(?:name[:,]\\s?)(?:(?:your\\s)?name[:,]\\s?){2,2}" } },
+	{ "(?:a?b)+c", "", { "(?:b)(?:a?b){0,}c",
+	    "(?:(?<ghx1>b))(?:a?(?&ghx1)){0,}c", "(?:b)(?:a?b){0,}c" } },
+	{ "x?(?i:y?z){2,4}?w", "", { "(?i:z)(?i:y?z){1,3}?w",
+	    "(?i:(?<ghx1>z))(?i:y?(?&ghx1)){1,3}?w",
+	    "(?i:z)(?i:y?z){1,3}?w" } },
+	{ "a?b|c*d", "", { "b|d", "b|d", "|" } },
+	{ "(?:(?:a|b?c)d)e", "", { "(?:(?:a|c)d)e", "(?:(?:a|c)d)e",
+	    "(?:(?:a|c)d)e" } },
+	{ "^a?b", "m", { "-", "-", "b" } },
+	{ "\\bx?y", "", { "-", "-", "y" } },
+	{ "(?:^|\\s)(?:your|my)\\s+pass", "i",
+	    { "-", "-", "(?:your|my)\\s+pass" } },
+	{ "(?:\\b|\\s)[_\\W]{0,3}v[_\\W]{0,3}i", "i",
+	    { "-", "-", "v[_\\W]{0,3}i" } },
+	{ "[>\\s]\\s*(?:x|y)z", "", { "-", "-", "(?:x|y)z" } },
+	{ "(?:\\s\\s|^)x", "", { "-", "-", "-" } },
+	{ "(?=a)?bc", "", { "bc", "bc", "c" } },
+	{ "abc", "", { "-", "-", "bc" } },
+	{ "a?", "", { "", "", "" } },
+	{ "a?(b)\\1", "", { "-", "-", "-" } },
+	{ "a?b(?&n)(?<n>c)", "", { "-", "-", "-" } },
+	{ "a?b(*SKIP)c", "", { "-", "-", "-" } },
+	{ "a? b", "x", { "-", "-", "-" } },
+	{ "a?\\Kb", "", { "-", "-", "-" } },
+	{ "(?>a?b)c", "", { "-", "-", "-" } },
+	{ "(?:a?b)++c", "", { "-", "-", "-" } },
 };
 
 /* The existence forms of exist_cases[], exactly. */
 static void
 test_exist_cases(void **state)
 {
+	static const unsigned flags[3] = { 0, RULES_EXIST_SHARE,
+	    RULES_EXIST_CONTEXT };
 	size_t i;
-	int share;
+	int k;
 
 	(void)state;
 	for (i = 0; i < sizeof(exist_cases) / sizeof(exist_cases[0]); i++)
-		for (share = 0; share < 2; share++) {
-			const char *want = share ? exist_cases[i].shared :
-			    exist_cases[i].expect;
+		for (k = 0; k < 3; k++) {
+			const char *want = exist_cases[i].expect[k];
 			char *tr = rules__regex_translate(
 			    exist_cases[i].pattern);
 			char *e;
 
 			assert_non_null(tr);
 			e = rules__regex_exist(tr, exist_cases[i].mods,
-			    share);
+			    flags[k]);
 			if (strcmp(e != NULL ? e : "-", want) != 0) {
-				fprintf(stderr, "/%s/%s: existence form %s, "
-				    "not %s\n", exist_cases[i].pattern,
-				    exist_cases[i].mods, e != NULL ? e : "-",
-				    want);
+				fprintf(stderr, "/%s/%s: existence form %d "
+				    "%s, not %s\n", exist_cases[i].pattern,
+				    exist_cases[i].mods, k, e != NULL ? e :
+				    "-", want);
 				fail();
 			}
 			free(e);
@@ -738,9 +755,9 @@ exist_compile(const char *p, const char *mods, pcre2_compile_context *cctx)
 }
 
 /*
- * Generated patterns, half behind an optional prefix or as a repeated
- * group: wherever the pattern matches a generated text, both
- * existence forms match it.
+ * Generated patterns, most behind an optional prefix, a repeated group
+ * or a one-byte item: wherever the pattern matches a generated text,
+ * each existence form (plain, shared, context, both) matches it.
  */
 static void
 test_exist_random(void **state)
@@ -748,6 +765,8 @@ test_exist_random(void **state)
 	static const char *prefix[] = {
 		"", "", "a?", "(?:ab|X)?", "\\s*", "(?:b|a\\s){0,3}",
 		"(?i)x?", "(?:[ab]?X)+", "(?:a?b){2}", "(?:\\w?a|b?){1,3}",
+		"(?:^|\\s)", "\\b", "[>\\s]a?", "(?<=a)", "(?:\\b|\\s)x?",
+		"^",
 	};
 	static const char abc[] = "abXAx.\n \xe9\xc9";
 	const uint8_t *tables = rules__perl_tables();
@@ -765,7 +784,7 @@ test_exist_random(void **state)
 		const char *mods = (const char *[]){ "", "", "i", "s", "m" }
 		    [rnd(&st) % 5];
 		size_t n = (size_t)snprintf(pat, sizeof(pat), "%s",
-		    prefix[rnd(&st) % 10]);
+		    prefix[rnd(&st) % 16]);
 		char *tr;
 		pcre2_code *re;
 
@@ -775,8 +794,9 @@ test_exist_random(void **state)
 			free(tr);
 			continue;
 		}
-		for (share = 0; share < 2; share++) {
-			char *e = rules__regex_exist(tr, mods, share);
+		for (share = 0; share < 4; share++) {
+			char *e = rules__regex_exist(tr, mods,
+			    (unsigned)share);
 			pcre2_code *ex;
 
 			if (e == NULL)
