@@ -108,23 +108,56 @@ limit_hit(struct rules_txn *t, uint32_t rule, int err)
 	t->nlimits++;
 }
 
+/* Kinds of text, for pick(). */
+#define TK_UNKNOWN	0	/* not known yet */
+#define TK_PLAIN	1	/* ASCII, no '&' */
+#define TK_ASCII	2	/* ASCII with a '&' */
+#define TK_U8		3	/* what rules__is_u8() accepts */
+#define TK_OTHER	4
+
+/* The kind of the text of LEN bytes at S. */
+static inline uint8_t
+text_kind(const char *s, size_t len)
+{
+	if (!rules__is_ascii(s, len))
+		return rules__is_u8(s, len) ? TK_U8 : TK_OTHER;
+	return memchr(s, '&', len) == NULL ? TK_PLAIN : TK_ASCII;
+}
+
 /*
  * The pattern of rule R to search S with: its ASCII projection (fewer
  * attempts, the same matches: ascii.c) when S is all ASCII, its plain
  * projection when S also lacks '&', its u8 projection when S's other
- * bytes are those rules__is_u8() accepts.
+ * bytes are those rules__is_u8() accepts.  KIND: S's (TK_*), when
+ * known.
  */
 static inline const struct regex *
-pick(const struct rule *r, const char *s, size_t len)
+pick(const struct rule *r, const char *s, size_t len, uint8_t kind)
 {
 	if ((r->are.code == NULL && r->pre.code == NULL) || s == NULL)
 		return &r->re;
-	if (!rules__is_ascii(s, len))
-		return r->ure.code != NULL && rules__is_u8(s, len) ?
-		    &r->ure : &r->re;
-	if (r->pre.code != NULL && memchr(s, '&', len) == NULL)
-		return &r->pre;
-	return r->are.code != NULL ? &r->are : &r->re;
+	switch (kind != TK_UNKNOWN ? kind : text_kind(s, len)) {
+	case TK_OTHER:
+		return &r->re;
+	case TK_U8:
+		return r->ure.code != NULL ? &r->ure : &r->re;
+	case TK_PLAIN:
+		if (r->pre.code != NULL)
+			return &r->pre;
+		/* FALLTHROUGH */
+	default:
+		return r->are.code != NULL ? &r->are : &r->re;
+	}
+}
+
+/*
+ * The kind of text I of V for pick(): known when V is the array
+ * eval_type_lines() classified.
+ */
+static inline uint8_t
+kind_of(const struct rules_txn *t, const struct rules_text *v, size_t i)
+{
+	return v == t->tk_v && i < t->tk_n ? t->tk[i] : TK_UNKNOWN;
 }
 
 /*
@@ -197,15 +230,16 @@ may_exist(struct rules_txn *t, const struct rule *r, const struct regex *re,
 }
 
 /*
- * Count matches of rule IDX in S, Perl "while (/re/g)" style, up to
- * MAX (0: one match only).  The first match is kept in *fs, *fe.
+ * Count matches of rule IDX in S (of KIND, TK_*), Perl "while (/re/g)"
+ * style, up to MAX (0: one match only).  The first match is kept in
+ * *fs, *fe.
  */
 static unsigned
 match_count(struct rules_txn *t, uint32_t idx, const char *s, size_t len,
-    unsigned max, size_t *fs, size_t *fe)
+    uint8_t kind, unsigned max, size_t *fs, size_t *fe)
 {
 	const struct rule *r = &t->set->rules[idx];
-	const struct regex *re = pick(r, s, len);
+	const struct regex *re = pick(r, s, len, kind);
 	size_t start = 0, ms, me;
 	uint32_t opts = 0;
 	unsigned n = 0;
@@ -314,13 +348,13 @@ record(struct rules_txn *t, uint32_t idx, enum rules_stage stage,
 /* Evaluate a regex rule against one text; true if it hit. */
 static bool
 eval_text(struct rules_txn *t, uint32_t idx, enum rules_stage stage,
-    const char *s, size_t len)
+    const char *s, size_t len, uint8_t kind)
 {
 	const struct rule *r = &t->set->rules[idx];
 	size_t fs = 0, fe = 0;
 	unsigned n;
 
-	n = match_count(t, idx, s, len, (r->flags & RF_MULTIPLE) ?
+	n = match_count(t, idx, s, len, kind, (r->flags & RF_MULTIPLE) ?
 	    (r->maxhits ? r->maxhits : ~0u) : 1, &fs, &fe);
 	if (n > 0)
 		record(t, idx, stage, n, s + fs, fe - fs);
@@ -343,12 +377,13 @@ eval_lines(struct rules_txn *t, uint32_t idx, enum rules_stage stage,
 
 	for (i = skip; i < n; i++) {
 		if (!(r->flags & RF_MULTIPLE)) {
-			if (eval_text(t, idx, stage, v[i].ptr, v[i].len))
+			if (eval_text(t, idx, stage, v[i].ptr, v[i].len,
+			    kind_of(t, v, i)))
 				return;
 			continue;
 		}
-		c = match_count(t, idx, v[i].ptr, v[i].len, max - total,
-		    &fs, &fe);
+		c = match_count(t, idx, v[i].ptr, v[i].len, kind_of(t, v, i),
+		    max - total, &fs, &fe);
 		if (c > 0)
 			record(t, idx, stage, c, v[i].ptr + fs, fe - fs);
 		total += c;
@@ -377,12 +412,12 @@ eval_listed(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
 			continue;
 		if (!(r->flags & RF_MULTIPLE)) {
 			if (eval_text(t, idx, RULES_STAGE_EOM, v[i].ptr,
-			    v[i].len))
+			    v[i].len, kind_of(t, v, i)))
 				return;
 			continue;
 		}
-		c = match_count(t, idx, v[i].ptr, v[i].len, max - total,
-		    &fs, &fe);
+		c = match_count(t, idx, v[i].ptr, v[i].len, kind_of(t, v, i),
+		    max - total, &fs, &fe);
 		if (c > 0)
 			record(t, idx, RULES_STAGE_EOM, c, v[i].ptr + fs,
 			    fe - fs);
@@ -390,6 +425,32 @@ eval_listed(struct rules_txn *t, uint32_t idx, const struct rules_text *v,
 		if (total >= max)
 			return;
 	}
+}
+
+/*
+ * Find the kinds of the N texts of V once (kind_of()), rather than for
+ * every search; without memory, they are found search by search.
+ */
+static void
+classify(struct rules_txn *t, const struct rules_text *v, size_t n)
+{
+	size_t i;
+
+	t->tk_v = NULL;
+	t->tk_n = 0;
+	if (n > t->tk_cap) {
+		uint8_t *nk = realloc(t->tk, n);
+
+		if (nk == NULL)
+			return;
+		t->tk = nk;
+		t->tk_cap = n;
+	}
+	for (i = 0; i < n; i++)
+		t->tk[i] = v[i].ptr != NULL ? text_kind(v[i].ptr, v[i].len) :
+		    TK_UNKNOWN;
+	t->tk_v = v;
+	t->tk_n = n;
 }
 
 /*
@@ -555,11 +616,12 @@ eval_headers(struct rules_txn *t, const struct rules_input *in)
 			len = 0;
 		}
 		if (r->flags & RF_NEG) {
-			if (!match1(t, idx, pick(r, s, len), s, len, 0,
-			    0, &ms, &me))
+			if (!match1(t, idx, pick(r, s, len, TK_UNKNOWN), s,
+			    len, 0, 0, &ms, &me))
 				record(t, idx, RULES_STAGE_HEADERS, 1, NULL, 0);
 		} else
-			eval_text(t, idx, RULES_STAGE_HEADERS, s, len);
+			eval_text(t, idx, RULES_STAGE_HEADERS, s, len,
+			    TK_UNKNOWN);
 		prof_end(t, idx, p0);
 	}
 }
@@ -575,7 +637,7 @@ mime_check(struct rules_txn *t, uint32_t idx, const char *s, size_t len,
 
 	if (r->flags & RF_NEG)
 		return 0;	/* MIMEHeader::_check: "last if $negated" */
-	n = match_count(t, idx, s, len, max, &fs, &fe);
+	n = match_count(t, idx, s, len, TK_UNKNOWN, max, &fs, &fe);
 	if (n > 0)
 		record(t, idx, RULES_STAGE_EOM, n, s + fs, fe - fs);
 	return n;
@@ -702,7 +764,7 @@ eval_type_text(struct rules_txn *t, enum rules_type type,
 		if (!candidate(t, idx))
 			continue;
 		p0 = prof_start(t);
-		eval_text(t, idx, stage, text.ptr, text.len);
+		eval_text(t, idx, stage, text.ptr, text.len, TK_UNKNOWN);
 		prof_end(t, idx, p0);
 	}
 }
@@ -808,6 +870,7 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
 	/* only rules the prefilter does not hold search the lines joined */
 	joined = !rules__prefilter_scan(t, type, v, n) || t->set->nbytype[type]
 	    > t->set->pf_held[type] ? n > 1 && join_lines(t, v, n) : false;
+	classify(t, v, n);
 	prof_end(t, t->set->nrules, p0);
 	t->cond_have = false;
 	if (++t->cond_cur == 0 && t->cond_seen != NULL) {
@@ -815,20 +878,25 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
 		    sizeof(*t->cond_seen));
 		t->cond_cur = 1;
 	}
+	/*
+	 * The flags from the compact hot array: most rules are skipped
+	 * here, and reading struct rule for each would miss the cache.
+	 */
 	for (i = 0; i < t->set->nbytype[type]; i++) {
 		uint32_t idx = t->set->bytype[type][i];
-		uint32_t flags = t->set->rules[idx].flags;
+		uint32_t flags = t->set->hot[idx].flags;
 		size_t skip = (flags & RF_NOSUBJECT) && type == RULES_T_BODY ?
 		    1 : 0;
+		bool filt = (flags & RF_PF_ANYHOLD) && t->pf_on[type];
 
-		if (!candidate(t, idx))
-			continue;
+		if (filt && t->pf_mark[idx] != t->pf_type_stamp[type])
+			continue;	/* not a candidate() */
 		p0 = prof_start(t);
 		if (!cond_may(t, idx, v, n)) {
 			prof_end(t, idx, p0);
 			continue;
 		}
-		if (filtered(t, idx))
+		if (filt)
 			eval_listed(t, idx, v, n, skip);
 		else if (joined && (flags & (RF_JOINABLE | RF_JOINABLE_M)))
 			eval_joined(t, idx, v, n, skip,
@@ -896,7 +964,7 @@ eval_rcpt(struct rules_txn *t, const struct rules_input *in,
 			u->score = t->hits[t->slot[idx] - 1].score;
 		}
 		if (!eval_text(t, idx, RULES_STAGE_RCPT, in->rcpt.ptr,
-		    in->rcpt.len))
+		    in->rcpt.len, TK_UNKNOWN))
 			continue;
 		t->nrcpt++;
 		r = &set->rules[idx];
@@ -1190,6 +1258,7 @@ rules_txn_free(struct rules_txn *t)
 	free(t->cond_none);
 	free(t->cond_seen);
 	free(t->jn.buf.p);
+	free(t->tk);
 	free(t->jn.start);
 	free(t->jn.len);
 	free(t->hv.buf.p);

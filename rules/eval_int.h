@@ -84,6 +84,11 @@ struct rules_txn {
 	size_t			 nrcpt;
 	uint64_t		*prof;	/* per rule: ns spent, or NULL */
 	struct joined		 jn;	/* body/rawbody/uri lines joined */
+	/* the kinds (TK_*, eval.c) of the texts tk_v[0..tk_n) */
+	const struct rules_text	*tk_v;
+	size_t			 tk_n;
+	uint8_t			*tk;
+	size_t			 tk_cap;
 	/*
 	 * Prefilter (prefilter.c).  When pf_on[type], a rule of that type
 	 * that the prefilter holds may match only the texts listed from
