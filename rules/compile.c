@@ -645,9 +645,11 @@ ascii_variants(struct loader *ld, struct rule *r, bool jit_ok)
 
 /*
  * Compile rule R's existence forms (exist.c) when only whether it
- * matches counts (not "multiple", not negated): its pattern's, and
- * those of the projections it has.  R->ex stays NULL when the pattern
- * has none.
+ * matches counts (not "multiple", not negated): those of the
+ * projections it has, and its pattern's when it has no ASCII
+ * projection (the pattern then serves only the rare texts the u8 one
+ * does not; the tag rules' forms of it held 11 MB for no gain).  R->ex
+ * stays NULL when the pattern has none.
  */
 static void
 exist_variants(struct loader *ld, struct rule *r, bool jit_ok)
@@ -670,7 +672,8 @@ exist_variants(struct loader *ld, struct rule *r, bool jit_ok)
 	have[2] = &r->pre;
 	have[3] = &r->ure;
 	for (k = RULES_EX_RE; k <= RULES_EX_U8; k++)
-		if (have[k]->code != NULL && rules__regex_compile_exist(v[k],
+		if (have[k]->code != NULL && !(k == RULES_EX_RE &&
+		    r->are.code != NULL) && rules__regex_compile_exist(v[k],
 		    r->re.body, r->re.mods, ld->cctx, k, have[k]))
 			rules__regex_jit(v[k], jit_ok && r->re.jit);
 	if (x->re.code == NULL && x->are.code == NULL &&
@@ -1180,6 +1183,18 @@ code_size(const pcre2_code *c)
 	return size + jit;
 }
 
+/* Bytes of a compiled (maybe split) regex. */
+static size_t
+regex_size(const struct regex *re)
+{
+	size_t total = code_size(re->code);
+	uint32_t i;
+
+	for (i = 0; i < re->nmore; i++)
+		total += code_size(re->more[i]);
+	return total;
+}
+
 /* Approximate memory held by a set. */
 size_t
 rules_set_memory(const struct rules_set *set)
@@ -1199,6 +1214,10 @@ rules_set_memory(const struct rules_set *set)
 		    code_size(r->jure.code);
 		for (i = 0; i < r->re.nmore; i++)
 			total += code_size(r->re.more[i]);
+		if (r->ex != NULL)
+			total += sizeof(*r->ex) + regex_size(&r->ex->re) +
+			    regex_size(&r->ex->are) + regex_size(&r->ex->pre) +
+			    regex_size(&r->ex->ure);
 		if (r->re.src != NULL)
 			total += strlen(r->re.src) + strlen(r->re.body) +
 			    strlen(r->re.mods) + 3;
