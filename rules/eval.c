@@ -57,27 +57,28 @@ prof_end(struct rules_txn *t, uint32_t idx, uint64_t start)
 		t->prof[idx] += now_ns() - start;
 }
 
-/* True if the prefilter decides which texts rule IDX runs on. */
+/*
+ * True if the prefilter decides which texts rule IDX of TYPE runs on.
+ * The flags come from the compact hot array: the rule loops skip most
+ * rules on them, and reading struct rule for each would miss the cache.
+ */
 static inline bool
-filtered(const struct rules_txn *t, uint32_t idx)
+filtered(const struct rules_txn *t, uint32_t idx, enum rules_type type)
 {
-	const struct rule *r = &t->set->rules[idx];
-
-	return (r->flags & RF_PF_ANYHOLD) &&
-	    t->pf_on[r->type];
+	return (t->set->hot[idx].flags & RF_PF_ANYHOLD) && t->pf_on[type];
 }
 
 /*
- * True if rule IDX may match this transaction's texts of its type: the
- * type's prefilter (prefilter.c) listed texts for it, or does not hold
- * it, or did not scan.  PCRE2 stays the engine of record: a candidate
- * still has to match.
+ * True if rule IDX of TYPE may match this transaction's texts of that
+ * type: the type's prefilter (prefilter.c) listed texts for it, or does
+ * not hold it, or did not scan.  PCRE2 stays the engine of record: a
+ * candidate still has to match.
  */
 static inline bool
-candidate(const struct rules_txn *t, uint32_t idx)
+candidate(const struct rules_txn *t, uint32_t idx, enum rules_type type)
 {
-	return !filtered(t, idx) ||
-	    t->pf_mark[idx] == t->pf_type_stamp[t->set->rules[idx].type];
+	return !filtered(t, idx, type) ||
+	    t->pf_mark[idx] == t->pf_type_stamp[type];
 }
 
 /* Record that RULE stopped at a limit (once per rule per txn). */
@@ -761,7 +762,7 @@ eval_type_text(struct rules_txn *t, enum rules_type type,
 	for (i = 0; i < t->set->nbytype[type]; i++) {
 		uint32_t idx = t->set->bytype[type][i];
 
-		if (!candidate(t, idx))
+		if (!candidate(t, idx, type))
 			continue;
 		p0 = prof_start(t);
 		eval_text(t, idx, stage, text.ptr, text.len, TK_UNKNOWN);
@@ -878,25 +879,20 @@ eval_type_lines(struct rules_txn *t, enum rules_type type,
 		    sizeof(*t->cond_seen));
 		t->cond_cur = 1;
 	}
-	/*
-	 * The flags from the compact hot array: most rules are skipped
-	 * here, and reading struct rule for each would miss the cache.
-	 */
 	for (i = 0; i < t->set->nbytype[type]; i++) {
 		uint32_t idx = t->set->bytype[type][i];
 		uint32_t flags = t->set->hot[idx].flags;
 		size_t skip = (flags & RF_NOSUBJECT) && type == RULES_T_BODY ?
 		    1 : 0;
-		bool filt = (flags & RF_PF_ANYHOLD) && t->pf_on[type];
 
-		if (filt && t->pf_mark[idx] != t->pf_type_stamp[type])
-			continue;	/* not a candidate() */
+		if (!candidate(t, idx, type))
+			continue;
 		p0 = prof_start(t);
 		if (!cond_may(t, idx, v, n)) {
 			prof_end(t, idx, p0);
 			continue;
 		}
-		if (filt)
+		if (filtered(t, idx, type))
 			eval_listed(t, idx, v, n, skip);
 		else if (joined && (flags & (RF_JOINABLE | RF_JOINABLE_M)))
 			eval_joined(t, idx, v, n, skip,
