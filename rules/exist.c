@@ -479,7 +479,6 @@ rules__regex_exist(const char *pattern, const char *mods, unsigned flags)
 		"(?5", "(?6", "(?7", "(?8", "(?9"
 	};
 	struct sbuf o = { 0 };
-	const char *p;
 	size_t i;
 	struct exs st = { flags, 0 };
 	int rc;
@@ -490,14 +489,8 @@ rules__regex_exist(const char *pattern, const char *mods, unsigned flags)
 		if (strstr(pattern, never[i]) != NULL)
 			return NULL;
 	/* an inline x anywhere: whitespace and '#' would mean else */
-	for (p = pattern; (p = strstr(p, "(?")) != NULL; p += 2) {
-		const char *f;
-
-		for (f = p + 2; *f != '\0' && strchr("imsnxU-^", *f) != NULL;
-		    f++)
-			if (*f == 'x')
-				return NULL;
-	}
+	if (rules__regex_inline_opts(pattern) & RULES_OPT_X)
+		return NULL;
 	rc = alts(pattern, pattern + strlen(pattern), &o, 0, &st);
 	if (rc <= 0 || o.oom || o.p == NULL) {
 		free(o.p);

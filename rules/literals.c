@@ -1340,17 +1340,11 @@ unquote(const char *pat)
 static int
 inline_options(const char *tr, bool x, bool *icase)
 {
-	const char *q, *f;
+	unsigned o = rules__regex_inline_opts(tr);
 
-	for (q = tr; (q = strstr(q, "(?")) != NULL; q += 2)
-		for (f = q + 2; *f != '\0' &&
-		    strchr("imnsxpaludo^-", *f) != NULL; f++) {
-			if (*f == 'i')
-				*icase = true;
-			if (*f == 'x' || (*f == '^' && x))
-				return -1;
-		}
-	return 0;
+	if (o & RULES_OPT_I)
+		*icase = true;
+	return (o & RULES_OPT_X) || ((o & RULES_OPT_RESET) && x) ? -1 : 0;
 }
 
 /*
@@ -1598,13 +1592,8 @@ rules__required_repeat(const char *pattern, const char *mods,
 	}
 	if (best == NULL)
 		goto out;
-	for (p = tr; (p = strstr(p, "(?")) != NULL; p += 2) {
-		const char *f = p + 2;
-
-		for (; *f != '\0' && strchr("imnsxpaludo^-", *f) != NULL; f++)
-			if (*f == 'i')
-				icase = true;
-	}
+	if (rules__regex_inline_opts(tr) & RULES_OPT_I)
+		icase = true;
 	/* X alone, as a non-capturing group */
 	if ((sub = malloc((size_t)(best_end - best) + 3)) == NULL)
 		goto out;

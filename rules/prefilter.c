@@ -343,21 +343,6 @@ pf_extras(struct rules_set *set, enum rules_type type, int kind)
 	return 0;
 }
 
-/* True if the translated pattern P is caseless somewhere. */
-static bool
-pat_caseless(const char *p, const char *mods)
-{
-	const char *f;
-
-	if (strchr(mods, 'i') != NULL)
-		return true;
-	for (; (p = strstr(p, "(?")) != NULL; p += 2)
-		for (f = p + 2; *f != '\0' && *f != ')' && *f != ':'; f++)
-			if (*f == 'i')
-				return true;
-	return false;
-}
-
 /*
  * True if translated pattern P may name a byte above 0x7f: a raw one,
  * "\x" with such a value, an octal escape of 0200 or more, "\o{",
@@ -430,7 +415,8 @@ pat_flags(const struct rule *r, const char *tr, unsigned *flags,
 		default:
 			return -1;	/* 'x' and what else may come */
 		}
-	*ascii_only = pat_caseless(tr, r->re.mods) && pat_high(tr);
+	*ascii_only = (strchr(r->re.mods, 'i') != NULL ||
+	    (rules__regex_inline_opts(tr) & RULES_OPT_I)) && pat_high(tr);
 	return 0;
 }
 

@@ -331,6 +331,26 @@ rules__regex_translate(const char *pattern)
 	return translate(pattern);
 }
 
+/*
+ * The option letters set inline anywhere in PATTERN ("(?i)", "(?-s:",
+ * "(?^"), as RULES_OPT_* bits.  Any "(?" counts, even inside a class
+ * or after a backslash: callers use it to give up or to widen.
+ */
+unsigned
+rules__regex_inline_opts(const char *pattern)
+{
+	const char *p, *f;
+	unsigned o = 0;
+
+	for (p = pattern; (p = strstr(p, "(?")) != NULL; p += 2)
+		for (f = p + 2; *f != '\0' &&
+		    strchr("imnsxpaludoUJ^-", *f) != NULL; f++)
+			o |= *f == 'i' ? RULES_OPT_I : *f == 's' ? RULES_OPT_S :
+			    *f == 'x' ? RULES_OPT_X : *f == '-' ?
+			    RULES_OPT_NEG : *f == '^' ? RULES_OPT_RESET : 0;
+	return o;
+}
+
 /* Map modifier letters to PCRE2 options; -1 on an unknown one. */
 static int
 mod_options(const char *mods, uint32_t *opts, char *bad)
@@ -1406,18 +1426,13 @@ rules__regex_joinable(const char *pattern, const char *mods)
 {
 	const char *p = pattern, *end = pattern + strlen(pattern), *e;
 	bool dotall = strchr(mods, 's') != NULL, dollar = false;
+	unsigned opts = rules__regex_inline_opts(pattern);
 
-	for (e = pattern; (e = strstr(e, "(?")) != NULL; e += 2) {
-		const char *f;
-		for (f = e + 2; f < end && strchr("imnsxpaludo^-", *f) != NULL &&
-		    *f != '\0'; f++) {
-			if (*f == 's')
-				dotall = true;
-			/* (?-m) (?^): /m could be turned off again */
-			if (*f == '-' || *f == '^')
-				return false;
-		}
-	}
+	if (opts & RULES_OPT_S)
+		dotall = true;
+	/* (?-m) (?^): /m could be turned off again */
+	if (opts & (RULES_OPT_NEG | RULES_OPT_RESET))
+		return false;
 	while (p < end) {
 		if (*p == '\\' && p + 1 < end && strchr("AzZGK", p[1]) != NULL)
 			return false;

@@ -416,6 +416,12 @@ bool	 rules__regex_local(const char *pattern);
 bool	 rules__regex_joinable(const char *pattern, const char *mods);
 int	 rules__hexval(int c);
 char	*rules__regex_translate(const char *pattern);
+unsigned rules__regex_inline_opts(const char *pattern);
+#define RULES_OPT_I	0x1	/* an i set inline somewhere */
+#define RULES_OPT_S	0x2
+#define RULES_OPT_X	0x4
+#define RULES_OPT_NEG	0x8	/* a '-': options turned off */
+#define RULES_OPT_RESET	0x10	/* a '^': options reset */
 char	*rules__regex_exist(const char *pattern, const char *mods,
 	    unsigned flags);
 #define RULES_EXIST_SHARE	0x1	/* unroll groups written once */
