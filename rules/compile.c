@@ -39,6 +39,8 @@ at(struct loader *ld, struct srcfile *tmp, const char *file, unsigned line)
 void
 rules__rule_free(struct rule *r)
 {
+	int k;
+
 	free(r->name);
 	rules__regex_free(&r->re);
 	rules__regex_free_code(&r->jre);
@@ -48,11 +50,9 @@ rules__rule_free(struct rule *r)
 	rules__regex_free_code(&r->jpre);
 	rules__regex_free_code(&r->ure);
 	rules__regex_free_code(&r->jure);
+	for (k = 0; r->ex != NULL && k < 4; k++)
+		rules__regex_free_code(&r->ex->form[k]);
 	if (r->ex != NULL) {
-		rules__regex_free_code(&r->ex->re);
-		rules__regex_free_code(&r->ex->are);
-		rules__regex_free_code(&r->ex->pre);
-		rules__regex_free_code(&r->ex->ure);
 		free(r->ex);
 		r->ex = NULL;
 	}
@@ -654,34 +654,26 @@ ascii_variants(struct loader *ld, struct rule *r, bool jit_ok)
 static void
 exist_variants(struct loader *ld, struct rule *r, bool jit_ok)
 {
+	const struct regex *have[4] = { &r->re, &r->are, &r->pre, &r->ure };
 	struct rule_exist *x;
-	struct regex *v[4];
-	const struct regex *have[4];
-	int k;
+	int k, n = 0;
 
 	if (r->re.body == NULL || r->re.code == NULL ||
 	    (r->flags & (RF_MULTIPLE | RF_NEG)) ||
 	    (x = calloc(1, sizeof(*x))) == NULL)
 		return;
-	v[0] = &x->re;
-	v[1] = &x->are;
-	v[2] = &x->pre;
-	v[3] = &x->ure;
-	have[0] = &r->re;
-	have[1] = &r->are;
-	have[2] = &r->pre;
-	have[3] = &r->ure;
 	for (k = RULES_EX_RE; k <= RULES_EX_U8; k++)
 		if (have[k]->code != NULL && !(k == RULES_EX_RE &&
-		    r->are.code != NULL) && rules__regex_compile_exist(v[k],
-		    r->re.body, r->re.mods, ld->cctx, k, have[k]))
-			rules__regex_jit(v[k], jit_ok && r->re.jit);
-	if (x->re.code == NULL && x->are.code == NULL &&
-	    x->pre.code == NULL && x->ure.code == NULL) {
+		    r->are.code != NULL) && rules__regex_compile_exist(
+		    &x->form[k], r->re.body, r->re.mods, ld->cctx, k,
+		    have[k])) {
+			rules__regex_jit(&x->form[k], jit_ok && r->re.jit);
+			n++;
+		}
+	if (n == 0)
 		free(x);
-		return;
-	}
-	r->ex = x;
+	else
+		r->ex = x;
 }
 
 /*
@@ -1214,10 +1206,10 @@ rules_set_memory(const struct rules_set *set)
 		    code_size(r->jure.code);
 		for (i = 0; i < r->re.nmore; i++)
 			total += code_size(r->re.more[i]);
+		for (i = 0; r->ex != NULL && i < 4; i++)
+			total += regex_size(&r->ex->form[i]);
 		if (r->ex != NULL)
-			total += sizeof(*r->ex) + regex_size(&r->ex->re) +
-			    regex_size(&r->ex->are) + regex_size(&r->ex->pre) +
-			    regex_size(&r->ex->ure);
+			total += sizeof(*r->ex);
 		if (r->re.src != NULL)
 			total += strlen(r->re.src) + strlen(r->re.body) +
 			    strlen(r->re.mods) + 3;

@@ -218,10 +218,10 @@ static bool
 may_exist(struct rules_txn *t, const struct rule *r, const struct regex *re,
     const char *s, size_t len)
 {
-	const struct rule_exist *x = r->ex;
-	const struct regex *e = re == &r->re ? &x->re : re == &r->are ?
-	    &x->are : re == &r->pre ? &x->pre : re == &r->ure ? &x->ure :
-	    NULL;
+	const struct regex *f = r->ex->form;
+	const struct regex *e = re == &r->re ? &f[RULES_EX_RE] :
+	    re == &r->are ? &f[RULES_EX_ASCII] : re == &r->pre ?
+	    &f[RULES_EX_PLAIN] : re == &r->ure ? &f[RULES_EX_U8] : NULL;
 	size_t ms, me;
 
 	if (e == NULL || e->code == NULL)

@@ -907,6 +907,26 @@ rules__regex_compile(struct regex *re, const char *pattern, const char *mods,
 	return rc;
 }
 
+/*
+ * Compile TEXT, a rewrite of a translated pattern, with MODS into RE;
+ * false (RE left empty) when it does not compile.
+ */
+static bool
+compile_rewrite(struct regex *re, const char *text, const char *mods,
+    pcre2_compile_context *cctx)
+{
+	uint32_t opts;
+	char bad = 0, err[200];
+	int rc = -1;
+
+	if (mod_options(mods, &opts, &bad) == 0)
+		rc = compile_split(re, text, opts, cctx, 0, err, sizeof(err));
+	if (rc == -1)
+		rules__regex_free_code(re);
+	re->jit = false;
+	return rc == 0;
+}
+
 /* A projection of a translated pattern (ascii.c); NULL when none. */
 typedef char	*projection(const char *, const char *);
 
@@ -919,12 +939,10 @@ static bool
 compile_projection(struct regex *re, const char *pattern, const char *mods,
     pcre2_compile_context *cctx, projection *proj, projection *unless)
 {
-	uint32_t opts;
-	char *tr, *pr, *other = NULL, bad = 0, err[200];
-	int rc;
+	char *tr, *pr, *other = NULL;
+	bool ok;
 
-	if (mod_options(mods, &opts, &bad) == -1 ||
-	    (tr = translate(pattern)) == NULL)
+	if ((tr = translate(pattern)) == NULL)
 		return false;
 	pr = proj(tr, mods);
 	if (pr != NULL && unless != NULL)
@@ -936,12 +954,9 @@ compile_projection(struct regex *re, const char *pattern, const char *mods,
 		return false;
 	}
 	free(other);
-	rc = compile_split(re, pr, opts, cctx, 0, err, sizeof(err));
+	ok = compile_rewrite(re, pr, mods, cctx);
 	free(pr);
-	if (rc == -1)
-		rules__regex_free_code(re);
-	re->jit = false;
-	return rc == 0;
+	return ok;
 }
 
 /*
@@ -981,40 +996,6 @@ rules__regex_compile_plain(struct regex *re, const char *pattern,
 	return compile_projection(re, pattern, mods, cctx, rules__regex_plain,
 	    rules__regex_ascii);
 }
-
-/*
- * The existence forms (exist.c) of a pattern and of its projections,
- * with rules__regex_exist()'s FLAGS.
- */
-static char *
-ex_of(projection *proj, const char *tr, const char *mods, unsigned flags)
-{
-	char *p, *e;
-
-	if (proj == NULL)
-		return rules__regex_exist(tr, mods, flags);
-	if ((p = proj(tr, mods)) == NULL)
-		return NULL;
-	e = rules__regex_exist(p, mods, flags);
-	free(p);
-	return e;
-}
-
-#define EX_FORM(name, proj, flags)					\
-	static char *							\
-	name(const char *tr, const char *mods)				\
-	{								\
-		return ex_of(proj, tr, mods, flags);			\
-	}
-#define EX_FORMS(suffix, flags)						\
-	EX_FORM(ex_re ## suffix, NULL, flags)				\
-	EX_FORM(ex_ascii ## suffix, rules__regex_ascii, flags)		\
-	EX_FORM(ex_plain ## suffix, rules__regex_plain, flags)		\
-	EX_FORM(ex_u8 ## suffix, rules__regex_u8, flags)
-EX_FORMS(, 0)
-EX_FORMS(_sh, RULES_EXIST_SHARE)
-EX_FORMS(_cx, RULES_EXIST_CONTEXT)
-EX_FORMS(_cxsh, RULES_EXIST_CONTEXT | RULES_EXIST_SHARE)
 
 /*
  * How often, roughly, in ten thousand bytes of mail text, each ASCII
@@ -1097,21 +1078,37 @@ regex_weight(const struct regex *re)
 }
 
 /*
- * Compile existence form FORMS[0] of PATTERN into RE, or FORMS[1] (the
- * same with unrolled groups written once) when the first is too large;
- * false (RE left empty) when neither compiles, or when the form
- * matches the empty text (it would rule out little).
+ * Compile the existence form (exist.c, rules__regex_exist() FLAGS) of
+ * projection PROJ (NULL: none) of PATTERN into RE, with the unrolled
+ * groups written once when the other form is too large for PCRE2;
+ * false (RE left empty) when there is none, or when it matches the
+ * empty text (it would rule out little).
  */
 static bool
 compile_form(struct regex *re, const char *pattern, const char *mods,
-    pcre2_compile_context *cctx, projection *const forms[2])
+    pcre2_compile_context *cctx, projection *proj, unsigned flags)
 {
 	pcre2_match_data *md;
+	char *tr, *p = NULL, *e;
 	size_t ms, me;
-	int rc;
+	bool ok = false;
+	int rc, k;
 
-	if (!compile_projection(re, pattern, mods, cctx, forms[0], NULL) &&
-	    !compile_projection(re, pattern, mods, cctx, forms[1], NULL))
+	if ((tr = translate(pattern)) == NULL)
+		return false;
+	if (proj != NULL && (p = proj(tr, mods)) == NULL) {
+		free(tr);
+		return false;
+	}
+	for (k = 0; k < 2 && !ok; k++) {
+		e = rules__regex_exist(p != NULL ? p : tr, mods,
+		    flags | (k ? RULES_EXIST_SHARE : 0));
+		ok = e != NULL && compile_rewrite(re, e, mods, cctx);
+		free(e);
+	}
+	free(p);
+	free(tr);
+	if (!ok)
 		return false;
 	/* (PCRE2's minimum length is 0 for a split pattern's pieces) */
 	if ((md = pcre2_match_data_create(1, NULL)) == NULL)
@@ -1141,21 +1138,16 @@ rules__regex_compile_exist(struct regex *re, const char *pattern,
     const char *mods, pcre2_compile_context *cctx, int kind,
     const struct regex *orig)
 {
-	static projection *const plain[4][2] = {
-		{ ex_re, ex_re_sh }, { ex_ascii, ex_ascii_sh },
-		{ ex_plain, ex_plain_sh }, { ex_u8, ex_u8_sh }
-	};
-	static projection *const context[4][2] = {
-		{ ex_re_cx, ex_re_cxsh }, { ex_ascii_cx, ex_ascii_cxsh },
-		{ ex_plain_cx, ex_plain_cxsh }, { ex_u8_cx, ex_u8_cxsh }
-	};
+	static projection *const proj[4] = { NULL, rules__regex_ascii,
+	    rules__regex_plain, rules__regex_u8 };
 	struct regex cx = { 0 };
 	unsigned long w;
 
 	if (kind < 0 || kind > RULES_EX_U8)
 		return false;
-	(void)compile_form(re, pattern, mods, cctx, plain[kind]);
-	if (!compile_form(&cx, pattern, mods, cctx, context[kind]))
+	(void)compile_form(re, pattern, mods, cctx, proj[kind], 0);
+	if (!compile_form(&cx, pattern, mods, cctx, proj[kind],
+	    RULES_EXIST_CONTEXT))
 		return re->code != NULL;
 	w = re->code != NULL ? regex_weight(re) : regex_weight(orig);
 	if (2 * regex_weight(&cx) < w) {

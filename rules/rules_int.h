@@ -120,7 +120,7 @@ struct regex {
  * whether the rule matches counts.  Each may be empty (no code).
  */
 struct rule_exist {
-	struct regex	 re, are, pre, ure;
+	struct regex	 form[4];	/* by RULES_EX_*: re, are, pre, ure */
 };
 
 struct rule {
